@@ -1,0 +1,1 @@
+"""xdub_gui: the PySide6 tray app (imported as ``xdub_gui``)."""

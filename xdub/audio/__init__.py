@@ -1,0 +1,1 @@
+"""Audio: Whisper + Wav2Vec2 features and their per-latent-frame windows."""

@@ -1,0 +1,1 @@
+"""Media: PyAV probe, decode, encode, frame-rate conform, audio mixing, synthetic test media."""

@@ -1,0 +1,1 @@
+"""Sampling: flow-matching schedule, triple guidance, windows, latent stitching."""
