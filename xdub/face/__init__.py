@@ -1,1 +1,1 @@
-"""Face: person detection, whole-body landmarks, the crop track, crop and paste-back."""
+"""Face: person detection, landmarks, speaker choice, the crop track, crop and paste-back."""

@@ -1,0 +1,62 @@
+"""Streamed VAE decoding equals DiffSynth's one-shot ``decode(tiled=False)`` bit for bit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from xdub.model.loading import load_vae
+from xdub.model.vae import VAE_TEMPORAL_FACTOR, VaeConfig, WanVae, vae_output_to_frames
+
+
+def golden_vae(golden_dir: Path, dtype: torch.dtype) -> WanVae:
+    config = VaeConfig.from_json(json.loads((golden_dir / "loop_config.json").read_text())["vae"])
+    return load_vae(golden_dir / "tiny_vae.safetensors", device="cpu", dtype=dtype, config=config)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_stream_equals_one_shot_decode(golden_dir: Path, dtype: torch.dtype) -> None:
+    vae = golden_vae(golden_dir, dtype)
+    stitched = load_file(golden_dir / "loop_final.safetensors")["stitched_latents"]
+    latents = stitched.to(dtype)
+    num_latents = latents.shape[2]
+
+    chunks = list(vae.decode_stream(latents))
+
+    assert [len(chunk) for chunk in chunks] == [1] + [VAE_TEMPORAL_FACTOR] * (num_latents - 1)
+    with torch.no_grad():
+        one_shot = vae_output_to_frames(vae.module.decode(latents, device="cpu", tiled=False))
+    np.testing.assert_array_equal(np.concatenate(chunks), one_shot)
+
+
+def test_encode_then_decode_keeps_the_frame_geometry(golden_dir: Path) -> None:
+    vae = golden_vae(golden_dir, torch.float32)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(1 + VAE_TEMPORAL_FACTOR, 32, 48, 3), dtype=np.uint8)
+
+    latents = vae.encode(frames)
+
+    assert latents.shape == (1, vae.z_dim, 2, 32 // vae.spatial_factor, 48 // vae.spatial_factor)
+    decoded = np.concatenate(list(vae.decode_stream(latents)))
+    assert decoded.shape == frames.shape and decoded.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "reason"),
+    [
+        ((4, 32, 32, 3), np.uint8, "1 \\+ 4k"),
+        ((5, 40, 32, 3), np.uint8, "multiple of 16"),
+        ((5, 32, 32, 3), np.float32, "uint8"),
+    ],
+)
+def test_encode_rejects_frames_it_cannot_encode(
+    golden_dir: Path, shape: tuple[int, ...], dtype: type, reason: str
+) -> None:
+    vae = golden_vae(golden_dir, torch.float32)
+    with pytest.raises(ValueError, match=reason):
+        vae.encode(np.zeros(shape, dtype=dtype))

@@ -1,0 +1,186 @@
+"""YOLOX person detector (mmdet ``YOLOX``: CSPDarknet + YOLOXPAFPN + YOLOXHead) in plain PyTorch.
+
+``state_dict()`` keys equal mmdet's (``backbone.``/``neck.``/``bbox_head.``), so X-Dub's
+``yolox_l_8x8_300e_coco_20211126_140236-d3bd2b23.pth`` loads strictly. Pre/post-processing
+lives in ``xdub.face.detect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from xdub.errors import ModelError
+from xdub.face.checkpoint import load_checkpoint
+from xdub.face.layers import BlockStyle, ConvBNAct, backbone_stage, run_stages, scaled_stages
+from xdub.face.pafpn import PAFPN
+
+CSP_DARKNET_P5 = (
+    (64, 128, 3, True, False),
+    (128, 256, 9, True, False),
+    (256, 512, 9, True, False),
+    (512, 1024, 3, False, True),
+)
+"""mmdet CSPDarknet 'P5' arch: (in, out, blocks, add_identity, use_spp) per stage."""
+
+
+@dataclass(frozen=True)
+class YoloxConfig:
+    """Network and test-time settings; the defaults are X-Dub's YOLOX-L COCO model."""
+
+    deepen_factor: float = 1.0
+    widen_factor: float = 1.0
+    neck_in_channels: tuple[int, ...] = (256, 512, 1024)
+    neck_out_channels: int = 256
+    neck_num_csp_blocks: int = 3
+    head_in_channels: int = 256
+    head_feat_channels: int = 256
+    stacked_convs: int = 2
+    num_classes: int = 80
+    strides: tuple[int, ...] = (8, 16, 32)
+    spp_kernel_sizes: tuple[int, ...] = (5, 9, 13)
+    bn_eps: float = 1e-3
+    score_thr: float = 0.01
+    nms_iou_thr: float = 0.65
+
+    @classmethod
+    def from_mmdet(cls, model: Mapping[str, Any]) -> YoloxConfig:
+        """From a resolved mmdet ``model`` config dict (e.g. ``reduced_config.json['yolox']``)."""
+        try:
+            backbone, neck, head = model["backbone"], model["neck"], model["bbox_head"]
+            unsupported = [
+                name
+                for name, part in (("backbone", backbone), ("neck", neck), ("head", head))
+                if part.get("use_depthwise", False)
+            ]
+            if backbone.get("arch", "P5") != "P5" or unsupported:
+                raise ModelError(f"unsupported YOLOX variant (arch/depthwise: {unsupported})")
+            return cls(
+                deepen_factor=float(backbone["deepen_factor"]),
+                widen_factor=float(backbone["widen_factor"]),
+                neck_in_channels=tuple(int(c) for c in neck["in_channels"]),
+                neck_out_channels=int(neck["out_channels"]),
+                neck_num_csp_blocks=int(neck["num_csp_blocks"]),
+                head_in_channels=int(head["in_channels"]),
+                head_feat_channels=int(head["feat_channels"]),
+                stacked_convs=int(head["stacked_convs"]),
+                num_classes=int(head["num_classes"]),
+                strides=tuple(int(s) for s in head["strides"]),
+                spp_kernel_sizes=tuple(int(k) for k in backbone["spp_kernal_sizes"]),
+                bn_eps=float(backbone["norm_cfg"]["eps"]),
+                score_thr=float(model["test_cfg"]["score_thr"]),
+                nms_iou_thr=float(model["test_cfg"]["nms"]["iou_threshold"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ModelError(f"incomplete mmdet YOLOX config: missing {exc}") from exc
+
+    @property
+    def style(self) -> BlockStyle:
+        return BlockStyle(bn_eps=self.bn_eps, activation="swish")
+
+
+class Focus(nn.Module):
+    """Space-to-depth stem: 2×2 pixel blocks to channels (TL, BL, TR, BR), then a 3×3 conv."""
+
+    def __init__(self, out_channels: int, style: BlockStyle) -> None:
+        super().__init__()
+        self.conv = ConvBNAct(3 * 4, out_channels, 3, style)
+
+    def forward(self, x: Tensor) -> Tensor:
+        tl, tr = x[..., ::2, ::2], x[..., ::2, 1::2]
+        bl, br = x[..., 1::2, ::2], x[..., 1::2, 1::2]
+        return self.conv(torch.cat((tl, bl, tr, br), dim=1))
+
+
+class CSPDarknet(nn.Module):
+    """Backbone; returns stages 2, 3, 4: strides 8/16/32, ``int((256, 512, 1024) * widen)`` wide."""
+
+    def __init__(self, config: YoloxConfig) -> None:
+        super().__init__()
+        style = config.style
+        specs = scaled_stages(CSP_DARKNET_P5, config.deepen_factor, config.widen_factor)
+        self.stem = Focus(specs[0].in_channels, style)
+        for i, spec in enumerate(specs, start=1):
+            stage = backbone_stage(
+                spec,
+                style,
+                cspnext_block=False,
+                channel_attention=False,
+                spp_kernel_sizes=config.spp_kernel_sizes,
+            )
+            self.add_module(f"stage{i}", stage)
+        self.num_stages = len(specs)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        stages = [getattr(self, f"stage{i}") for i in range(1, self.num_stages + 1)]
+        return run_stages(self.stem, stages, x)
+
+
+class YoloxHead(nn.Module):
+    """Decoupled head per level: stacked 3×3 convs into class logits, box deltas, objectness."""
+
+    def __init__(self, config: YoloxConfig) -> None:
+        super().__init__()
+        style = config.style
+
+        def stacked() -> nn.Sequential:
+            widths = [config.head_in_channels] + [config.head_feat_channels] * config.stacked_convs
+            return nn.Sequential(
+                *(ConvBNAct(a, b, 3, style) for a, b in zip(widths[:-1], widths[1:], strict=True))
+            )
+
+        feat = config.head_feat_channels
+        levels = range(len(config.strides))
+        self.multi_level_cls_convs = nn.ModuleList(stacked() for _ in levels)
+        self.multi_level_reg_convs = nn.ModuleList(stacked() for _ in levels)
+        self.multi_level_conv_cls = nn.ModuleList(
+            nn.Conv2d(feat, config.num_classes, 1) for _ in levels
+        )
+        self.multi_level_conv_reg = nn.ModuleList(nn.Conv2d(feat, 4, 1) for _ in levels)
+        self.multi_level_conv_obj = nn.ModuleList(nn.Conv2d(feat, 1, 1) for _ in levels)
+
+    def forward(self, feats: tuple[Tensor, ...]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """Per level: class logits ``(B, num_classes, H, W)``, box deltas ``(B, 4, H, W)``
+        (dx, dy, log w, log h) and objectness logits ``(B, 1, H, W)``."""
+        cls_out, reg_out, obj_out = [], [], []
+        for i, x in enumerate(feats):
+            cls_feat = self.multi_level_cls_convs[i](x)
+            reg_feat = self.multi_level_reg_convs[i](x)
+            cls_out.append(self.multi_level_conv_cls[i](cls_feat))
+            reg_out.append(self.multi_level_conv_reg[i](reg_feat))
+            obj_out.append(self.multi_level_conv_obj[i](reg_feat))
+        return cls_out, reg_out, obj_out
+
+
+class Yolox(nn.Module):
+    """The detector. Input ``(B, 3, 640, 640)`` float32, **BGR 0…255**, not normalised."""
+
+    def __init__(self, config: YoloxConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or YoloxConfig()
+        self.backbone = CSPDarknet(self.config)
+        self.neck = PAFPN(
+            self.config.neck_in_channels,
+            self.config.neck_num_csp_blocks,
+            self.config.style,
+            cspnext_block=False,
+            out_channels=self.config.neck_out_channels,
+            out_indices=range(len(self.config.neck_in_channels)),
+        )
+        self.bbox_head = YoloxHead(self.config)
+
+    def forward(self, images: Tensor) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """Raw head outputs per level (see ``YoloxHead.forward``)."""
+        return self.bbox_head(self.neck(self.backbone(images)))
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, config: YoloxConfig | None = None) -> Yolox:
+        """Build (YOLOX-L by default), load ``path`` strictly and switch to eval mode."""
+        model = cls(config)
+        load_checkpoint(model, path)
+        return model.eval()

@@ -1,0 +1,59 @@
+"""Streaming video decode: upright RGB frames with their presentation times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from av.video.frame import VideoFrame
+
+from xdub.errors import MediaError
+from xdub.media.container import open_video
+from xdub.media.orientation import normalize_rotation, to_upright
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``rgb`` (H, W, 3) uint8, upright (display rotation applied)."""
+
+    index: int
+    """Position in presentation order, from 0."""
+    time_s: float
+    """Seconds since the first frame's presentation time (the first frame is at 0)."""
+    rgb: np.ndarray
+
+
+def iter_frames(path: Path) -> Iterator[Frame]:
+    """Decode ``path``'s first video stream once, front to back, one frame in memory at a time.
+
+    Times match ``timestamps.frame_times(path).relative_s()``. Full-range (JPEG-range) sources
+    are converted with their own range; the colour matrix is the stream's tagged one
+    (BT.601 when untagged, as FFmpeg assumes).
+    """
+    path = Path(path)
+    with open_video(path) as (container, stream):
+        stream.thread_type = "AUTO"
+        first_tick: int | None = None
+        time_base = stream.time_base or Fraction(1)
+        for index, frame in enumerate(container.decode(stream)):
+            tick = _tick(frame, path)
+            if first_tick is None:
+                first_tick = tick
+            yield Frame(
+                index=index,
+                time_s=(tick - first_tick) * time_base.numerator / time_base.denominator,
+                rgb=to_upright(
+                    frame.to_ndarray(format="rgb24", src_color_range=frame.color_range),
+                    normalize_rotation(frame.rotation),
+                ),
+            )
+
+
+def _tick(frame: VideoFrame, path: Path) -> int:
+    tick = frame.pts if frame.pts is not None else frame.dts
+    if tick is None:
+        raise MediaError(f"{path}: a decoded frame has no timestamp", code="no_timestamps")
+    return tick

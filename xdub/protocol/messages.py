@@ -1,0 +1,398 @@
+"""Content schemas of every daemon message, as frozen dataclasses (docs/protocol.md).
+
+Stdlib-only and Python 3.10-compatible: hosts' Pythons get a copy of this module.
+
+Each message class names its ``MSG_TYPE``: ``Request`` subclasses (answered by the class whose
+``MSG_TYPE`` is theirs plus ``_reply``), ``Reply`` subclasses and ``Event`` subclasses. Every
+class validates on construction (see ``xdub.protocol.schema``); ``MESSAGE_TYPES`` is the
+registry and ``parse_content`` the entry point for received content. The objects they carry
+(``JobState``, ``Progress``, ``JobOptions`` ...) live in ``xdub.protocol.records``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from xdub.errors import ProtocolError
+from xdub.protocol.errors import ErrorCode
+from xdub.protocol.records import (
+    DownloadState,
+    ErrorInfo,
+    JobInfo,
+    JobOptions,
+    JobState,
+    ModelAction,
+    ModelInfo,
+    Progress,
+    SettingsAction,
+    WorkerState,
+    check_job_id,
+    check_name,
+)
+from xdub.protocol.schema import Content, Event, Reply, Request, parse_version, require
+
+# ---------------------------------------------------------------------------------------------
+# Requests and their replies
+
+
+@dataclass(frozen=True)
+class Hello(Request):
+    """Who the client is, and the protocol version it speaks."""
+
+    MSG_TYPE = "hello"
+    protocol_version: str
+    client_name: str
+    client_version: str
+
+    def _validate(self) -> None:
+        parse_version(self.protocol_version)
+
+
+@dataclass(frozen=True)
+class HelloReply(Reply):
+    """The version both sides use, and what the daemon is."""
+
+    MSG_TYPE = "hello_reply"
+    protocol_version: str
+    xdub_version: str
+    pid: int
+    device: str
+    models_ready: bool
+
+    def _validate(self) -> None:
+        parse_version(self.protocol_version)
+
+
+@dataclass(frozen=True)
+class Submit(Request):
+    """Queue a job: ``otio`` is the job timeline as an OTIO JSON string."""
+
+    MSG_TYPE = "submit"
+    job_id: str
+    otio: str
+    options: JobOptions = field(default_factory=JobOptions)
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+        require(bool(self.otio), "otio is empty")
+
+
+@dataclass(frozen=True)
+class SubmitReply(Reply):
+    MSG_TYPE = "submit_reply"
+    job_id: str
+    state: JobState
+    queue_position: int
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+        require(self.queue_position >= 0, "queue_position is negative")
+
+
+@dataclass(frozen=True)
+class ListJobs(Request):
+    """Jobs newest first, of the given ``states`` (``None``: all), at most ``limit``."""
+
+    MSG_TYPE = "list"
+    states: tuple[JobState, ...] | None = None
+    limit: int = 100
+
+    def _validate(self) -> None:
+        require(1 <= self.limit <= 1000, f"limit {self.limit} not in 1..1000")
+
+
+@dataclass(frozen=True)
+class ListJobsReply(Reply):
+    MSG_TYPE = "list_reply"
+    jobs: tuple[JobInfo, ...]
+
+
+@dataclass(frozen=True)
+class JobRequest(Request):
+    """A request about one job (``get``, ``cancel``, ``retry``)."""
+
+    job_id: str
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+
+
+@dataclass(frozen=True)
+class GetJob(JobRequest):
+    MSG_TYPE = "get"
+
+
+@dataclass(frozen=True)
+class GetJobReply(Reply):
+    MSG_TYPE = "get_reply"
+    job: JobInfo
+
+
+@dataclass(frozen=True)
+class CancelJob(JobRequest):
+    MSG_TYPE = "cancel"
+
+
+@dataclass(frozen=True)
+class JobStateReply(Reply):
+    """The job's state after a ``cancel`` or ``retry``."""
+
+    job_id: str
+    state: JobState
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+
+
+@dataclass(frozen=True)
+class CancelJobReply(JobStateReply):
+    MSG_TYPE = "cancel_reply"
+
+
+@dataclass(frozen=True)
+class RetryJob(JobRequest):
+    MSG_TYPE = "retry"
+
+
+@dataclass(frozen=True)
+class RetryJobReply(JobStateReply):
+    MSG_TYPE = "retry_reply"
+
+
+@dataclass(frozen=True)
+class DeleteJob(Request):
+    """Forget a terminal job; ``delete_files`` also removes its take and intermediates."""
+
+    MSG_TYPE = "delete"
+    job_id: str
+    delete_files: bool = False
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+
+
+@dataclass(frozen=True)
+class DeleteJobReply(Reply):
+    MSG_TYPE = "delete_reply"
+    job_id: str
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+
+
+_MODEL_ACTIONS_NEEDING_NAMES = (
+    ModelAction.DOWNLOAD,
+    ModelAction.DELETE,
+    ModelAction.CANCEL_DOWNLOAD,
+)
+
+
+@dataclass(frozen=True)
+class Models(Request):
+    """A model manager action on ``names`` (empty: every model, for ``list`` and ``verify``)."""
+
+    MSG_TYPE = "models"
+    action: ModelAction
+    names: tuple[str, ...] = ()
+
+    def _validate(self) -> None:
+        for name in self.names:
+            check_name(name)
+        require(
+            bool(self.names) or self.action not in _MODEL_ACTIONS_NEEDING_NAMES,
+            f"models action {self.action.value!r} needs at least one name",
+        )
+
+
+@dataclass(frozen=True)
+class ModelsReply(Reply):
+    MSG_TYPE = "models_reply"
+    models: tuple[ModelInfo, ...]
+
+
+def _check_scalars(values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        require(bool(key), "a setting name is empty")
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        require(
+            value is None or isinstance(value, (str, bool)) or is_number,
+            f"setting {key!r} must be a string, number, boolean or null, not {value!r}",
+        )
+        require(not isinstance(value, float) or value == value, f"setting {key!r} is NaN")
+
+
+@dataclass(frozen=True)
+class Settings(Request):
+    """Read (``get``) or change (``set``) daemon settings; ``values`` maps names to scalars."""
+
+    MSG_TYPE = "settings"
+    action: SettingsAction
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def _validate(self) -> None:
+        _check_scalars(self.values)
+        require(
+            self.action is SettingsAction.SET or not self.values,
+            "settings 'get' takes no values",
+        )
+
+
+@dataclass(frozen=True)
+class SettingsReply(Reply):
+    MSG_TYPE = "settings_reply"
+    settings: dict[str, Any]
+
+    def _validate(self) -> None:
+        _check_scalars(self.settings)
+
+
+@dataclass(frozen=True)
+class Shutdown(Request):
+    """Stop the daemon now, or ``after_current_job``."""
+
+    MSG_TYPE = "shutdown"
+    after_current_job: bool = False
+
+
+@dataclass(frozen=True)
+class ShutdownReply(Reply):
+    MSG_TYPE = "shutdown_reply"
+
+
+@dataclass(frozen=True)
+class ErrorReply(Content):
+    """The failure reply of any request: ``{"status": "error", "error": {...}}``."""
+
+    error: ErrorInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "error", **super().to_json()}
+
+    @classmethod
+    def _check_envelope(cls, obj: Any, where: str) -> None:
+        require(obj.get("status") == "error", f"{where}.status must be 'error'")
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(frozen=True)
+class JobStateEvent(Event):
+    """A job changed state; ``error`` is set on failed, ``result_otio`` on done."""
+
+    MSG_TYPE = "job_state"
+    job_id: str
+    state: JobState
+    previous_state: JobState | None = None
+    error: ErrorInfo | None = None
+    result_otio: str | None = None
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+        require(
+            self.previous_state is None or self.previous_state.can_become(self.state),
+            f"job_state {self.previous_state} -> {self.state} is not an allowed transition",
+        )
+        require((self.error is not None) == (self.state is JobState.FAILED), "error iff failed")
+        require(
+            (self.result_otio is not None) == (self.state is JobState.DONE),
+            "result_otio iff done",
+        )
+
+
+@dataclass(frozen=True)
+class ProgressEvent(Event):
+    MSG_TYPE = "progress"
+    job_id: str
+    progress: Progress
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+
+
+@dataclass(frozen=True)
+class ModelDownloadEvent(Event):
+    """Progress of one file of a model download."""
+
+    MSG_TYPE = "model_download"
+    name: str
+    file: str
+    state: DownloadState
+    bytes_done: int
+    bytes_total: int | None
+    speed_bps: float
+    eta_s: float | None = None
+
+    def _validate(self) -> None:
+        require(self.bytes_done >= 0 and self.speed_bps >= 0.0, "negative download progress")
+        require(
+            self.bytes_total is None or 0 <= self.bytes_done <= self.bytes_total,
+            f"bytes_done {self.bytes_done} exceeds bytes_total {self.bytes_total}",
+        )
+        require(self.eta_s is None or self.eta_s >= 0.0, "eta_s is negative")
+
+
+@dataclass(frozen=True)
+class WorkerHealthEvent(Event):
+    """The GPU worker's state; memory fields are ``None`` when not known."""
+
+    MSG_TYPE = "worker_health"
+    state: WorkerState
+    pid: int | None
+    device: str
+    vram_used_bytes: int | None = None
+    vram_total_bytes: int | None = None
+    message: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+
+_MESSAGE_CLASSES: tuple[type[Content], ...] = (
+    Hello,
+    HelloReply,
+    Submit,
+    SubmitReply,
+    ListJobs,
+    ListJobsReply,
+    GetJob,
+    GetJobReply,
+    CancelJob,
+    CancelJobReply,
+    RetryJob,
+    RetryJobReply,
+    DeleteJob,
+    DeleteJobReply,
+    Models,
+    ModelsReply,
+    Settings,
+    SettingsReply,
+    Shutdown,
+    ShutdownReply,
+    JobStateEvent,
+    ProgressEvent,
+    ModelDownloadEvent,
+    WorkerHealthEvent,
+)
+
+MESSAGE_TYPES: dict[str, type[Content]] = {cls.MSG_TYPE: cls for cls in _MESSAGE_CLASSES}
+"""Every ``msg_type`` of this protocol version and its content class."""
+
+REPLY_SUFFIX = "_reply"
+
+
+def reply_type(request_type: str) -> str:
+    """``"submit"`` -> ``"submit_reply"``."""
+    return request_type + REPLY_SUFFIX
+
+
+def parse_content(msg_type: str, obj: Any) -> Content:
+    """Received content -> its class; an error reply under any ``*_reply`` -> ``ErrorReply``."""
+    cls = MESSAGE_TYPES.get(msg_type)
+    if cls is None:
+        raise ProtocolError(f"unknown msg_type {msg_type!r}", code=ErrorCode.UNKNOWN_TYPE.value)
+    if issubclass(cls, Reply) and isinstance(obj, dict) and obj.get("status") == "error":
+        return ErrorReply.from_json(obj, where=f"{msg_type}.content")
+    return cls.from_json(obj, where=f"{msg_type}.content")

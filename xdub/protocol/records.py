@@ -1,0 +1,241 @@
+"""The JSON objects that messages carry: job states, progress, options, job and model info.
+
+Stdlib-only and Python 3.10-compatible: hosts' Pythons get a copy of this module. Every class
+validates on construction (see ``xdub.protocol.schema``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from xdub.protocol.schema import Content, bad_content, parse_utc, require
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def check_job_id(job_id: str) -> None:
+    """A job id is 1-64 of ``A-Z a-z 0-9 _ -`` (a uuid4 hex fits)."""
+    require(bool(_JOB_ID.fullmatch(job_id)), f"job_id {job_id!r} is not 1-64 of A-Z a-z 0-9 _ -")
+
+
+def check_name(name: str) -> None:
+    """A model name is 1-64 of ``A-Z a-z 0-9 _ . -``."""
+    require(bool(_NAME.fullmatch(name)), f"model name {name!r} is not valid")
+
+
+def _check_timestamp(text: str, where: str) -> None:
+    try:
+        parse_utc(text)
+    except ValueError as error:
+        raise bad_content(f"{where}: {error}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Enums
+
+
+class JobState(str, Enum):
+    """Where a job is; ``TRANSITIONS`` says where it may go next."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+    def can_become(self, new_state: JobState) -> bool:
+        """Whether the transition ``self -> new_state`` is allowed."""
+        return new_state in TRANSITIONS[self]
+
+
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED}),
+    JobState.RUNNING: frozenset(
+        {JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.QUEUED}
+    ),
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset({JobState.QUEUED}),
+    JobState.CANCELLED: frozenset({JobState.QUEUED}),
+}
+"""Allowed job state changes. Running -> queued is a restart or a worker crash (it resumes)."""
+
+
+class Stage(str, Enum):
+    """The pipeline stage a ``Progress`` reports."""
+
+    LOAD_MODELS = "load_models"
+    PREPARE = "prepare"
+    FACE_TRACK = "face_track"
+    AUDIO_FEATURES = "audio_features"
+    VAE_ENCODE = "vae_encode"
+    DENOISE = "denoise"
+    VAE_DECODE = "vae_decode"
+    WRITE_TAKE = "write_take"
+
+
+class Codec(str, Enum):
+    PRORES_422_HQ = "prores_422_hq"
+    DNXHR_HQ = "dnxhr_hq"
+    H264 = "h264"
+
+
+class Speaker(str, Enum):
+    """How the face to dub is chosen when several are present."""
+
+    LARGEST = "largest"
+    POINT = "point"
+
+
+class ModelAction(str, Enum):
+    LIST = "list"
+    DOWNLOAD = "download"
+    VERIFY = "verify"
+    DELETE = "delete"
+    CANCEL_DOWNLOAD = "cancel_download"
+
+
+class ModelState(str, Enum):
+    MISSING = "missing"
+    PARTIAL = "partial"
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"
+    READY = "ready"
+    CORRUPT = "corrupt"
+
+
+class DownloadState(str, Enum):
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class WorkerState(str, Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    CRASHED = "crashed"
+    STOPPED = "stopped"
+
+
+class SettingsAction(str, Enum):
+    GET = "get"
+    SET = "set"
+
+
+# ---------------------------------------------------------------------------------------------
+# Parts
+
+
+@dataclass(frozen=True)
+class ErrorInfo(Content):
+    """What went wrong: a stable ``code`` (an ``ErrorCode`` value), a message and a hint."""
+
+    code: str
+    message: str
+    hint: str | None = None
+
+    def _validate(self) -> None:
+        code_ok = bool(_ERROR_CODE.fullmatch(self.code))
+        require(code_ok, f"error code {self.code!r} is not snake_case")
+
+
+@dataclass(frozen=True)
+class Progress(Content):
+    """How far a job is; the pipeline reports it and the daemon publishes it unchanged.
+
+    ``clip``/``step`` count from 1 (0 before the first) up to ``num_clips``/``num_steps``;
+    ``fraction`` is the whole job, 0-1; ``eta_s`` is seconds left, ``None`` while unknown.
+    """
+
+    stage: Stage
+    clip: int
+    num_clips: int
+    step: int
+    num_steps: int
+    fraction: float
+    eta_s: float | None = None
+
+    def _validate(self) -> None:
+        require(0 <= self.clip <= self.num_clips, f"clip {self.clip} not in 0..{self.num_clips}")
+        require(0 <= self.step <= self.num_steps, f"step {self.step} not in 0..{self.num_steps}")
+        require(0.0 <= self.fraction <= 1.0, f"fraction {self.fraction} not in 0..1")
+        require(self.eta_s is None or self.eta_s >= 0.0, f"eta_s {self.eta_s} is negative")
+
+
+@dataclass(frozen=True)
+class JobOptions(Content):
+    """How to dub: the take's codec, sampling settings and the speaker choice."""
+
+    codec: Codec = Codec.PRORES_422_HQ
+    num_steps: int = 30
+    ref_cfg_scale: float = 2.5
+    audio_cfg_scale: float = 10.0
+    seed: int | None = None
+    speaker: Speaker = Speaker.LARGEST
+    speaker_xy: tuple[float, ...] | None = None
+    output_dir: str | None = None
+
+    def _validate(self) -> None:
+        require(1 <= self.num_steps <= 1000, f"num_steps {self.num_steps} not in 1..1000")
+        require(self.ref_cfg_scale >= 0.0, "ref_cfg_scale is negative")
+        require(self.audio_cfg_scale >= 0.0, "audio_cfg_scale is negative")
+        require(self.seed is None or self.seed >= 0, f"seed {self.seed} is negative")
+        if self.speaker is Speaker.POINT:
+            xy = self.speaker_xy or ()
+            require(
+                len(xy) == 2 and all(0.0 <= v <= 1.0 for v in xy),
+                f"speaker 'point' needs speaker_xy [x, y] in 0..1, not {self.speaker_xy}",
+            )
+        else:
+            require(self.speaker_xy is None, "speaker_xy is only used with speaker 'point'")
+        require(
+            self.output_dir is None or os.path.isabs(self.output_dir),
+            f"output_dir {self.output_dir!r} is not an absolute path",
+        )
+
+
+@dataclass(frozen=True)
+class JobInfo(Content):
+    """A job as ``list`` and ``get`` return it."""
+
+    job_id: str
+    name: str
+    state: JobState
+    created_at: str
+    updated_at: str
+    options: JobOptions
+    progress: Progress | None = None
+    error: ErrorInfo | None = None
+    result_otio: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+        _check_timestamp(self.created_at, "created_at")
+        _check_timestamp(self.updated_at, "updated_at")
+
+
+@dataclass(frozen=True)
+class ModelInfo(Content):
+    """One model of the model manager and what of it is on disk."""
+
+    name: str
+    state: ModelState
+    size_bytes: int
+    bytes_on_disk: int
+    path: str | None = None
+
+    def _validate(self) -> None:
+        check_name(self.name)
+        require(self.size_bytes >= 0 and self.bytes_on_disk >= 0, "sizes must not be negative")

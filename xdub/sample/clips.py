@@ -1,0 +1,196 @@
+"""The sliding-window loop over a whole take: 77-frame windows, 5-frame motion overlap.
+
+Window k covers generated frames ``[72k, 72k + 77)``. Its reference is the source crop of those
+frames; from k = 1 on, its first two latents are the re-encoded, colour-corrected last five
+frames of window k - 1. Each window's final latents are kept (they are small) and stitched at
+the end; the state after every window is a :class:`LoopState`, so a run interrupted between
+windows resumes from the last finished one and yields the same latents.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from xdub.audio.windows import latent_audio_features
+from xdub.sample.color import color_correction
+from xdub.sample.denoise import (
+    GuidedVelocity,
+    SamplerSettings,
+    StepCallback,
+    VelocityModel,
+    denoise_window,
+    window_noise,
+)
+from xdub.sample.latents import stitch_clips
+from xdub.sample.windows import WindowPlan
+
+DEFAULT_PLAN = WindowPlan()
+
+
+class WindowVae(Protocol):
+    """What the loop needs of the VAE (see ``xdub.model.vae.WanVae``)."""
+
+    z_dim: int
+    spatial_factor: int
+
+    def encode(self, frames: np.ndarray | Tensor) -> Tensor: ...
+
+    def decode_stream(self, latents: Tensor) -> Iterator[np.ndarray]: ...
+
+
+RefFrames = Callable[[int, int], np.ndarray]
+"""``(start, stop) -> (stop - start, H, W, 3) uint8``: source crops of generated frames."""
+
+
+@dataclass
+class LoopState:
+    """Progress of a take between windows: everything needed to resume exactly."""
+
+    window_latents: list[Tensor] = field(default_factory=list)
+    motion_video: np.ndarray | None = None
+
+    @property
+    def windows_done(self) -> int:
+        return len(self.window_latents)
+
+
+@dataclass(frozen=True)
+class LoopInputs:
+    """The per-take inputs of the window loop.
+
+    whisper: (F_w, 1280) and wav2vec: (F_v, 768) 50 Hz features of the whole take's audio;
+    context: the constant text context for the model; total_length: generated frames
+    (77 + 72k); seed: noise seed; independent_noise: draw each window's noise from seed + k
+    instead of the reference's identical noise for every window.
+    """
+
+    ref_frames: RefFrames
+    whisper: Tensor
+    wav2vec: Tensor
+    context: object
+    total_length: int
+    seed: int = 42
+    independent_noise: bool = False
+
+
+WindowCallback = Callable[[int, int, LoopState], None]
+"""Called as ``(windows_done, num_windows, state)`` after each window (for checkpoints)."""
+
+WindowStepCallback = Callable[[int, int, int, int], None]
+"""Called as ``(window, num_windows, steps_done, num_steps)`` after every denoising step."""
+
+
+@torch.no_grad()
+def run_windows(
+    model: VelocityModel,
+    vae: WindowVae,
+    inputs: LoopInputs,
+    settings: SamplerSettings,
+    *,
+    plan: WindowPlan = DEFAULT_PLAN,
+    state: LoopState | None = None,
+    dtype: torch.dtype = torch.bfloat16,
+    on_step: WindowStepCallback | None = None,
+    on_window: WindowCallback | None = None,
+) -> LoopState:
+    """Denoise every window not yet in ``state``; returns the completed state.
+
+    Latents are (1, 48, 20, H/16, W/16) per window in ``dtype`` on the VAE's device.
+    """
+    state = state if state is not None else LoopState()
+    starts = plan.clip_starts(inputs.total_length)
+    for window in range(state.windows_done, len(starts)):
+        start = starts[window]
+        ref_video = inputs.ref_frames(start, start + plan.clip_num_frames)
+        ref_latents = vae.encode(ref_video).to(dtype)
+        motion_latents = None
+        if state.motion_video is not None:
+            motion_latents = vae.encode(state.motion_video).to(dtype)
+        audio = latent_audio_features(
+            inputs.whisper, inputs.wav2vec, start, plan.clip_num_frames
+        ).to(device=ref_latents.device, dtype=dtype)
+        seed = inputs.seed + window if inputs.independent_noise else inputs.seed
+        noise = window_noise(tuple(ref_latents.shape), seed, dtype).to(ref_latents.device)
+        velocity = GuidedVelocity(
+            model,
+            ref_latents,
+            audio,
+            inputs.context,
+            settings.guidance,
+            num_motion_latents=0 if motion_latents is None else motion_latents.shape[2],
+        )
+        latents = denoise_window(
+            velocity,
+            noise,
+            ref_latents,
+            motion_latents,
+            settings,
+            on_step=_window_step(on_step, window, len(starts)),
+        )
+        is_last = window + 1 == len(starts)
+        motion_video = None if is_last else _motion_frames(vae, latents, ref_video, plan)
+        state = LoopState([*state.window_latents, latents], motion_video)
+        if on_window is not None:
+            on_window(state.windows_done, len(starts), state)
+    return state
+
+
+def stitched_latents(state: LoopState, plan: WindowPlan = DEFAULT_PLAN) -> Tensor:
+    """All windows joined with the boundary average: (1, 48, 20 + 18(n - 1), h, w)."""
+    return stitch_clips(state.window_latents, plan.motion_latent_frames)
+
+
+@torch.no_grad()
+def decode_take(
+    vae: WindowVae,
+    latents: Tensor,
+    ref_frames: RefFrames,
+    total_length: int,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream the final decode as ``(first_frame, frames uint8 (t, H, W, 3))`` chunks.
+
+    Each chunk is colour-corrected against its source crops (per frame, so chunking is exact)
+    and the output stops at ``total_length`` frames.
+    """
+    done = 0
+    for chunk in vae.decode_stream(latents):
+        chunk = chunk[: total_length - done]
+        if len(chunk) == 0:
+            return
+        corrected = _corrected(chunk, ref_frames(done, done + len(chunk)))
+        yield done, corrected
+        done += len(chunk)
+
+
+def _motion_frames(
+    vae: WindowVae, latents: Tensor, ref_video: np.ndarray, plan: WindowPlan
+) -> np.ndarray:
+    """The last motion frames of a window's decode, colour-corrected: (5, H, W, 3) uint8."""
+    # Chunks hold 1 or 4 frames, so the last ``motion_num_frames`` chunks always suffice.
+    tail: deque[np.ndarray] = deque(maxlen=plan.motion_num_frames)
+    tail.extend(vae.decode_stream(latents))
+    frames = np.concatenate(tail)[-plan.motion_num_frames :]
+    return _corrected(frames, ref_video[-plan.motion_num_frames :])
+
+
+def _corrected(generated: np.ndarray, source: np.ndarray) -> np.ndarray:
+    return color_correction(torch.from_numpy(generated), torch.from_numpy(source)).numpy()
+
+
+def _window_step(
+    on_step: WindowStepCallback | None, window: int, num_windows: int
+) -> StepCallback | None:
+    if on_step is None:
+        return None
+
+    def report(steps_done: int, num_steps: int) -> None:
+        on_step(window, num_windows, steps_done, num_steps)
+
+    return report
