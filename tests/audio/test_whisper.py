@@ -233,3 +233,14 @@ def test_unusable_files_raise_model_error(checkpoint: dict, tmp_path: Path) -> N
     torch.save({"dims": dims, "model_state_dict": checkpoint["model_state_dict"]}, bad_dims)
     with pytest.raises(ModelError, match="n_audio_head"):
         load_whisper_encoder(bad_dims)
+
+
+def test_tiny_writer_is_seeded_and_stores_fp16_like_large_v2(tmp_path: Path) -> None:
+    def tensors(name: str, seed: int) -> dict[str, Tensor]:
+        path = write_tiny_openai_whisper(tmp_path / name, seed=seed, **TINY)
+        return torch.load(path, weights_only=True)["model_state_dict"]
+
+    a, b, c = tensors("a.pt", 1), tensors("b.pt", 1), tensors("c.pt", 2)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["encoder.conv1.weight"], c["encoder.conv1.weight"])
+    assert {t.dtype for t in a.values()} == {torch.float16}

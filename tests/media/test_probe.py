@@ -51,9 +51,7 @@ def test_rotated_clip_reports_rotation_and_display_size(make_clip: MakeClip, rot
 
 
 def test_prores_with_timecode_and_stereo_audio(make_clip: MakeClip):
-    clip = make_clip(
-        "clip.mov", codec="prores", timecode="10:00:00:00", audio=AudioSpec(48000, 2)
-    )
+    clip = make_clip("clip.mov", codec="prores", timecode="10:00:00:00", audio=AudioSpec(48000, 2))
     info = probe(clip.path)
     assert (info.video_codec, info.pixel_format) == ("prores", "yuv422p10le")
     assert info.timecode == "10:00:00:00"

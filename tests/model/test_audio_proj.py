@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from xdub.model.audio_proj import AudioProj
-from xdub.model.config import DiTConfig
+from xdub.model.config import AudioProjConfig, DiTConfig
 
 # README: fp32 vs the fp64 shadow of the reference module is at most 5.3e-6.
 ATOL = 5e-5
@@ -18,29 +18,32 @@ PREFIX = "audio_embedding."
 
 
 @pytest.fixture(scope="module")
-def audio_proj(golden_dir: Path) -> AudioProj:
-    config = DiTConfig.from_reference_kwargs(
-        json.loads((golden_dir / "tiny_dit_config.json").read_text())
-    )
+def audio_config(golden_dir: Path) -> AudioProjConfig:
+    reference = json.loads((golden_dir / "tiny_dit_config.json").read_text())
+    return DiTConfig.from_reference_kwargs(reference).audio
+
+
+@pytest.fixture(scope="module")
+def golden_weights(golden_dir: Path) -> dict[str, torch.Tensor]:
     weights = load_file(golden_dir / "tiny_dit.safetensors")
-    module = AudioProj(config.audio)
-    module.load_state_dict(
-        {k.removeprefix(PREFIX): v for k, v in weights.items() if k.startswith(PREFIX)},
-        strict=True,
-    )
+    return {k.removeprefix(PREFIX): v for k, v in weights.items() if k.startswith(PREFIX)}
+
+
+@pytest.fixture(scope="module")
+def audio_proj(audio_config: AudioProjConfig, golden_weights: dict[str, torch.Tensor]) -> AudioProj:
+    module = AudioProj(audio_config)
+    module.load_state_dict(golden_weights, strict=True)
     return module.eval()
 
 
-def test_fresh_positional_table_equals_the_stored_buffer(golden_dir: Path) -> None:
-    config = DiTConfig.from_reference_kwargs(
-        json.loads((golden_dir / "tiny_dit_config.json").read_text())
-    )
-    weights = load_file(golden_dir / "tiny_dit.safetensors")
-    fresh = AudioProj(config.audio).state_dict()
+def test_fresh_positional_table_equals_the_stored_buffer(
+    audio_config: AudioProjConfig, golden_weights: dict[str, torch.Tensor]
+) -> None:
+    fresh = AudioProj(audio_config).state_dict()
     pe_keys = [k for k in fresh if k.endswith("pos_embed.pe")]
-    assert len(pe_keys) == config.audio.num_layers
+    assert len(pe_keys) == audio_config.num_layers
     for key in pe_keys:
-        torch.testing.assert_close(fresh[key], weights[PREFIX + key], atol=0, rtol=0)
+        torch.testing.assert_close(fresh[key], golden_weights[key], atol=0, rtol=0)
 
 
 def test_outputs_match_reference(audio_proj: AudioProj, golden_dir: Path) -> None:

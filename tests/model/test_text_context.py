@@ -80,5 +80,5 @@ def test_missing_context_names_the_file_and_the_fix(tmp_path: Path) -> None:
 
 def test_encoder_of_another_width_is_refused_by_name(tiny_umt5: tuple[Path, Path]) -> None:
     wider = dataclasses.replace(CONFIG, dim_ffn=CONFIG.dim_ffn + 8)
-    with pytest.raises(ModelError, match=r"umt5.safetensors: blocks\.0\.ffn\.fc1\.weight has shape"):
+    with pytest.raises(ModelError, match=r"umt5.safetensors: blocks\.0\.ffn\.fc1\.weight has"):
         compute_text_context(*tiny_umt5, "cpu", torch.float32, config=wider)

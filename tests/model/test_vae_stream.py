@@ -22,8 +22,8 @@ def golden_vae(golden_dir: Path, dtype: torch.dtype) -> WanVae:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_stream_equals_one_shot_decode(golden_dir: Path, dtype: torch.dtype) -> None:
     vae = golden_vae(golden_dir, dtype)
-    stitched = load_file(golden_dir / "loop_final.safetensors")["stitched_latents"]
-    latents = stitched.to(dtype)
+    clip_latents = load_file(golden_dir / "loop_clip0.safetensors")["final_latents"]
+    latents = clip_latents.to(dtype)
     num_latents = latents.shape[2]
 
     chunks = list(vae.decode_stream(latents))

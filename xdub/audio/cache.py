@@ -11,6 +11,7 @@ entry's mtime; after each write the least recently used entries go until the tot
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -139,4 +140,5 @@ class FeatureCache:
 def _touch(path: Path) -> None:
     """Mark an entry as just used, with the clock's full resolution (file times can be coarse)."""
     now_ns = time.time_ns()
-    os.utime(path, ns=(now_ns, now_ns))
+    with contextlib.suppress(FileNotFoundError):  # evicted by another process meanwhile
+        os.utime(path, ns=(now_ns, now_ns))

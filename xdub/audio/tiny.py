@@ -81,7 +81,7 @@ def write_tiny_wav2vec2(
     folder: Path,
     *,
     seed: int,
-    hidden_size: int = 32,
+    width: int = 32,
     layers: int = 2,
     heads: int = 2,
     conv_channels: int = 16,
@@ -90,14 +90,14 @@ def write_tiny_wav2vec2(
 
     Same structure as wav2vec2-base-960h (7 conv layers of stride 320 in all, so 50 frames/s,
     group-norm front end, post-LN encoder, whole-waveform normalisation) with ``conv_channels``
-    conv channels, ``layers`` transformer layers of width ``hidden_size`` (the output width) and
+    conv channels, ``layers`` transformer layers of width ``width`` (the output width) and
     ``heads`` heads. transformers' own init, seeded with ``seed``. Returns ``folder``.
     """
     config = Wav2Vec2Config(
-        hidden_size=hidden_size,
+        hidden_size=width,
         num_hidden_layers=layers,
         num_attention_heads=heads,
-        intermediate_size=4 * hidden_size,
+        intermediate_size=4 * width,
         conv_dim=(conv_channels,) * _WAV2VEC2_BASE_CONV_LAYERS,
         num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=heads,

@@ -244,7 +244,7 @@ def _read_hf_folder(folder: Path) -> _Weights:
 
 
 def _read_hf_weights(folder: Path) -> dict[str, Tensor]:
-    """All tensors of a ``save_pretrained`` folder (single or sharded safetensors, or .bin)."""
+    """Non-decoder tensors of a ``save_pretrained`` folder (safetensors, maybe sharded; .bin)."""
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
@@ -254,18 +254,23 @@ def _read_hf_weights(folder: Path) -> dict[str, Tensor]:
         state = _torch_load(folder / "pytorch_model.bin")
         if not isinstance(state, dict):
             raise ModelError(f"{folder / 'pytorch_model.bin'}: not a state dict")
-        return {k: v for k, v in state.items() if isinstance(v, Tensor)}
+        return {k: v for k, v in state.items() if isinstance(v, Tensor) and _is_encoder_side(k)}
     else:
         raise ModelError(f"{folder}: no model.safetensors or pytorch_model.bin")
     tensors: dict[str, Tensor] = {}
     for name in files:
         try:
             with safe_open(str(folder / name), framework="pt") as handle:
-                for key in handle.keys():
+                for key in filter(_is_encoder_side, handle.keys()):
                     tensors[key] = handle.get_tensor(key)
         except (OSError, ValueError) as error:
             raise ModelError(f"{folder / name}: unreadable safetensors file ({error})") from error
     return tensors
+
+
+def _is_encoder_side(key: str) -> bool:
+    """False for the decoder and the LM head of a ``WhisperForConditionalGeneration``."""
+    return "decoder." not in key and not key.startswith("proj_out.")
 
 
 def _torch_load(path: Path) -> object:

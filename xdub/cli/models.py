@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 _DTYPES = ("bf16", "fp16", "fp32")
+_PROBLEMS_SHOWN = 20
 
 
 def register(subparsers: Any) -> None:
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> None:
         description="Check presence, integrity, keys, shapes and dtypes of every component.",
     )
     verify.add_argument("folder", type=Path, help="the model folder (HF checkpoints/ layout)")
+    verify.add_argument("--all", action="store_true", help="list every problem, not the first 20")
     verify.set_defaults(handler=run_verify)
 
     prepare = commands.add_parser(
@@ -51,8 +53,11 @@ def register(subparsers: Any) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Handler of ``xdub models verify``: a table of components, then every problem."""
+    from xdub.errors import ModelError
     from xdub.model.folder import ModelFolder
 
+    if not args.folder.is_dir():
+        raise ModelError(f"model folder {args.folder} does not exist", code="model_missing")
     folder = ModelFolder(args.folder)
     config_problems = folder.config_problems()
     statuses = folder.status()
@@ -69,8 +74,11 @@ def run_verify(args: argparse.Namespace) -> int:
     if not config_problems and folder.metadata.is_test_weights:
         print("note: this folder holds TEST WEIGHTS (random values), not a usable model")
     problems = config_problems + [p for status in statuses for p in status.problems]
-    for problem in problems:
+    shown = problems if args.all else problems[:_PROBLEMS_SHOWN]
+    for problem in shown:
         print(f"problem: {problem}" + (f" (hint: {problem.hint})" if problem.hint else ""))
+    if len(shown) < len(problems):
+        print(f"... and {len(problems) - len(shown)} more (--all lists them)")
     if config_problems:
         print("file checks skipped: the configs above must be fixed first")
     print(f"{len(problems)} problem(s)" if problems else "all components ok")

@@ -56,20 +56,19 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         try:
             return load_file(path)
         except Exception as exc:  # safetensors raises its own untyped errors
-            raise ModelError(f"cannot read {path}: {exc}", code="model_corrupt") from exc
+            raise ModelError(f"cannot read {path}: {exc}") from exc
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
         raise ModelError(
             f"cannot read {path} as a weights-only torch checkpoint: {exc}",
-            code="model_corrupt",
-            hint="re-download the file; checkpoints that need arbitrary pickled objects "
-            "are refused",
+            hint="a released checkpoint holds only tensors, plain metadata and numpy arrays; "
+            "re-download it, or strip training state (optimizer, message hub) from it",
         ) from exc
     weights = raw.get("state_dict", raw) if isinstance(raw, Mapping) else None
     if not isinstance(weights, Mapping):
-        raise ModelError(f"{path} holds no state_dict mapping", code="model_corrupt")
+        raise ModelError(f"{path} holds no state_dict mapping")
     state: dict[str, Tensor] = {}
     ema_keys = 0
     for key, value in weights.items():
@@ -77,7 +76,7 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
             ema_keys += 1
             continue
         if not isinstance(value, Tensor):
-            raise ModelError(f"{path}: entry {key!r} is not a tensor", code="model_corrupt")
+            raise ModelError(f"{path}: entry {key!r} is not a tensor")
         state[key.removeprefix("module.")] = value
     if ema_keys:
         log.warning("%s: ignored %d EMA entries (ema_*), as mmdet does", path, ema_keys)
@@ -85,7 +84,10 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
 
 def load_strict(model: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
-    """Copy ``state`` into ``model``; a missing/unexpected key or shape mismatch is a ModelError."""
+    """Assign ``state`` to ``model`` (which may live on the meta device), cast to its dtypes.
+
+    Any missing or unexpected key, or any shape mismatch, is a ``ModelError`` that names them.
+    """
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -104,10 +106,10 @@ def load_strict(model: nn.Module, state: Mapping[str, Tensor], source: str) -> N
     if problems:
         raise ModelError(
             f"{source} does not match {type(model).__name__}: " + "; ".join(problems),
-            code="model_mismatch",
             hint="check that the checkpoint and the model config belong together",
         )
-    model.load_state_dict(state, strict=True)
+    cast = {k: state[k].to(v.dtype) for k, v in expected.items()}
+    model.load_state_dict(cast, strict=True, assign=True)
 
 
 def load_checkpoint(model: nn.Module, path: Path) -> None:

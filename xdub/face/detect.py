@@ -184,7 +184,7 @@ def detect_persons(
     for start in range(0, len(frames_bgr), batch_size):
         boxed = [letterbox(frame) for frame in frames_bgr[start : start + batch_size]]
         canvases = torch.from_numpy(np.stack([canvas for canvas, _ in boxed])).to(device)
-        images = canvases.permute(0, 3, 1, 2).float()
+        images = canvases.permute(0, 3, 1, 2).float().contiguous()
         out += postprocess(model(images), [factor for _, factor in boxed], model.config)
     return out
 
@@ -208,14 +208,22 @@ def nms_plus_one(dets: np.ndarray, iou_thr: float) -> list[int]:
     return keep
 
 
-def person_box(dets: Detections) -> np.ndarray:
-    """X-Dub's pick: ``(1, 4)`` float32 box of the best person above 0.5 after NMS, or ``(0, 4)``.
+def person_candidates(dets: Detections) -> np.ndarray:
+    """X-Dub's person candidates: label 0, score above 0.5, mmpose NMS at 0.7.
 
-    mmpose's NMS always keeps the top box, so this is the highest-scoring person above 0.5.
+    Returns ``(N, 5)`` float32 rows ``x1, y1, x2, y2, score`` in frame pixels.
     """
     is_person = (dets.labels == PERSON_LABEL) & (dets.scores > PERSON_SCORE_THR)
     rows = np.concatenate([dets.bboxes, dets.scores[:, None]], axis=1)[is_person]
-    rows = rows[nms_plus_one(rows, PERSON_NMS_THR)]
+    return rows[nms_plus_one(rows, PERSON_NMS_THR)].astype(np.float32)
+
+
+def person_box(dets: Detections) -> np.ndarray:
+    """X-Dub's pick: ``(1, 4)`` float32 box of the best person candidate, or ``(0, 4)``.
+
+    mmpose's NMS always keeps the top box, so this is the highest-scoring person above 0.5.
+    """
+    rows = person_candidates(dets)
     if len(rows) == 0:
         return np.zeros((0, 4), dtype=np.float32)
-    return rows[np.argmax(rows[:, 4]), :4][None].astype(np.float32)
+    return rows[np.argmax(rows[:, 4]), :4][None]

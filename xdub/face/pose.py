@@ -98,7 +98,7 @@ def normalize_crops(crops_bgr: Tensor, config: RtmwConfig) -> Tensor:
     rgb = crops_bgr.permute(0, 3, 1, 2)[:, [2, 1, 0]].float()
     mean = torch.tensor(config.mean_rgb, dtype=torch.float32, device=rgb.device).view(1, 3, 1, 1)
     std = torch.tensor(config.std_rgb, dtype=torch.float32, device=rgb.device).view(1, 3, 1, 1)
-    return (rgb - mean) / std
+    return ((rgb - mean) / std).contiguous()
 
 
 def flip_average(

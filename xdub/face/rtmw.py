@@ -240,7 +240,8 @@ class Rtmw(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path: Path, config: RtmwConfig | None = None) -> Rtmw:
-        """Build (RTMW-x by default), load ``path`` strictly and switch to eval mode."""
-        model = cls(config)
+        """RTMW-x (or ``config``) with the weights of ``path`` (strict); CPU, eval mode."""
+        with torch.device("meta"):
+            model = cls(config)
         load_checkpoint(model, path)
         return model.eval()

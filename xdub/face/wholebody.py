@@ -116,6 +116,8 @@ class WholebodyEstimator:
         ``boxes`` is X-Dub's ``box_ext``: per frame a ``(1, 4)`` xyxy box (or ``(0, 4)``: whole
         frame) used instead of the detector.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         frames_iter = iter(frames_bgr)
         boxes_iter = None if boxes is None else iter(boxes)
         while batch := list(islice(frames_iter, batch_size)):

@@ -180,7 +180,8 @@ class Yolox(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path: Path, config: YoloxConfig | None = None) -> Yolox:
-        """Build (YOLOX-L by default), load ``path`` strictly and switch to eval mode."""
-        model = cls(config)
+        """YOLOX-L (or ``config``) with the weights of ``path`` (strict); CPU, eval mode."""
+        with torch.device("meta"):
+            model = cls(config)
         load_checkpoint(model, path)
         return model.eval()

@@ -22,14 +22,15 @@ class VideoCodec:
     options: tuple[tuple[str, str], ...]
     suffixes: tuple[str, ...]
     """Output extensions that may hold it; the first is the default."""
-    needs_even_size: bool = False
-    """4:2:0 cannot code an odd width or height (H.264 crops only in 2-pixel units)."""
+    size_multiple: tuple[int, int] = (2, 1)
+    """(width, height) must be multiples of these: chroma subsampling needs even sides
+    (4:2:2 halves the width, 4:2:0 both), so odd frames are padded to them."""
     min_size: tuple[int, int] = (1, 1)
     """Smallest (width, height) in px the encoder accepts."""
 
 
 VIDEO_CODECS: dict[str, VideoCodec] = {
-    "h264": VideoCodec("libx264", "yuv420p", (), (".mp4", ".mov"), needs_even_size=True),
+    "h264": VideoCodec("libx264", "yuv420p", (), (".mp4", ".mov"), size_multiple=(2, 2)),
     "prores_hq": VideoCodec("prores_ks", "yuv422p10le", (("profile", "3"),), (".mov",)),
     "dnxhr_hq": VideoCodec(
         "dnxhd", "yuv422p", (("profile", "dnxhr_hq"),), (".mov", ".mxf"), min_size=(256, 120)
@@ -48,12 +49,21 @@ class Container:
     """Sample rates the muxer accepts; None for any."""
     is_cfr_only: bool = False
     """True when the container has one edit rate, so per-frame timestamps cannot be kept."""
+    is_audio_cut_to_video: bool = False
+    """True when the muxer cuts or pads the audio to the picture's length (MXF stores one
+    edit unit of sound per video frame); elsewhere the audio keeps exactly its samples."""
 
 
 CONTAINERS: dict[str, Container] = {
     ".mp4": Container("mp4", ("aac",)),
     ".mov": Container("mov", ("pcm_s24le", "pcm_s16le", "aac")),
-    ".mxf": Container("mxf", ("pcm_s24le", "pcm_s16le"), audio_rates_hz=(48000,), is_cfr_only=True),
+    ".mxf": Container(
+        "mxf",
+        ("pcm_s24le", "pcm_s16le"),
+        audio_rates_hz=(48000,),
+        is_cfr_only=True,
+        is_audio_cut_to_video=True,
+    ),
 }
 """Extension -> container. Editors expect uncompressed PCM beside ProRes/DNxHR, AAC in MP4."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from av.video.frame import VideoFrame
+from av.video.reformatter import Interpolation
 
 from xdub.errors import MediaError
 from xdub.media.container import open_video
@@ -24,6 +25,11 @@ class Frame:
     time_s: float
     """Seconds since the first frame's presentation time (the first frame is at 0)."""
     rgb: np.ndarray
+
+
+ACCURATE_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+"""swscale flags for YUV -> RGB: the default path is biased about -1.2 levels (measured on
+4:2:0 and 4:2:2 sources), which would darken every pixel of a take; these are exact to 0.1."""
 
 
 def iter_frames(path: Path) -> Iterator[Frame]:
@@ -46,7 +52,11 @@ def iter_frames(path: Path) -> Iterator[Frame]:
                 index=index,
                 time_s=(tick - first_tick) * time_base.numerator / time_base.denominator,
                 rgb=to_upright(
-                    frame.to_ndarray(format="rgb24", src_color_range=frame.color_range),
+                    frame.to_ndarray(
+                        format="rgb24",
+                        src_color_range=frame.color_range,
+                        interpolation=ACCURATE_RGB,
+                    ),
                     normalize_rotation(frame.rotation),
                 ),
             )

@@ -7,9 +7,10 @@ of the audio muxed, the file closed, fsynced and renamed over ``path``; on any e
 (including ``JobCancelled``) the temporary file is deleted and an existing ``path`` is never
 touched. The temporary file sits beside ``path`` as ``.<stem>.partial-<random><ext>``.
 
-Odd sizes: H.264 4:2:0 cannot code an odd width or height, so such frames are padded by
-repeating their last column/row to the next even size (as the reference does) and the take is
-one pixel wider/taller; ``TakeWriter.coded_size`` says so. ProRes and DNxHR keep odd sizes.
+Odd sizes: chroma subsampling needs even sides (H.264 4:2:0 both, ProRes/DNxHR 4:2:2 the
+width; FFmpeg's ProRes garbles an odd width), so such frames are padded by repeating their last
+column/row (as the reference does) and the take is one pixel wider or taller than the source;
+``TakeWriter.coded_size`` says what was written. An odd height survives in ProRes and DNxHR.
 Colour: frames are converted with the BT.709 matrix into limited range and tagged BT.709.
 """
 
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 
 AVCOL_SPC_BT709 = 1
 """FFmpeg's ``AVColorSpace`` value for the BT.709 matrix (PyAV has no enum for stream tags)."""
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+"""No space left, or the user's quota is used up (EDQUOT is POSIX only)."""
 TIMECODE_PATTERN = re.compile(r"^(\d{2}):([0-5]\d):([0-5]\d)([:;])(\d{2,3})$")
 """``HH:MM:SS:FF``; ``;`` before the frames marks drop-frame (29.97 and 59.94 only)."""
 DROP_FRAME_FPS = (Fraction(30000, 1001), Fraction(60000, 1001))
@@ -124,13 +126,17 @@ class TakeWriter:
         self.duration_s = duration_s
         self.timecode = timecode
         self.audio = audio
+        self._audio_samples = audio.channels if audio is not None else None
+        """(N, C) float32, converted once (``TakeAudio.channels`` may copy)."""
         self._container_kind = self.settings.check_path(self.path)
         self._audio_codec = self.settings.audio_codec_for(self._container_kind)
         self._check_arguments()
-        codec = self.settings.video_codec
-        pad = 2 if codec.needs_even_size else 1
-        self.coded_size = (-(-width // pad) * pad, -(-height // pad) * pad)
-        """(width, height) as encoded: odd sides grow by one px for H.264."""
+        multiple_w, multiple_h = self.settings.video_codec.size_multiple
+        self.coded_size = (
+            -(-width // multiple_w) * multiple_w,
+            -(-height // multiple_h) * multiple_h,
+        )
+        """(width, height) as encoded, after padding odd sides (see the module docstring)."""
         self._output: _Output | None = None
         self._pending: tuple[av.VideoFrame, int] | None = None
         """The last frame written and its tick, encoded once the next one gives its end."""
@@ -249,6 +255,7 @@ class TakeWriter:
         stream.thread_type = "AUTO"
         context = stream.codec_context
         context.time_base = self.time_base
+        context.flags |= av.codec.context.Flags.frame_duration  # packets keep frame lengths
         context.colorspace = AVCOL_SPC_BT709
         context.color_primaries = ColorPrimaries.BT709
         context.color_trc = ColorTrc.BT709
@@ -305,7 +312,7 @@ class TakeWriter:
 
     def _feed_audio(self, output: _Output, until_s: Fraction | None) -> None:
         """Encode the audio up to ``until_s`` (None: all of it)."""
-        if output.audio is None or self.audio is None:
+        if output.audio is None or self._audio_samples is None or self.audio is None:
             return
         total = self.audio.num_samples
         stop = (
@@ -313,7 +320,7 @@ class TakeWriter:
         )
         start = output.audio.samples_written
         if stop > start:
-            output.audio.write(self.audio.channels[start:stop])
+            output.audio.write(self._audio_samples[start:stop])
 
     def _finish(self, output: _Output) -> None:
         if self._pending is None:
@@ -333,10 +340,24 @@ class TakeWriter:
         self._feed_audio(output, None)
         if output.audio is not None:
             output.audio.close()
+            self._warn_if_audio_is_cut(end_tick)
         output.container.close()
         _fsync(output.temp_path)
         os.replace(output.temp_path, self.path)
         _fsync_directory(self.path.parent)
+
+    def _warn_if_audio_is_cut(self, end_tick: int) -> None:
+        if self.audio is None or not self._container_kind.is_audio_cut_to_video:
+            return
+        picture_samples = round(end_tick * self.time_base * self.audio.sample_rate_hz)
+        if picture_samples != self.audio.num_samples:
+            log.warning(
+                "%s: %s fits the audio to the picture: %d samples become %d",
+                self.path,
+                self._container_kind.format,
+                self.audio.num_samples,
+                picture_samples,
+            )
 
 
 def _check_timecode(timecode: str, fps: Fraction) -> None:
@@ -406,6 +427,9 @@ def _translated_errors(path: Path, action: str) -> Iterator[None]:
                 code="disk_full",
                 hint=f"free space on the drive holding {path.parent} or choose another folder",
             ) from error
+        hint = None
+        if isinstance(error, PermissionError):
+            hint = "check that the folder is writable and the take is not open in another program"
         raise MediaError(
-            f"{path}: could not {action} the take ({error})", code="write_failed"
+            f"{path}: could not {action} the take ({error})", code="write_failed", hint=hint
         ) from error

@@ -120,43 +120,33 @@ def write_synthetic_video(path: Path, spec: SyntheticVideoSpec) -> SyntheticClip
     """Draw and encode the clip ``spec`` describes to ``path`` (.mp4 for H.264, .mov for ProRes)."""
     _check_spec(spec)
     rotation = normalize_rotation(spec.rotation_deg)
-    encoder, pixel_format, options = VIDEO_CODECS[spec.codec]
     times_s, duration_s = frame_times_s(spec.fps, spec.duration_s, spec.seed, is_vfr=spec.is_vfr)
+    ends_s = [*times_s[1:], duration_s]
     speech = spec.speech()
-    background = textured_background(spec.height, spec.width, spec.seed)
-    motions, palettes = _cast(spec)
+    mouth_open = np.clip(speech.envelope_at(np.asarray(times_s)), 0.0, 1.0)
+    scene = _Scene.of(spec)
     coded_w, coded_h = display_size(spec.width, spec.height, rotation)
     time_base = Fraction(1, VFR_TICKS_PER_S) if spec.is_vfr else 1 / spec.fps
     faces_per_frame: list[tuple[FaceGeometry, ...]] = []
     try:
         with av.open(str(path), mode="w") as container:
-            stream = _add_video_stream(container, spec, encoder, pixel_format, options, time_base)
+            stream = _add_video_stream(container, spec, time_base)
             stream.width, stream.height = coded_w, coded_h
             if rotation:
                 stream.set_display_rotation(rotation)
             audio = _AudioFeed(container, spec.audio, speech) if spec.audio else None
-            mouth_open = np.clip(speech.envelope_at(np.asarray(times_s)), 0.0, 1.0)
-            for index, time_s in enumerate(times_s):
+            for time_s, end_s, opening in zip(times_s, ends_s, mouth_open, strict=True):
                 if audio:
                     audio.feed_until(time_s)
-                faces = tuple(
-                    motion.at(time_s, float(mouth_open[index]) if rank == 0 else 0.0)
-                    for rank, motion in enumerate(motions)
-                )
-                image = background.copy()
-                for face, palette in zip(reversed(faces), reversed(palettes), strict=True):
-                    draw_face(image, face, palette)
+                image, faces = scene.render(time_s, float(opening))
                 frame = av.VideoFrame.from_ndarray(to_coded(image, rotation), format="rgb24")
-                frame = frame.reformat(format=pixel_format)
+                frame = frame.reformat(format=stream.pix_fmt)
                 frame.time_base = time_base
-                frame.pts = _to_ticks(time_s, time_base)
-                end_s = times_s[index + 1] if index + 1 < len(times_s) else duration_s
-                frame.duration = _to_ticks(end_s, time_base) - frame.pts
-                for packet in stream.encode(frame):
-                    container.mux(packet)
+                frame.pts = round(time_s / time_base)
+                frame.duration = round(end_s / time_base) - frame.pts
+                container.mux(stream.encode(frame))
                 faces_per_frame.append(faces)
-            for packet in stream.encode(None):
-                container.mux(packet)
+            container.mux(stream.encode(None))
             if audio:
                 audio.feed_until(duration_s)
                 audio.close()
@@ -198,32 +188,50 @@ def _check_spec(spec: SyntheticVideoSpec) -> None:
         raise MediaError("bad synthetic video spec: " + "; ".join(problems), code="bad_spec")
 
 
-def _cast(spec: SyntheticVideoSpec) -> tuple[list[FaceMotion], list[FacePalette]]:
-    """Motion and colours of each face, the speaker (largest) first."""
-    w, h = float(spec.width), float(spec.height)
-    short_side = min(w, h)
-    if spec.num_faces == 1:
-        regions = [(0.0, 0.0, w, h)]
-    elif w >= h:  # side by side along the long axis
-        regions = [(0.0, 0.0, 0.62 * w, h), (0.62 * w, 0.0, w, h)]
-    else:
-        regions = [(0.0, 0.0, w, 0.62 * h), (0.0, 0.62 * h, w, h)]
-    motions = [
-        FaceMotion.seeded(region, FACE_HALF_HEIGHTS[rank] * short_side, seed=spec.seed * 7 + rank)
-        for rank, region in enumerate(regions)
-    ]
-    palettes = [FacePalette.seeded(spec.seed * 7 + rank) for rank in range(spec.num_faces)]
-    return motions, palettes
+@dataclass(frozen=True)
+class _Scene:
+    """The backdrop and the cast (speaker first) of one clip, in upright display pixels."""
+
+    background: np.ndarray
+    motions: tuple[FaceMotion, ...]
+    palettes: tuple[FacePalette, ...]
+
+    @classmethod
+    def of(cls, spec: SyntheticVideoSpec) -> _Scene:
+        w, h = float(spec.width), float(spec.height)
+        if spec.num_faces == 1:
+            regions = [(0.0, 0.0, w, h)]
+        elif w >= h:  # side by side along the long axis
+            regions = [(0.0, 0.0, 0.62 * w, h), (0.62 * w, 0.0, w, h)]
+        else:
+            regions = [(0.0, 0.0, w, 0.62 * h), (0.0, 0.62 * h, w, h)]
+        seeds = [spec.seed * 7 + rank for rank in range(spec.num_faces)]
+        motions = tuple(
+            FaceMotion.seeded(region, FACE_HALF_HEIGHTS[rank] * min(w, h), seed=seeds[rank])
+            for rank, region in enumerate(regions)
+        )
+        palettes = tuple(FacePalette.seeded(seed) for seed in seeds)
+        return cls(textured_background(spec.height, spec.width, spec.seed), motions, palettes)
+
+    def render(
+        self, time_s: float, mouth_open: float
+    ) -> tuple[np.ndarray, tuple[FaceGeometry, ...]]:
+        """The upright (H, W, 3) uint8 RGB picture at ``time_s`` and its faces; only the
+        speaker's mouth opens (by ``mouth_open``, 0..1)."""
+        faces = tuple(
+            motion.at(time_s, mouth_open if rank == 0 else 0.0)
+            for rank, motion in enumerate(self.motions)
+        )
+        image = self.background.copy()
+        for face, palette in zip(reversed(faces), reversed(self.palettes), strict=True):
+            draw_face(image, face, palette)
+        return image, faces
 
 
 def _add_video_stream(
-    container: OutputContainer,
-    spec: SyntheticVideoSpec,
-    encoder: str,
-    pixel_format: str,
-    options: dict[str, str],
-    time_base: Fraction,
+    container: OutputContainer, spec: SyntheticVideoSpec, time_base: Fraction
 ) -> VideoStream:
+    encoder, pixel_format, options = VIDEO_CODECS[spec.codec]
     try:
         stream = cast(VideoStream, container.add_stream(encoder, rate=spec.fps, options=options))
     except ValueError as error:  # PyAV: this container format cannot hold this codec
@@ -239,10 +247,6 @@ def _add_video_stream(
     if spec.timecode:
         stream.metadata["timecode"] = spec.timecode
     return stream
-
-
-def _to_ticks(time_s: float, time_base: Fraction) -> int:
-    return round(time_s / time_base)
 
 
 def _speech_chunks(speech: SpeechTrack, spec: AudioSpec) -> Iterator[np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -13,8 +12,6 @@ from av.video.stream import VideoStream
 
 from xdub.errors import MediaError
 from xdub.media.container import open_video
-
-log = logging.getLogger(__name__)
 
 VFR_TOLERANCE = 0.01
 """Frame intervals may differ by this fraction of the median interval (or 2 ticks) and still

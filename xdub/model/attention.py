@@ -13,6 +13,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from functools import cache
+from types import ModuleType
 from typing import Literal
 
 import torch
@@ -32,30 +33,36 @@ def _sdpa(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return out.transpose(1, 2)
 
 
-@cache
-def _flash_fn() -> AttentionFn | None:
-    for module_name in ("flash_attn_interface", "flash_attn"):
+def _import_first(*names: str) -> ModuleType | None:
+    for name in names:
         try:
-            module = importlib.import_module(module_name)
+            return importlib.import_module(name)
         except ImportError:
             continue
-        flash_attn_func = module.flash_attn_func
-
-        def run(q: Tensor, k: Tensor, v: Tensor, _fn: Callable = flash_attn_func) -> Tensor:
-            out = _fn(q, k, v)
-            return out[0] if isinstance(out, tuple) else out
-
-        log.debug("flash attention backend: %s", module_name)
-        return run
     return None
 
 
 @cache
-def _sage_fn() -> AttentionFn | None:
-    try:
-        sageattn = importlib.import_module("sageattention").sageattn
-    except ImportError:
+def _flash_fn() -> AttentionFn | None:
+    module = _import_first("flash_attn_interface", "flash_attn")  # FlashAttention 3, then 2
+    if module is None:
         return None
+    flash_attn_func = module.flash_attn_func
+    log.debug("flash attention backend: %s", module.__name__)
+
+    def run(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        out = flash_attn_func(q, k, v)
+        return out[0] if isinstance(out, tuple) else out  # FA3 may also return the LSE
+
+    return run
+
+
+@cache
+def _sage_fn() -> AttentionFn | None:
+    module = _import_first("sageattention")
+    if module is None:
+        return None
+    sageattn = module.sageattn
 
     def run(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         return sageattn(q, k, v, tensor_layout="NHD")

@@ -143,7 +143,8 @@ class XDubDiT(nn.Module):
         num_tokens = f * h * w
         repeats = batch // latents.shape[0]
 
-        # 1. Time conditioning: one row per distinct timestep, shared by token segments.
+        # 1. Time conditioning: one row per distinct timestep, shared by token segments. The
+        #    reference tokens and the motion latents after them are one t=0 segment.
         t, t_mod = self.time_rows(timestep.to(device=latents.device, dtype=latents.dtype))
         num_clean = num_tokens + num_motion_latents * h * w
         bounds = (0, num_clean, 2 * num_tokens)

@@ -6,12 +6,14 @@ generated folders only, ``xdub-model.json`` (configs of every component and
 ``"test_weights": true``). Without that file the released configs are assumed.
 
 ``COMPONENTS`` is the one table of what a folder holds; the model manager reuses it. Each entry's
-``check`` compares a file with what the model code expects (keys, shapes, dtypes), reading only
-safetensors headers and memory-mapped ``.pt`` files, so verifying 30 GB reads a few megabytes.
+``check`` compares a file with what the model code expects (keys, shapes, dtypes). Safetensors
+are checked from their headers and ``.pt`` files memory-mapped, so the 30 GB of DiT, VAE, umt5 and
+Whisper cost a few megabytes of reads; only the two pose ``.pth`` files (0.6 GB) are read whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -26,6 +28,9 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from xdub.audio.whisper import OPENAI_ENCODER_DIMS, openai_to_hf_keys, whisper_config_from_dims
 from xdub.errors import ModelError
+from xdub.face.checkpoint import read_state_dict
+from xdub.face.rtmw import Rtmw, RtmwConfig
+from xdub.face.yolox import Yolox, YoloxConfig
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
 from xdub.model.loading import (
@@ -45,6 +50,7 @@ log = logging.getLogger(__name__)
 
 METADATA_FILE = "xdub-model.json"
 METADATA_FORMAT = 1
+POSE_DIR = "dwpose_tools/models"
 RELEASED_WHISPER_DIMS: Mapping[str, int] = {
     "n_mels": 80,
     "n_audio_ctx": 1500,
@@ -140,6 +146,8 @@ class Component:
 
 @dataclass(frozen=True)
 class ComponentStatus:
+    """One row of ``verify``: the entry, whether it exists, its bytes on disk, its problems."""
+
     component: Component
     is_present: bool
     size_bytes: int
@@ -172,6 +180,12 @@ class ModelFolder:
     def umt5_config(self) -> Umt5Config:
         config = self.metadata.info("umt5").config
         return Umt5Config.from_json(config) if config else Umt5Config.umt5_xxl()
+
+    def yolox_config(self) -> YoloxConfig:
+        return _dataclass_from_json(YoloxConfig, self.metadata.info("yolox").config)
+
+    def rtmw_config(self) -> RtmwConfig:
+        return _dataclass_from_json(RtmwConfig, self.metadata.info("rtmw").config)
 
     def whisper_dims(self) -> Mapping[str, int]:
         return self.metadata.info("whisper").config or RELEASED_WHISPER_DIMS
@@ -231,6 +245,21 @@ class ModelFolder:
         return problems
 
 
+def _dataclass_from_json(cls: Any, config: Mapping[str, Any] | None) -> Any:
+    """``cls(**config)`` with JSON lists back as tuples; ``cls()`` (released) for None."""
+    if not config:
+        return cls()
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    except TypeError as exc:
+        raise ModelError(f"invalid {cls.__name__} {dict(config)!r}: {exc}") from exc
+
+
+def config_to_json(config: Any) -> dict[str, Any]:
+    """A frozen config dataclass as JSON-ready values (the inverse of the folder's readers)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
 def _missing(folder: ModelFolder, entry: Component) -> Problem:
     if entry.name == "text_context":
         return Problem(
@@ -272,9 +301,14 @@ def _meta_specs(build: Callable[[], torch.nn.Module]) -> dict[str, TensorSpec]:
         return module_specs(build())
 
 
+def expected_dit_specs(config: DiTConfig) -> dict[str, TensorSpec]:
+    """Keys/shapes an ``X-Dub_model.safetensors`` of ``config`` holds (meta ``state_dict()``;
+    at full size the 1245 tensors of the released manifest). Dtypes are the module's, F32."""
+    return _meta_specs(lambda: XDubDiT(config))
+
+
 def _check_dit(folder: ModelFolder, entry: Component) -> list[Problem]:
-    config = folder.dit_config()
-    return _check_safetensors(folder, entry, _meta_specs(lambda: XDubDiT(config)))
+    return _check_safetensors(folder, entry, expected_dit_specs(folder.dit_config()))
 
 
 def _check_vae(folder: ModelFolder, entry: Component) -> list[Problem]:
@@ -378,6 +412,29 @@ def _wav2vec2_key(name: str) -> str:
     return name
 
 
+def _check_pose(
+    folder: ModelFolder, entry: Component, build: Callable[[], torch.nn.Module]
+) -> list[Problem]:
+    """An mmengine ``.pth`` (read whole: ~0.2 / 0.35 GB) against the network's structure."""
+    try:
+        state = read_state_dict(folder.root / entry.path)
+    except ModelError as exc:
+        return [Problem(entry.path, exc.message, hint=exc.hint)]
+    found = {k: TensorSpec(tuple(v.shape), dtype_name(v.dtype)) for k, v in state.items()}
+    expected = _meta_specs(build)
+    return compare_specs(entry.path, found, expected, allowed_dtypes=_allowed(folder, entry))
+
+
+def _check_yolox(folder: ModelFolder, entry: Component) -> list[Problem]:
+    config = folder.yolox_config()
+    return _check_pose(folder, entry, lambda: Yolox(config))
+
+
+def _check_rtmw(folder: ModelFolder, entry: Component) -> list[Problem]:
+    config = folder.rtmw_config()
+    return _check_pose(folder, entry, lambda: Rtmw(config))
+
+
 def _load_mmap(path: Path) -> object:
     """``torch.load`` memory-mapped and weights-only; an error message string if unreadable."""
     try:
@@ -386,6 +443,8 @@ def _load_mmap(path: Path) -> object:
         return f"is unreadable or truncated ({type(exc).__name__}: {exc})"
 
 
+_YOLOX_FILE = "yolox_l_8x8_300e_coco_20211126_140236-d3bd2b23.pth"
+_RTMW_FILE = "rtmw-x_simcc-cocktail14_pt-ucoco_270e-384x288-f840f204_20231122.pth"
 COMPONENTS: tuple[Component, ...] = (
     Component("dit", "X-Dub_model.safetensors", True, 12_600_000_000,
               "X-Dub DiT + AudioProj (1245 tensors)", _check_dit),
@@ -401,6 +460,10 @@ COMPONENTS: tuple[Component, ...] = (
               "OpenAI Whisper large-v2 checkpoint", _check_whisper),
     Component("wav2vec2", "wav2vec2-base-960h/", True, 380_000_000,
               "transformers wav2vec2-base-960h folder", _check_wav2vec2),
+    Component("yolox", f"{POSE_DIR}/{_YOLOX_FILE}", True, 217_000_000,
+              "YOLOX-L person detector (mmdet checkpoint)", _check_yolox),
+    Component("rtmw", f"{POSE_DIR}/{_RTMW_FILE}", True, 369_000_000,
+              "RTMW-x whole-body landmarks (mmpose checkpoint)", _check_rtmw),
 )  # fmt: skip
 
 

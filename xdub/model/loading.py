@@ -50,6 +50,7 @@ SAFETENSORS_DTYPES: dict[str, torch.dtype] = {
 FLOAT_DTYPES = frozenset({"F32", "F16", "BF16"})
 _HEADER_LIMIT_BYTES = 100 * 2**20  # safetensors' own cap on the JSON header
 _MAX_PROBLEMS_IN_ERROR = 5
+_CORRUPT = "model_corrupt"  # error codes shared with xdub.face.checkpoint
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -110,24 +111,28 @@ def read_safetensors_specs(path: Path, label: str | None = None) -> dict[str, Te
         with path.open("rb") as stream:
             prefix = stream.read(8)
             if len(prefix) < 8:
-                raise ModelError(f"{label}: file is {file_size} bytes, too short for safetensors")
+                raise ModelError(
+                    f"{label}: file is {file_size} bytes, too short for safetensors",
+                    code=_CORRUPT,
+                )
             (header_size,) = struct.unpack("<Q", prefix)
             if header_size > min(_HEADER_LIMIT_BYTES, file_size - 8):
                 raise ModelError(
                     f"{label}: header length {header_size} exceeds the file ({file_size} bytes); "
-                    "the file is truncated or not safetensors"
+                    "the file is truncated or not safetensors",
+                    code=_CORRUPT,
                 )
             header = json.loads(stream.read(header_size))
     except FileNotFoundError as exc:
         raise ModelError(f"{label}: file not found at {path}", code="model_missing") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{label}: unreadable safetensors header ({exc})") from exc
+        raise ModelError(f"{label}: unreadable safetensors header ({exc})", code=_CORRUPT) from exc
     return _specs_from_header(header, label, data_size=file_size - 8 - header_size)
 
 
 def _specs_from_header(header: object, label: str, data_size: int) -> dict[str, TensorSpec]:
     if not isinstance(header, dict):
-        raise ModelError(f"{label}: safetensors header is not a JSON object")
+        raise ModelError(f"{label}: safetensors header is not a JSON object", code=_CORRUPT)
     specs: dict[str, TensorSpec] = {}
     data_end = 0
     for name, entry in header.items():
@@ -137,11 +142,14 @@ def _specs_from_header(header: object, label: str, data_size: int) -> dict[str, 
             spec = TensorSpec(tuple(int(size) for size in entry["shape"]), str(entry["dtype"]))
             start, end = (int(offset) for offset in entry["data_offsets"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{label}: {name} has a malformed header entry {entry!r}") from exc
+            raise ModelError(
+                f"{label}: {name} has a malformed header entry {entry!r}", code=_CORRUPT
+            ) from exc
         if spec.dtype in SAFETENSORS_DTYPES and end - start != spec.num_bytes:
             raise ModelError(
                 f"{label}: {name} spans {end - start} bytes but {spec.dtype}"
-                f"{shape_text(spec.shape)} needs {spec.num_bytes}"
+                f"{shape_text(spec.shape)} needs {spec.num_bytes}",
+                code=_CORRUPT,
             )
         specs[name] = spec
         data_end = max(data_end, end)
@@ -149,6 +157,7 @@ def _specs_from_header(header: object, label: str, data_size: int) -> dict[str, 
         raise ModelError(
             f"{label}: truncated: the header describes {data_end} bytes of tensor data but the "
             f"file holds {data_size}",
+            code=_CORRUPT,
             hint="download the file again",
         )
     return specs
@@ -206,6 +215,7 @@ def raise_for_problems(problems: list[Problem], what: str) -> None:
     suffix = f"; and {more} more" if more > 0 else ""
     raise ModelError(
         f"{what} does not match the expected model: {shown}{suffix}",
+        code="model_mismatch",
         hint="run `xdub models verify DIR` for the full list",
     )
 

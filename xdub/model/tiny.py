@@ -3,8 +3,9 @@
 Every component is real code at a tiny width: the DiT (``XDubDiT``), the VAE
 (``VideoVAE38_(dim=4, dec_dim=4)``), umt5 (``WanTextEncoder``) with a word-level tokenizer
 built offline, the text context computed from them, an OpenAI-format Whisper checkpoint and a
-transformers wav2vec2 folder. ``xdub-model.json`` records every config and
-``"test_weights": true``. The DiT's audio input width is the tiny Whisper + wav2vec2 widths.
+transformers wav2vec2 folder, and YOLOX / RTMW ``.pth`` files. ``xdub-model.json`` records
+every config and ``"test_weights": true``. The DiT's audio input width is the tiny Whisper +
+wav2vec2 widths.
 """
 
 from __future__ import annotations
@@ -12,23 +13,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from diffsynth.models.wan_video_text_encoder import init_weights as init_umt5_weights
+from diffsynth.models.wan_video_text_encoder import WanTextEncoder
 from diffsynth.models.wan_video_vae import RMS_norm
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from torch import nn
 
 from xdub.audio.tiny import write_tiny_openai_whisper, write_tiny_wav2vec2
+from xdub.face.rtmw import Rtmw, RtmwConfig
+from xdub.face.yolox import Yolox, YoloxConfig
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT, init_random_weights
-from xdub.model.folder import METADATA_FILE, ComponentInfo, FolderMetadata, ModelFolder
+from xdub.model.folder import (
+    METADATA_FILE,
+    ComponentInfo,
+    FolderMetadata,
+    ModelFolder,
+    config_to_json,
+)
 from xdub.model.loading import dtype_name
 from xdub.model.text_context import (
     Umt5Config,
-    build_text_encoder,
     compute_text_context,
     save_text_context,
 )
@@ -38,6 +47,14 @@ TINY_DTYPE = torch.float32
 TINY_WHISPER = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 32, "n_audio_head": 2,
                 "n_audio_layer": 2}  # fmt: skip
 TINY_WAV2VEC2 = {"hidden_size": 32, "num_hidden_layers": 2}
+TINY_WHISPER_DTYPE = torch.float16  # as large-v2.pt
+# The reduced widths of the pose reference (pose/README.md §2): same structure, 1/16 width.
+TINY_YOLOX = YoloxConfig(deepen_factor=0.33, widen_factor=0.0625, neck_in_channels=(16, 32, 64),
+                         neck_out_channels=16, neck_num_csp_blocks=1, head_in_channels=16,
+                         head_feat_channels=16)  # fmt: skip
+TINY_RTMW = RtmwConfig(deepen_factor=0.33, widen_factor=0.0625, neck_in_channels=(16, 32, 64),
+                       neck_num_csp_blocks=1, head_in_channels=64, gau_hidden_dims=64,
+                       gau_s=32)  # fmt: skip
 TOKENIZER_SPECIAL = ("<pad>", "</s>", "<unk>")  # ids 0, 1, 2 as in umt5
 _TOKENIZER_WORDS = ("a", "face", "speaks", "the", "lips", "move")
 _VAE_HEAD_GAIN = 0.4  # the golden tiny VAE's decoder-head scale, keeps outputs inside [-1, 1]
@@ -82,14 +99,17 @@ def make_tiny_folder(root: Path, *, seed: int = 0) -> ModelFolder:
         width=TINY_WHISPER["n_audio_state"],
         heads=TINY_WHISPER["n_audio_head"],
         layers=TINY_WHISPER["n_audio_layer"],
-        dtype=torch.float16,
+        dtype=TINY_WHISPER_DTYPE,
     )
     write_tiny_wav2vec2(
         folder.path("wav2vec2"),
         seed=seed + 4,
-        hidden_size=TINY_WAV2VEC2["hidden_size"],
+        width=TINY_WAV2VEC2["hidden_size"],
         layers=TINY_WAV2VEC2["num_hidden_layers"],
     )
+
+    write_tiny_mmengine(folder.path("yolox"), lambda: Yolox(TINY_YOLOX), seed=seed + 5)
+    write_tiny_mmengine(folder.path("rtmw"), lambda: Rtmw(TINY_RTMW), seed=seed + 6)
 
     float32 = dtype_name(TINY_DTYPE)
     metadata = FolderMetadata(
@@ -100,8 +120,10 @@ def make_tiny_folder(root: Path, *, seed: int = 0) -> ModelFolder:
             "vae": ComponentInfo(float32, vae_config.to_json()),
             "umt5": ComponentInfo(float32, umt5_config.to_json()),
             "text_context": ComponentInfo(float32),
-            "whisper": ComponentInfo("F16", dict(TINY_WHISPER)),
+            "whisper": ComponentInfo(dtype_name(TINY_WHISPER_DTYPE), dict(TINY_WHISPER)),
             "wav2vec2": ComponentInfo(float32, dict(TINY_WAV2VEC2)),
+            "yolox": ComponentInfo(float32, config_to_json(TINY_YOLOX)),
+            "rtmw": ComponentInfo(float32, config_to_json(TINY_RTMW)),
         },
     )
     (root / METADATA_FILE).write_text(metadata.to_json())
@@ -126,11 +148,21 @@ def write_tiny_vae(path: Path, config: VaeConfig, *, seed: int) -> None:
 
 def write_tiny_umt5(path: Path, config: Umt5Config, *, seed: int) -> None:
     """A ``WanTextEncoder`` of ``config`` with DiffSynth's own init, seeded."""
-    umt5 = build_text_encoder(config).to_empty(device="cpu")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        umt5.apply(init_umt5_weights)
+        umt5 = WanTextEncoder(**dataclasses.asdict(config))
     _save_module(umt5, path)
+
+
+def write_tiny_mmengine(path: Path, build: Callable[[], nn.Module], *, seed: int) -> None:
+    """An OpenMMLab-style ``.pth`` (``{"meta", "state_dict"}``) of ``build()``'s own seeded
+    init (BatchNorm statistics at their defaults)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"note": "TEST WEIGHTS: seeded random values"}
+    torch.save({"meta": meta, "state_dict": module.state_dict()}, path)
 
 
 def write_tiny_tokenizer(folder: Path) -> Path:

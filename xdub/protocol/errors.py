@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from xdub.errors import JobError, MediaError, ModelError, ProtocolError, XdubError
+
 
 class ErrorCode(str, Enum):
     """Every ``code`` an error reply or an ``XdubError`` can carry; docs/protocol.md lists them."""
@@ -24,6 +26,8 @@ class ErrorCode(str, Enum):
     BAD_KEY = "bad_key"
     # Reaching the daemon.
     DAEMON_NOT_RUNNING = "daemon_not_running"
+    BAD_CONNECTION_FILE = "bad_connection_file"
+    NOT_LOOPBACK = "not_loopback"
     TIMEOUT = "timeout"
     # Jobs.
     BAD_JOB = "bad_job"
@@ -44,3 +48,34 @@ class ErrorCode(str, Enum):
     # Settings, and bugs.
     UNKNOWN_SETTING = "unknown_setting"
     INTERNAL = "internal"
+
+
+_MEDIA_CODES = {ErrorCode.BAD_MEDIA, ErrorCode.NO_FACE, ErrorCode.BAD_AUDIO}
+_MODEL_CODES = {ErrorCode.BAD_MODEL, ErrorCode.MODEL_MISSING, ErrorCode.DOWNLOAD_FAILED}
+_JOB_CODES = {
+    ErrorCode.BAD_JOB,
+    ErrorCode.UNKNOWN_JOB,
+    ErrorCode.JOB_EXISTS,
+    ErrorCode.BAD_STATE,
+    ErrorCode.JOB_FAILED,
+    ErrorCode.WORKER_CRASHED,
+    ErrorCode.OUT_OF_MEMORY,
+}
+_NOT_PROTOCOL_CODES = {ErrorCode.INTERNAL, ErrorCode.UNKNOWN_SETTING}
+
+
+def exception_for(code: str, message: str, hint: str | None = None) -> XdubError:
+    """The exception of the tree that an error reply's ``code`` belongs to."""
+    try:
+        known = ErrorCode(code)
+    except ValueError:
+        return XdubError(message, code=code, hint=hint)
+    if known in _MEDIA_CODES:
+        return MediaError(message, code=code, hint=hint)
+    if known in _MODEL_CODES:
+        return ModelError(message, code=code, hint=hint)
+    if known in _JOB_CODES:
+        return JobError(message, code=code, hint=hint)
+    if known in _NOT_PROTOCOL_CODES:
+        return XdubError(message, code=code, hint=hint)
+    return ProtocolError(message, code=code, hint=hint)

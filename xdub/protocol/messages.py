@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xdub.errors import ProtocolError
-from xdub.protocol.errors import ErrorCode
+from xdub.errors import ProtocolError, XdubError
+from xdub.protocol.errors import ErrorCode, exception_for
 from xdub.protocol.records import (
     DownloadState,
     ErrorInfo,
@@ -272,6 +272,15 @@ class ErrorReply(Content):
     @classmethod
     def _check_envelope(cls, obj: Any, where: str) -> None:
         require(obj.get("status") == "error", f"{where}.status must be 'error'")
+
+    @classmethod
+    def from_exception(cls, error: XdubError) -> ErrorReply:
+        """The reply telling a client about ``error`` (its code, message and hint)."""
+        return cls(ErrorInfo(code=error.code, message=error.message, hint=error.hint))
+
+    def to_exception(self) -> XdubError:
+        """The exception of the tree this reply's code belongs to, e.g. ``JobError``."""
+        return exception_for(self.error.code, self.error.message, self.error.hint)
 
 
 # ---------------------------------------------------------------------------------------------

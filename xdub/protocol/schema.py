@@ -96,6 +96,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if origin is Union or origin is types.UnionType:
         options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(options) != 1:
+            raise TypeError(f"the codec handles X | None unions only, not {hint!r} ({where})")
         if value is None:
             return None
         return _convert(options[0], value, where)

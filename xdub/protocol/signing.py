@@ -24,8 +24,21 @@ from typing import Any, NoReturn
 
 from xdub.errors import ProtocolError
 from xdub.protocol.errors import ErrorCode
-from xdub.protocol.messages import ErrorReply, parse_content, reply_type
-from xdub.protocol.schema import PROTOCOL_VERSION, Content, format_utc, parse_utc, parse_version
+from xdub.protocol.messages import (
+    MESSAGE_TYPES,
+    REPLY_SUFFIX,
+    ErrorReply,
+    parse_content,
+    reply_type,
+)
+from xdub.protocol.schema import (
+    PROTOCOL_VERSION,
+    Content,
+    Request,
+    format_utc,
+    parse_utc,
+    parse_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +46,8 @@ DELIMITER = b"<XDUB|MSG>"
 SIGNATURE_SCHEME = "hmac-sha256"
 MIN_KEY_BYTES = 32
 _SIGNATURE_HEX_LEN = 64
-_NUM_DICT_FRAMES = 4
+_DICT_FRAMES = ("header", "parent_header", "metadata", "content")
+_NUM_DICT_FRAMES = len(_DICT_FRAMES)
 _HEADER_FIELDS = ("msg_id", "msg_type", "session", "date", "version")
 
 
@@ -183,17 +197,28 @@ class Session:
         *,
         identities: Sequence[bytes] = (),
         metadata: Mapping[str, Any] | None = None,
+        header: Header | None = None,
     ) -> list[bytes]:
-        """The signed frames of a message. ``content`` is validated against ``msg_type``."""
-        obj = content.to_json() if isinstance(content, Content) else dict(content)
-        parsed = parse_content(msg_type, obj)
-        if isinstance(content, Content) and type(parsed) is not type(content):
+        """The signed frames of a message; ``content`` is validated against ``msg_type``.
+
+        ``header`` defaults to a fresh ``self.header(msg_type)``; pass one to know its msg_id.
+        """
+        header = header or self.header(msg_type)
+        if header.msg_type != msg_type:
             raise ProtocolError(
-                f"{type(content).__name__} is not the content of msg_type {msg_type!r}",
-                code=ErrorCode.BAD_CONTENT.value,
+                f"header says {header.msg_type!r}, not {msg_type!r}", code=ErrorCode.MALFORMED.value
             )
+        obj = content.to_json() if isinstance(content, Content) else dict(content)
+        is_error_reply = isinstance(content, ErrorReply) and msg_type.endswith(REPLY_SUFFIX)
+        if not is_error_reply:  # an error may answer a request type we do not know
+            parsed = parse_content(msg_type, obj)
+            if isinstance(content, Content) and type(parsed) is not type(content):
+                raise ProtocolError(
+                    f"{type(content).__name__} is not the content of msg_type {msg_type!r}",
+                    code=ErrorCode.BAD_CONTENT.value,
+                )
         frames = [
-            _dumps(self.header(msg_type).to_json()),
+            _dumps(header.to_json()),
             _dumps(parent.to_json() if parent else {}),
             _dumps(dict(metadata or {})),
             _dumps(obj),
@@ -203,12 +228,28 @@ class Session:
 
     def reply(self, request: Message, content: Content) -> list[bytes]:
         """The frames answering ``request`` (an ok reply or an ``ErrorReply``), routed back."""
-        return self.serialize(
-            reply_type(request.msg_type),
-            content,
-            parent=request.header,
-            identities=request.identities,
-        )
+        return self._answer(request.header, request.identities, content)
+
+    def rejection_reply(self, rejection: RejectedMessage) -> list[bytes] | None:
+        """The error reply to a rejected request; ``None`` when it gets none (see the spec).
+
+        Messages that failed before their signature verified, and replies or events sent to
+        the wrong socket, are dropped.
+        """
+        header = rejection.header
+        if header is None:
+            return None
+        known = MESSAGE_TYPES.get(header.msg_type)
+        if known is not None and not issubclass(known, Request):
+            return None
+        error = ErrorReply.from_exception(rejection)
+        return self._answer(header, rejection.identities, error)
+
+    def _answer(
+        self, request: Header, identities: Sequence[bytes], content: Content
+    ) -> list[bytes]:
+        msg_type = reply_type(request.msg_type)
+        return self.serialize(msg_type, content, parent=request, identities=identities)
 
     def deserialize(self, frames: Sequence[bytes]) -> Message:
         """Check ``frames`` in the documented order; raises ``RejectedMessage``."""

@@ -37,9 +37,6 @@ DEFAULT_PLAN = WindowPlan()
 class WindowVae(Protocol):
     """What the loop needs of the VAE (see ``xdub.model.vae.WanVae``)."""
 
-    z_dim: int
-    spatial_factor: int
-
     def encode(self, frames: np.ndarray | Tensor) -> Tensor: ...
 
     def decode_stream(self, latents: Tensor) -> Iterator[np.ndarray]: ...

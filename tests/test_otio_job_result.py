@@ -1,0 +1,84 @@
+"""The result timeline: the take on a new video track, aligned with the source, namespaces kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from opentimelineio.opentime import RationalTime, TimeRange
+
+from xdub.errors import JobError
+from xdub.otio_job import DialogueClip, SourceClip, build_job, job_to_json, parse_job
+from xdub.otio_result import RESULT_TRACK_NAME, build_result, parse_result
+
+FPS = 25.0
+RESOLVE_TIMELINE = {"Resolve OTIO Meta Version": "1.0"}
+RESOLVE_CLIP = {"Link Group ID": 1, "Channels": [{"Source Channel ID": 0, "Source Track ID": 1}]}
+
+
+def _resolve_job(tmp_path: Path) -> str:
+    """A job as a Resolve plugin would send it, with Resolve_OTIO metadata on everything."""
+    video, audio = tmp_path / "clip.mov", tmp_path / "line.wav"
+    video.write_bytes(b"")
+    audio.write_bytes(b"")
+    timeline = build_job(
+        SourceClip(
+            video,
+            TimeRange(RationalTime(90_000 + 25, FPS), RationalTime(77, FPS)),
+            record_start=RationalTime(40, FPS),
+        ),
+        [
+            DialogueClip(
+                audio, TimeRange(RationalTime(0, FPS), RationalTime(77, FPS)), RationalTime(0, FPS)
+            )
+        ],
+        name="Scene 12",
+        host="resolve",
+        host_ids={"timeline_item": "9f1c", "media_pool_item": "77ab"},
+        global_start_time=RationalTime(90_000, FPS),
+    )
+    timeline.metadata["Resolve_OTIO"] = RESOLVE_TIMELINE
+    for track in timeline.tracks:
+        track.metadata["Resolve_OTIO"] = {"Locked": False}
+        for item in track:
+            if isinstance(item, otio.schema.Clip):
+                item.metadata["Resolve_OTIO"] = RESOLVE_CLIP
+    return job_to_json(timeline)
+
+
+def test_result_round_trips_and_aligns_with_the_source(tmp_path: Path) -> None:
+    job = parse_job(_resolve_job(tmp_path))
+    take = tmp_path / "out" / "clip_xdub.mov"
+    settings = {"codec": "prores_422_hq", "num_steps": 30, "seed": 1234}
+    result_json = job_to_json(
+        build_result(job, take, job_id="j1", model="x-dub-wan5b", settings=settings, warnings=["w"])
+    )
+    result = parse_result(result_json)
+    assert (result.job_id, result.take_path, result.model) == ("j1", take, "x-dub-wan5b")
+    assert result.settings == settings
+    assert result.warnings == ("w",)
+    assert result.record_start_s == pytest.approx(job.record_start_s)
+    assert result.source_range.start_time.to_frames() == 90_000 + 25  # the take keeps the TC
+    assert result.source_range.duration.to_frames() == job.num_frames
+
+    timeline = otio.adapters.read_from_string(result_json, "otio_json")
+    assert [track.name for track in timeline.video_tracks()] == ["Video 1", RESULT_TRACK_NAME]
+    assert dict(timeline.metadata["Resolve_OTIO"]) == RESOLVE_TIMELINE
+    source = next(c for c in timeline.video_tracks()[0] if isinstance(c, otio.schema.Clip))
+    assert source.metadata["Resolve_OTIO"]["Link Group ID"] == 1
+    assert timeline.global_start_time.to_frames() == 90_000
+    take_clip = next(c for c in timeline.video_tracks()[1] if isinstance(c, otio.schema.Clip))
+    assert take_clip.range_in_parent() == source.range_in_parent()
+
+
+def test_a_relative_take_path_is_refused(tmp_path: Path) -> None:
+    job = parse_job(_resolve_job(tmp_path))
+    with pytest.raises(JobError):
+        build_result(job, Path("take.mov"), job_id="j1", model="m", settings={})
+
+
+def test_a_timeline_without_a_take_is_not_a_result(tmp_path: Path) -> None:
+    with pytest.raises(JobError) as caught:
+        parse_result(_resolve_job(tmp_path))
+    assert caught.value.code == "bad_job"

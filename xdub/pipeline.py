@@ -1,0 +1,315 @@
+"""``DubPipeline``: a clip plus new dialogue in, an editor-ready dubbed take out.
+
+Orchestration only; each stage lives in its own module:
+
+1. probe the clip and plan the 25 fps model frames by timestamp (``xdub.media``);
+2. track the speaker's face over the model frames (``xdub.face.track``);
+3. crop 512x512 faces into a memory-mapped store (``xdub.face.crop_store``);
+4. load the dialogue, fit it to the clip's length, and encode audio features (``xdub.audio``);
+5. denoise the 77-frame windows (``xdub.sample.clips``);
+6. decode, colour-correct, blend, paste into every original frame and write (``xdub.take``).
+
+The source is decoded three times (landmarks, crops, paste-back): the crop boxes need the whole
+clip's landmarks first, and holding full-resolution frames would make memory grow with length.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xdub.audio.cache import FeatureCache
+from xdub.audio.features import AudioFeatures
+from xdub.errors import MediaError
+from xdub.face.crop import crop_face
+from xdub.face.crop_store import CropStore
+from xdub.face.paste import blend_border
+from xdub.face.track import FaceTrack, FaceTracker
+from xdub.media.audio import MODEL_SAMPLE_RATE_HZ, fit_audio_length, load_audio
+from xdub.media.conform import conform_times, covering_target_frames
+from xdub.media.decode import iter_frames
+from xdub.media.encode import TakeAudio
+from xdub.media.fps import MODEL_FPS
+from xdub.media.probe import MediaInfo, probe
+from xdub.media.timestamps import frame_times
+from xdub.model.bundle import ModelBundle
+from xdub.options import DubOptions
+from xdub.progress import ProgressCallback, ProgressReporter
+from xdub.protocol.records import Stage
+from xdub.sample.clips import LoopInputs, LoopState, decode_take, run_windows, stitched_latents
+from xdub.sample.denoise import SamplerSettings
+from xdub.sample.guidance import GuidanceScales
+from xdub.sample.windows import WindowPlan, audio_frame_count, pingpong_indices
+from xdub.take import write_take
+
+log = logging.getLogger(__name__)
+
+TAKE_SAMPLE_RATE_HZ = 48000
+"""The take's audio rate: the replacement dialogue, mono, resampled to 48 kHz for editors."""
+
+LENGTH_NOTICE_S = 0.04
+"""Dialogue and clip lengths differing by more than one frame (at 25 fps) earn a warning."""
+
+WindowCallback = Callable[[int, int, LoopState], None]
+
+
+@dataclass(frozen=True)
+class DubResult:
+    """What a finished take is: its file, frame count and the warnings an editor should see."""
+
+    output: Path
+    num_frames: int
+    num_windows: int
+    warnings: tuple[str, ...] = ()
+    is_test_weights: bool = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where each model frame comes from and where each source frame's face goes."""
+
+    info: MediaInfo
+    model_sources: list[int]
+    """Per 25 fps model frame, the index of the source frame shown at its start."""
+    covering: list[int]
+    """Per source frame, the model frame whose interval holds its timestamp."""
+
+    @property
+    def num_model_frames(self) -> int:
+        return len(self.model_sources)
+
+
+@dataclass
+class _Dialogue:
+    samples_16k: np.ndarray
+    take_audio: TakeAudio
+    warnings: list[str] = field(default_factory=list)
+
+
+class DubPipeline:
+    """Dubs takes with the models of one folder, loaded once and kept for every call.
+
+    ``device``: ``"auto"`` (CUDA, then MPS, then CPU) or a torch device name; ``precision``:
+    ``"auto"`` (bf16 on accelerators, fp32 on the CPU), ``"bf16"`` or ``"fp32"``.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        feature_cache: FeatureCache | None = None,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.models = ModelBundle.load(Path(model_dir), device=device, precision=precision)
+        self.feature_cache = feature_cache
+        self.work_dir = work_dir
+        self.plan = WindowPlan()
+
+    def run(
+        self,
+        video: Path,
+        audio: Path,
+        output: Path,
+        options: DubOptions | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        resume: LoopState | None = None,
+        on_window: WindowCallback | None = None,
+    ) -> DubResult:
+        """Dub ``video`` with ``audio`` into ``output`` (written atomically).
+
+        ``resume``/``on_window``: continue from, and checkpoint, the state after each window,
+        so an interrupted take resumes and yields the same frames. Raises ``JobCancelled``
+        when ``cancel`` is set, ``MediaError``/``ModelError`` for problems the user can fix.
+        """
+        options = options or DubOptions()
+        video, audio, output = Path(video), Path(audio), Path(output)
+        progress = ProgressReporter(on_progress, cancel)
+        progress.stage(Stage.PREPARE)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        options.take.check_path(output)
+        plan = _plan_frames(video)
+        dialogue = _load_dialogue(audio, plan.info.duration_s)
+        with tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work:
+            progress.stage(Stage.FACE_TRACK)
+            track = self._track(video, plan, options, progress)
+            crops = self._crop(video, plan, track, Path(work) / "crops.npy", progress)
+            progress.stage(Stage.AUDIO_FEATURES)
+            features = self._audio_features(dialogue.samples_16k)
+            total_length = self.plan.total_length(audio_frame_count(len(dialogue.samples_16k)))
+            order = pingpong_indices(plan.num_model_frames, total_length)
+
+            def ref_frames(start: int, stop: int) -> np.ndarray:
+                return crops.frames(order[start:stop])
+
+            inputs = LoopInputs(
+                ref_frames=ref_frames,
+                whisper=features.whisper,
+                wav2vec=features.wav2vec,
+                context=self.models.text,
+                total_length=total_length,
+                seed=options.seed,
+                independent_noise=options.independent_noise,
+            )
+            state = self._denoise(inputs, options, progress, resume, on_window)
+            progress.stage(Stage.WRITE_TAKE)
+            faces = self._faces(state, inputs, crops, progress)
+            written = _write(video, output, plan, track, faces, dialogue, options, progress)
+            crops.close()
+        return DubResult(
+            output=output,
+            num_frames=written,
+            num_windows=state.windows_done,
+            warnings=tuple(dialogue.warnings),
+            is_test_weights=self.models.is_test_weights,
+        )
+
+    # -- stages ------------------------------------------------------------------------------
+
+    def _track(
+        self, video: Path, plan: _Plan, options: DubOptions, progress: ProgressReporter
+    ) -> FaceTrack:
+        tracker = FaceTracker(
+            self.models.face,
+            speaker=options.speaker,
+            min_face_score=0.0 if self.models.is_test_weights else 0.3,
+        )
+        total = plan.num_model_frames
+        return tracker.track(
+            _model_frames(video, plan),
+            fps=float(MODEL_FPS),
+            on_frames=lambda done: progress.report(done / total),
+        )
+
+    def _crop(
+        self, video: Path, plan: _Plan, track: FaceTrack, path: Path, progress: ProgressReporter
+    ) -> CropStore:
+        crops = CropStore(path, plan.num_model_frames)
+        for index, frame in enumerate(_model_frames(video, plan)):
+            crops[index] = crop_face(frame, track.boxes[index])
+            if index % 25 == 0:
+                progress.check_cancel()
+        return crops
+
+    def _audio_features(self, samples_16k: np.ndarray) -> AudioFeatures:
+        encoder = self.models.audio
+        if self.feature_cache is not None:
+            return self.feature_cache.get_or_encode(encoder, samples_16k)
+        return encoder.encode(samples_16k)
+
+    def _denoise(
+        self,
+        inputs: LoopInputs,
+        options: DubOptions,
+        progress: ProgressReporter,
+        resume: LoopState | None,
+        on_window: WindowCallback | None,
+    ) -> LoopState:
+        progress.stage(Stage.DENOISE)
+        settings = SamplerSettings(
+            num_steps=options.num_steps,
+            guidance=GuidanceScales(options.ref_guidance, options.audio_guidance),
+        )
+
+        def on_step(window: int, num_windows: int, step: int, num_steps: int) -> None:
+            done = (window * num_steps + step) / (num_windows * num_steps)
+            progress.report(
+                done, clip=window + 1, num_clips=num_windows, step=step, num_steps=num_steps
+            )
+
+        return run_windows(
+            self.models.dit,
+            self.models.vae,
+            inputs,
+            settings,
+            plan=self.plan,
+            state=resume,
+            dtype=self.models.dtype,
+            on_step=on_step,
+            on_window=on_window,
+        )
+
+    def _faces(
+        self, state: LoopState, inputs: LoopInputs, crops: CropStore, progress: ProgressReporter
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        latents = stitched_latents(state, self.plan)
+        for first, frames in decode_take(
+            self.models.vae, latents, inputs.ref_frames, inputs.total_length
+        ):
+            progress.check_cancel()
+            yield first, blend_border(frames, inputs.ref_frames(first, first + len(frames)))
+
+
+def _plan_frames(video: Path) -> _Plan:
+    info = probe(video)
+    times = frame_times(video).relative_s()
+    model_sources = conform_times(times, duration_s=info.duration_s)
+    covering = covering_target_frames(times, num_target=len(model_sources))
+    return _Plan(info, model_sources, covering)
+
+
+def _model_frames(video: Path, plan: _Plan) -> Iterator[np.ndarray]:
+    """Upright source frames at the model's 25 fps, by timestamp (a frame may repeat or drop)."""
+    wanted = iter(enumerate(plan.model_sources))
+    index, source = next(wanted)
+    for frame in iter_frames(video):
+        while source == frame.index:
+            yield frame.rgb
+            step = next(wanted, None)
+            if step is None:
+                return
+            index, source = step
+    raise MediaError(
+        f"{video}: decoding stopped at model frame {index} of {plan.num_model_frames}",
+        code="truncated_media",
+    )
+
+
+def _load_dialogue(audio: Path, duration_s: float) -> _Dialogue:
+    """The replacement dialogue fitted to the clip: padded with silence or trimmed (warned)."""
+    samples = load_audio(audio, MODEL_SAMPLE_RATE_HZ)
+    audio_s = len(samples) / MODEL_SAMPLE_RATE_HZ
+    fitted, _ = fit_audio_length(samples, round(duration_s * MODEL_SAMPLE_RATE_HZ))
+    warnings = []
+    if abs(audio_s - duration_s) > LENGTH_NOTICE_S:
+        change = "cut" if audio_s > duration_s else "filled with silence"
+        warnings.append(
+            f"the dialogue is {audio_s:.2f} s but the clip is {duration_s:.2f} s: "
+            f"the last {abs(audio_s - duration_s):.2f} s of the take's audio were {change}"
+        )
+    take_samples = load_audio(audio, TAKE_SAMPLE_RATE_HZ)
+    take_samples, _ = fit_audio_length(take_samples, round(duration_s * TAKE_SAMPLE_RATE_HZ))
+    return _Dialogue(fitted, TakeAudio(take_samples, TAKE_SAMPLE_RATE_HZ), warnings)
+
+
+def _write(
+    video: Path,
+    output: Path,
+    plan: _Plan,
+    track: FaceTrack,
+    faces: Iterator[tuple[int, np.ndarray]],
+    dialogue: _Dialogue,
+    options: DubOptions,
+    progress: ProgressReporter,
+) -> int:
+    num_frames = plan.info.num_frames
+    return write_take(
+        video,
+        output,
+        info=plan.info,
+        faces=faces,
+        boxes=track.boxes,
+        covering=plan.covering,
+        audio=dialogue.take_audio,
+        settings=options.take,
+        on_frame=lambda done: progress.report(done / num_frames),
+    )

@@ -1,0 +1,49 @@
+"""The daemon protocol (docs/protocol.md): messages, signing, the connection file, transport.
+
+``schema``, ``records``, ``messages``, ``signing``, ``connection`` and ``errors`` are
+stdlib-only and Python 3.10-compatible, so hosts' Pythons (Resolve, Blender) can use a copy.
+``zmq_transport`` needs pyzmq and is therefore not imported here: import it by name.
+"""
+
+from __future__ import annotations
+
+from xdub.protocol.connection import (
+    ConnectionInfo,
+    default_connection_path,
+    find_daemon,
+    is_alive,
+    read_connection_file,
+    remove_connection_file,
+    write_connection_file,
+)
+from xdub.protocol.errors import ErrorCode
+from xdub.protocol.messages import MESSAGE_TYPES, ErrorReply, parse_content
+from xdub.protocol.records import TRANSITIONS, ErrorInfo, JobOptions, JobState, Progress, Stage
+from xdub.protocol.schema import PROTOCOL_VERSION
+from xdub.protocol.signing import Header, Limits, Message, RejectedMessage, Session
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "PROTOCOL_VERSION",
+    "TRANSITIONS",
+    "ConnectionInfo",
+    "ErrorCode",
+    "ErrorInfo",
+    "ErrorReply",
+    "Header",
+    "JobOptions",
+    "JobState",
+    "Limits",
+    "Message",
+    "Progress",
+    "RejectedMessage",
+    "Session",
+    "Stage",
+    "default_connection_path",
+    "find_daemon",
+    "is_alive",
+    "parse_content",
+    "read_connection_file",
+    "remove_connection_file",
+    "write_connection_file",
+]
