@@ -193,9 +193,10 @@ class DubPipeline:
     def _crop(
         self, video: Path, plan: _Plan, track: FaceTrack, path: Path, progress: ProgressReporter
     ) -> CropStore:
-        crops = CropStore(path, plan.num_model_frames)
+        size = self.models.crop_size
+        crops = CropStore(path, plan.num_model_frames, size)
         for index, frame in enumerate(_model_frames(video, plan)):
-            crops[index] = crop_face(frame, track.boxes[index])
+            crops[index] = crop_face(frame, track.boxes[index], size)
             if index % 25 == 0:
                 progress.check_cancel()
         return crops

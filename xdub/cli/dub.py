@@ -28,9 +28,7 @@ def register(subparsers: Any) -> None:
     dub.add_argument("--seed", type=int, default=42, help="noise seed")
     dub.add_argument("--ref-guidance", type=float, default=2.5, help="identity guidance")
     dub.add_argument("--audio-guidance", type=float, default=10.0, help="lip-sync guidance")
-    dub.add_argument(
-        "--independent-noise", action="store_true", help="new noise for every window"
-    )
+    dub.add_argument("--independent-noise", action="store_true", help="new noise for every window")
     dub.add_argument("--codec", choices=sorted(VIDEO_CODECS), default="h264")
     dub.add_argument("--crf", type=int, default=16, help="H.264 quality (lower is better)")
     dub.add_argument(

@@ -7,6 +7,7 @@ lives in ``xdub.face.detect``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,16 @@ class Yolox(nn.Module):
     def forward(self, images: Tensor) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         """Raw head outputs per level (see ``YoloxHead.forward``)."""
         return self.bbox_head(self.neck(self.backbone(images)))
+
+    def init_score_priors(self, prior_prob: float = 0.01) -> Yolox:
+        """Set the class and objectness biases as mmdet's YOLOX init does (``prior_prob``), so a
+        freshly initialised detector reports few candidates; returns ``self``."""
+        bias = -math.log((1 - prior_prob) / prior_prob)
+        with torch.no_grad():
+            head = self.bbox_head
+            for conv in [*head.multi_level_conv_cls, *head.multi_level_conv_obj]:
+                conv.bias.fill_(bias)
+        return self
 
     @classmethod
     def from_checkpoint(cls, path: Path, config: YoloxConfig | None = None) -> Yolox:

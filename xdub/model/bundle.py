@@ -61,6 +61,11 @@ class ModelBundle:
     face: WholebodyEstimator
 
     @property
+    def crop_size(self) -> int:
+        """Side of the square face crops the DiT works on (512 for the released model)."""
+        return self.folder.metadata.crop_size
+
+    @property
     def is_test_weights(self) -> bool:
         """True for folders written by ``xdub models make-tiny`` (random weights)."""
         return self.folder.metadata.is_test_weights

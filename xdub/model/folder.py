@@ -29,6 +29,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from xdub.audio.whisper import OPENAI_ENCODER_DIMS, openai_to_hf_keys, whisper_config_from_dims
 from xdub.errors import ModelError
 from xdub.face.checkpoint import read_state_dict
+from xdub.face.crop import CROP_SIZE
 from xdub.face.rtmw import Rtmw, RtmwConfig
 from xdub.face.yolox import Yolox, YoloxConfig
 from xdub.model.config import DiTConfig
@@ -89,6 +90,9 @@ class FolderMetadata:
     is_test_weights: bool = False
     seed: int | None = None
     components: Mapping[str, ComponentInfo] = field(default_factory=dict)
+    crop_size: int = CROP_SIZE
+    """Side of the square face crop the DiT works on: 512 for the released model; tiny test
+    folders use a small one so that a CPU runs a take in seconds."""
 
     def info(self, name: str) -> ComponentInfo:
         return self.components.get(name, ComponentInfo())
@@ -101,6 +105,7 @@ class FolderMetadata:
             if self.is_test_weights
             else "",
             "seed": self.seed,
+            "crop_size": self.crop_size,
             "components": {
                 name: {"dtype": info.dtype, "config": info.config}
                 for name, info in self.components.items()
@@ -119,7 +124,10 @@ class FolderMetadata:
                 str(name): ComponentInfo(dtype=entry.get("dtype"), config=entry.get("config"))
                 for name, entry in data.get("components", {}).items()
             }
-            return cls(bool(data["test_weights"]), data.get("seed"), components)
+            crop_size = int(data.get("crop_size", CROP_SIZE))
+            if crop_size <= 0 or crop_size % 16:
+                raise ModelError(f"{METADATA_FILE}: crop_size {crop_size} is not a multiple of 16")
+            return cls(bool(data["test_weights"]), data.get("seed"), components, crop_size)
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ModelError(f"{METADATA_FILE}: malformed ({exc!r})", code="model_corrupt") from exc
 

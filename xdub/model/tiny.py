@@ -67,6 +67,10 @@ def tiny_dit_config() -> DiTConfig:
     return dataclasses.replace(base, audio=dataclasses.replace(base.audio, in_dim=audio_width))
 
 
+TINY_CROP_SIZE = 64
+"""The golden loop's crop size: a 4x4 latent grid, so a take runs in seconds on a CPU."""
+
+
 def make_tiny_folder(root: Path, *, seed: int = 0) -> ModelFolder:
     """Write every component into ``root`` (created if needed) and return the folder.
 
@@ -108,13 +112,16 @@ def make_tiny_folder(root: Path, *, seed: int = 0) -> ModelFolder:
         layers=TINY_WAV2VEC2["num_hidden_layers"],
     )
 
-    write_tiny_mmengine(folder.path("yolox"), lambda: Yolox(TINY_YOLOX), seed=seed + 5)
+    write_tiny_mmengine(
+        folder.path("yolox"), lambda: Yolox(TINY_YOLOX).init_score_priors(), seed=seed + 5
+    )
     write_tiny_mmengine(folder.path("rtmw"), lambda: Rtmw(TINY_RTMW), seed=seed + 6)
 
     float32 = dtype_name(TINY_DTYPE)
     metadata = FolderMetadata(
         is_test_weights=True,
         seed=seed,
+        crop_size=TINY_CROP_SIZE,
         components={
             "dit": ComponentInfo(float32, json.loads(dit_config.to_json())),
             "vae": ComponentInfo(float32, vae_config.to_json()),
