@@ -23,6 +23,16 @@ def _required_dir(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete model folder of tiny random TEST weights, written once per session."""
+    from xdub.model.tiny import make_tiny_folder
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    make_tiny_folder(root, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """The shared reference folder (manifests, golden tensors)."""
     return _required_dir(reference_root())

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from xdub.audio.cache import FeatureCache
 from xdub.audio.features import AudioFeatures
-from xdub.errors import MediaError
+from xdub.errors import JobError, MediaError
 from xdub.face.crop import crop_face
 from xdub.face.crop_store import CropStore
 from xdub.face.paste import blend_border
@@ -66,6 +67,8 @@ class DubResult:
     output: Path
     num_frames: int
     num_windows: int
+    face_boxes: np.ndarray
+    """(N, 4) int64 crop box of every 25 fps model frame, upright frame pixels (for QC)."""
     warnings: tuple[str, ...] = ()
     is_test_weights: bool = False
 
@@ -131,6 +134,26 @@ class DubPipeline:
         so an interrupted take resumes and yields the same frames. Raises ``JobCancelled``
         when ``cancel`` is set, ``MediaError``/``ModelError`` for problems the user can fix.
         """
+        try:
+            return self._run(video, audio, output, options, on_progress, cancel, resume, on_window)
+        except torch.OutOfMemoryError as error:
+            raise JobError(
+                f"out of GPU memory on {self.models.device}: {error}".splitlines()[0],
+                code="out_of_memory",
+                hint="close other GPU programs, or run with --precision bf16 or on a larger GPU",
+            ) from error
+
+    def _run(
+        self,
+        video: Path,
+        audio: Path,
+        output: Path,
+        options: DubOptions | None,
+        on_progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        resume: LoopState | None,
+        on_window: WindowCallback | None,
+    ) -> DubResult:
         options = options or DubOptions()
         video, audio, output = Path(video), Path(audio), Path(output)
         progress = ProgressReporter(on_progress, cancel)
@@ -169,6 +192,7 @@ class DubPipeline:
             output=output,
             num_frames=written,
             num_windows=state.windows_done,
+            face_boxes=track.boxes,
             warnings=tuple(dialogue.warnings),
             is_test_weights=self.models.is_test_weights,
         )

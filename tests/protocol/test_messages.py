@@ -53,7 +53,7 @@ def test_progress_converts_json_types_and_checks_ranges() -> None:
 
 
 def test_job_options_check_values() -> None:
-    assert JobOptions().to_json()["codec"] == "prores_422_hq"
+    assert JobOptions().to_json()["codec"] == "prores_hq"
     assert JobOptions(speaker="point", speaker_xy=[0.5, 0.25]).speaker_xy == (0.5, 0.25)
     _bad_content(JobOptions, speaker="point")
     _bad_content(JobOptions, speaker_xy=[0.5, 0.5])

@@ -18,7 +18,7 @@ from xdub.errors import XdubError
 
 log = logging.getLogger(__name__)
 
-COMMAND_MODULES = ("xdub.cli.dub", "xdub.cli.media", "xdub.cli.models")
+COMMAND_MODULES = ("xdub.cli.demo", "xdub.cli.dub", "xdub.cli.media", "xdub.cli.models")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,7 @@ class ErrorCode(str, Enum):
     OUT_OF_MEMORY = "out_of_memory"
     # Settings, and bugs.
     UNKNOWN_SETTING = "unknown_setting"
+    NOT_IMPLEMENTED = "not_implemented"
     INTERNAL = "internal"
 
 
@@ -61,7 +62,7 @@ _JOB_CODES = {
     ErrorCode.WORKER_CRASHED,
     ErrorCode.OUT_OF_MEMORY,
 }
-_NOT_PROTOCOL_CODES = {ErrorCode.INTERNAL, ErrorCode.UNKNOWN_SETTING}
+_NOT_PROTOCOL_CODES = {ErrorCode.INTERNAL, ErrorCode.UNKNOWN_SETTING, ErrorCode.NOT_IMPLEMENTED}
 
 
 def exception_for(code: str, message: str, hint: str | None = None) -> XdubError:

@@ -72,10 +72,12 @@ class Submit(Request):
     job_id: str
     otio: str
     options: JobOptions = field(default_factory=JobOptions)
+    priority: int = 0
 
     def _validate(self) -> None:
         check_job_id(self.job_id)
         require(bool(self.otio), "otio is empty")
+        require(-100 <= self.priority <= 100, f"priority {self.priority} not in -100..100")
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class Stage(str, Enum):
 
 
 class Codec(str, Enum):
-    PRORES_422_HQ = "prores_422_hq"
+    PRORES_HQ = "prores_hq"
     DNXHR_HQ = "dnxhr_hq"
     H264 = "h264"
 
@@ -177,7 +177,7 @@ class Progress(Content):
 class JobOptions(Content):
     """How to dub: the take's codec, sampling settings and the speaker choice."""
 
-    codec: Codec = Codec.PRORES_422_HQ
+    codec: Codec = Codec.PRORES_HQ
     num_steps: int = 30
     ref_cfg_scale: float = 2.5
     audio_cfg_scale: float = 10.0

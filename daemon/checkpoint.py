@@ -1,0 +1,79 @@
+"""Per-window checkpoints of a take (``LoopState``) in its job folder, written atomically.
+
+``checkpoint/w0002/`` holds ``latents.safetensors`` (one tensor per finished window) and
+``motion.npy`` (the motion frames the next window starts from). A checkpoint is written into a
+temporary folder and renamed into place, so a crash leaves either the old or the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+
+from xdub.sample.clips import LoopState
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint"
+_LATENTS = "latents.safetensors"
+_MOTION = "motion.npy"
+
+
+def _window_key(index: int) -> str:
+    return f"window_{index:04d}"
+
+
+def _complete(root: Path) -> list[Path]:
+    """Finished checkpoint folders, oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("w"))
+
+
+def save_checkpoint(job_dir: Path, state: LoopState) -> Path:
+    """Write ``state`` as ``job_dir/checkpoint/wNNNN`` (N = windows done); older ones go."""
+    root = job_dir / CHECKPOINT_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"w{state.windows_done:04d}"
+    temp = root / f".{final.name}.tmp"
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir()
+    tensors = {
+        _window_key(i): latents.detach().cpu().contiguous()
+        for i, latents in enumerate(state.window_latents)
+    }
+    save_file(tensors, str(temp / _LATENTS))
+    if state.motion_video is not None:
+        np.save(temp / _MOTION, state.motion_video)
+    for item in temp.iterdir():
+        with open(item, "rb") as stream:
+            os.fsync(stream.fileno())
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(temp, final)
+    for older in _complete(root):
+        if older != final:
+            shutil.rmtree(older, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(job_dir: Path, device: object = "cpu") -> LoopState | None:
+    """The newest checkpoint of ``job_dir`` with its latents on ``device``, or None."""
+    folders = _complete(job_dir / CHECKPOINT_DIR)
+    if not folders:
+        return None
+    folder = folders[-1]
+    tensors = load_file(str(folder / _LATENTS), device=str(device))
+    latents = [tensors[_window_key(i)] for i in range(len(tensors))]
+    motion_path = folder / _MOTION
+    motion = np.load(motion_path) if motion_path.is_file() else None
+    log.info("loaded the checkpoint %s (%d windows)", folder, len(latents))
+    return LoopState(window_latents=latents, motion_video=motion)
+
+
+def remove_checkpoints(job_dir: Path) -> None:
+    shutil.rmtree(job_dir / CHECKPOINT_DIR, ignore_errors=True)

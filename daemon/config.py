@@ -1,0 +1,67 @@
+"""``DaemonConfig``: where the daemon keeps things, how it listens, and what it keeps."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from xdub.paths import APP_NAME, data_dir, default_model_dir
+from xdub.protocol.connection import default_connection_path
+
+LOG_DIR_ENV = "XDUB_LOG_DIR"
+"""An environment variable naming the log folder; it overrides platformdirs' user log dir."""
+
+
+def default_log_dir() -> Path:
+    """``$XDUB_LOG_DIR``, else ``platformdirs.user_log_dir("xdub")``."""
+    override = os.environ.get(LOG_DIR_ENV)
+    return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME))
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Finished jobs older than ``max_age_days`` or beyond the newest ``max_jobs`` are pruned
+    with their folders (a take written to a job's ``output_dir`` is never deleted)."""
+
+    max_age_days: float = 30.0
+    max_jobs: int = 500
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything a daemon run needs. ``transport``: ``"tcp"`` (loopback) or ``"ipc"``;
+    ``ip`` other than loopback needs ``allow_lan``. ``device``/``precision`` go to
+    ``DubPipeline``."""
+
+    data_dir: Path = field(default_factory=data_dir)
+    model_dir: Path = field(default_factory=default_model_dir)
+    log_dir: Path = field(default_factory=default_log_dir)
+    connection_file: Path = field(default_factory=default_connection_path)
+    transport: str = "tcp"
+    ip: str = "127.0.0.1"
+    allow_lan: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    retention: Retention = field(default_factory=Retention)
+    health_interval_s: float = 10.0
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Per-job folders: the dialogue WAV, checkpoints and (without output_dir) the take."""
+        return self.data_dir / "jobs"
+
+    @property
+    def lock_path(self) -> Path:
+        """The one-daemon-per-user lock, beside the connection file."""
+        return self.connection_file.with_name(self.connection_file.name + ".lock")
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / "daemon.log"
