@@ -2,7 +2,8 @@
 
 Only what cannot be provoked for real goes through here: a CUDA out-of-memory, and a worker
 that dies at an exact window. ``XDUB_TEST_WORKER_FAULT`` is ``"oom_at_window:N"`` or
-``"exit_at_window:N"`` (N = windows finished); unset, the callback is returned unchanged.
+``"exit_at_window:N"``: the fault strikes once N windows are finished in a job that has more
+than N (so shorter jobs on the same daemon run normally); unset, the callback is unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def with_test_faults(on_window: WindowCallback) -> WindowCallback:
 
     def faulty(windows_done: int, num_windows: int, state: LoopState) -> None:
         on_window(windows_done, num_windows, state)
-        if windows_done != at_window:
+        if windows_done != at_window or num_windows <= at_window:
             return
         log.warning("TEST HOOK %s: injecting %s", FAULT_ENV, kind)
         if kind == "exit_at_window":

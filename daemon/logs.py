@@ -30,7 +30,7 @@ def setup_logging(path: Path, *, level: int = logging.INFO) -> Path:
     return path
 
 
-class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
     """A logger that prefixes each line with ``[job <id>]``."""
 
     def __init__(self, logger: logging.Logger, job_id: str) -> None:

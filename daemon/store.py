@@ -71,16 +71,16 @@ def _to_row(job: Job) -> dict[str, Any]:
 
 
 def _from_row(row: sqlite3.Row) -> Job:
-    return Job(
-        **{name: row[name] for name in _COLUMNS},
-        **{
-            "options": JobOptions.from_json(json.loads(row["options"])),
-            "state": JobState(row["state"]),
-            "progress": Progress.from_json(json.loads(row["progress"])) if row["progress"] else None,
-            "error": ErrorInfo.from_json(json.loads(row["error"])) if row["error"] else None,
-            "warnings": tuple(json.loads(row["warnings"])),
-        },
+    values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+    progress, error = row["progress"], row["error"]
+    values.update(
+        options=JobOptions.from_json(json.loads(row["options"])),
+        state=JobState(row["state"]),
+        progress=Progress.from_json(json.loads(progress)) if progress else None,
+        error=ErrorInfo.from_json(json.loads(error)) if error else None,
+        warnings=tuple(json.loads(row["warnings"])),
     )
+    return Job(**values)
 
 
 def _unknown(job_id: str) -> JobError:
@@ -149,7 +149,7 @@ class JobStore:
         except JobError:
             return None
 
-    def list(self, states: Sequence[JobState] | None = None, limit: int = 100) -> list[Job]:
+    def list_jobs(self, states: Sequence[JobState] | None = None, limit: int = 100) -> list[Job]:
         """Jobs newest first (by submission), of ``states`` (None: all)."""
         sql, params = "SELECT * FROM jobs", []
         if states is not None:
@@ -218,8 +218,8 @@ class JobStore:
                 warnings=tuple(warnings),
             )
             row = _to_row(job)
-            names = ", ".join(row)
-            db.execute(f"INSERT INTO jobs ({names}) VALUES ({', '.join(':' + n for n in row)})", row)
+            names, params = ", ".join(row), ", ".join(f":{name}" for name in row)
+            db.execute(f"INSERT INTO jobs ({names}) VALUES ({params})", row)
             db.execute("COMMIT")
         return job
 
@@ -250,13 +250,11 @@ class JobStore:
 
     def set_windows_done(self, job_id: str, windows_done: int) -> None:
         """Record that ``windows_done`` windows are checkpointed in the job folder."""
-        self._write(
-            "UPDATE jobs SET windows_done = ? WHERE job_id = ?", (windows_done, job_id)
-        )
+        self._write("UPDATE jobs SET windows_done = ? WHERE job_id = ?", (windows_done, job_id))
 
     def requeue_running(self) -> list[Job]:
         """At start-up: jobs left ``running`` by a dead daemon go back to the queue, in place."""
-        running = self.list([JobState.RUNNING], limit=1000)
+        running = self.list_jobs([JobState.RUNNING], limit=1000)
         return [self.change_state(job.job_id, JobState.QUEUED, keep_place=True) for job in running]
 
     def delete(self, job_id: str, *, delete_files: bool) -> None:
@@ -276,7 +274,8 @@ class JobStore:
         """Delete finished jobs older than the retention age or beyond its count, with folders."""
         now = datetime.fromtimestamp(time.time() if clock is None else clock, timezone.utc)
         cutoff = now - timedelta(days=retention.max_age_days)
-        finished = self.list([JobState.DONE, JobState.FAILED, JobState.CANCELLED], limit=1000000)
+        terminal = [JobState.DONE, JobState.FAILED, JobState.CANCELLED]
+        finished = self.list_jobs(terminal, limit=1_000_000)
         doomed = [
             job.job_id
             for index, job in enumerate(finished)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from xdub.errors import XdubError
 from xdub.face.speaker import SpeakerChoice
+from xdub.face.track import MissingFace
 from xdub.media.codecs import TakeSettings
 
 
@@ -16,6 +17,7 @@ class DubOptions:
     ``seed``: noise seed; every window starts from the same noise (as the reference) unless
     ``independent_noise``, which draws window k's noise from ``seed + k``.
     ``ref_guidance`` / ``audio_guidance``: base scales of the triple CFG (dynamic schedule).
+    Device and precision are the pipeline's (models stay loaded for them across takes).
     """
 
     num_steps: int = 30
@@ -25,6 +27,8 @@ class DubOptions:
     independent_noise: bool = False
     take: TakeSettings = field(default_factory=TakeSettings)
     speaker: SpeakerChoice = field(default_factory=SpeakerChoice)
+    missing_face: MissingFace = MissingFace.ERROR
+    """Stretches without the speaker's face: refuse the take, or leave those frames untouched."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_steps <= 1000:

@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 TAKE_SAMPLE_RATE_HZ = 48000
 """The take's audio rate: the replacement dialogue, mono, resampled to 48 kHz for editors."""
 
+MIN_FACE_SCORE = 0.3
+"""Mean face-landmark score (RTMW score / 10) below which a frame counts as faceless; the
+reference's own "unseen" threshold. Test weights are uncalibrated, so they skip the check."""
+
 LENGTH_NOTICE_S = 0.04
 """Dialogue and clip lengths differing by more than one frame (at 25 fps) earn a warning."""
 
@@ -205,7 +209,8 @@ class DubPipeline:
         tracker = FaceTracker(
             self.models.face,
             speaker=options.speaker,
-            min_face_score=0.0 if self.models.is_test_weights else 0.3,
+            min_face_score=0.0 if self.models.is_test_weights else MIN_FACE_SCORE,
+            missing_face=options.missing_face,
         )
         total = plan.num_model_frames
         return tracker.track(
@@ -333,6 +338,7 @@ def _write(
         info=plan.info,
         faces=faces,
         boxes=track.boxes,
+        has_face=track.has_face,
         covering=plan.covering,
         audio=dialogue.take_audio,
         settings=options.take,

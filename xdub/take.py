@@ -48,6 +48,7 @@ def write_take(
     info: MediaInfo,
     faces: Iterator[tuple[int, np.ndarray]],
     boxes: np.ndarray,
+    has_face: np.ndarray,
     covering: list[int],
     audio: TakeAudio,
     settings: TakeSettings,
@@ -56,7 +57,8 @@ def write_take(
     """Write the take of ``source`` to ``output``; returns the number of frames written.
 
     faces: ``(first model frame, (t, 512, 512, 3) uint8)`` chunks in order, already blended.
-    boxes: ``(N, 4)`` crop boxes per model frame; covering: per source frame, its model frame.
+    boxes: ``(N, 4)`` crop boxes per model frame; has_face: ``(N,)`` bool, False where the
+    source frame passes through untouched; covering: per source frame, its model frame.
     """
     queue = _FaceQueue(faces)
     writer = TakeWriter(
@@ -73,8 +75,11 @@ def write_take(
     with writer:
         for frame in iter_frames(source):
             model_index = covering[frame.index]
-            pasted = paste_face(frame.rgb, queue.face(model_index), boxes[model_index])
-            writer.write(pasted, pts_s=frame.time_s)
+            face = queue.face(model_index)
+            if has_face[model_index]:
+                writer.write(paste_face(frame.rgb, face, boxes[model_index]), pts_s=frame.time_s)
+            else:
+                writer.write(frame.rgb, pts_s=frame.time_s)
             if on_frame is not None:
                 on_frame(frame.index + 1)
     return writer.num_frames

@@ -18,7 +18,16 @@ from xdub.errors import XdubError
 
 log = logging.getLogger(__name__)
 
-COMMAND_MODULES = ("xdub.cli.demo", "xdub.cli.dub", "xdub.cli.media", "xdub.cli.models")
+COMMAND_MODULES = (
+    "xdub.cli.bridge",
+    "xdub.cli.daemon",
+    "xdub.cli.demo",
+    "xdub.cli.dub",
+    "xdub.cli.jobs",
+    "xdub.cli.media",
+    "xdub.cli.models",
+    "xdub.cli.plugins",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,18 +1,34 @@
-"""``xdub models``: check a model folder, prepare its text context, make a tiny test folder.
+"""``xdub models``: download, list, verify, delete a model folder; prepare its text context.
 
-xdub models verify DIR
+xdub models list [DIR] [--source hub|PATH]
+xdub models download [DIR] [--source hub|PATH] [--only NAME...] [--limit-rate N[k|M|G]] [--repair]
+xdub models delete [DIR] [NAME...|--all] --yes
+xdub models du [DIR]
+xdub models verify DIR [--source hub|PATH]
 xdub models prepare-context DIR [--device cpu|cuda[:N]] [--dtype bf16|fp32] [--force]
 xdub models make-tiny DIR [--seed N]
+
+DIR defaults to ``xdub.paths.default_model_dir()`` (``$XDUB_MODEL_DIR``). Ctrl-C during a download
+cancels it and keeps the partial file; the same command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import signal
+import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xdub.model.manager import DownloadProgress, DownloadResult, ModelManager
 
 _DTYPES = ("bf16", "fp16", "fp32")
 _PROBLEMS_SHOWN = 20
+_RATE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
+_BAR_WIDTH = 24
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +45,52 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("folder", type=Path, help="the model folder (HF checkpoints/ layout)")
     verify.add_argument("--all", action="store_true", help="list every problem, not the first 20")
+    verify.add_argument(
+        "--source", help="also check sizes and hashes against 'hub' or a local mirror folder"
+    )
     verify.set_defaults(handler=run_verify)
+
+    listing = commands.add_parser("list", help="components with state, size and path")
+    _add_folder(listing)
+    listing.add_argument("--source", help="compare with 'hub' or a local mirror folder")
+    listing.set_defaults(handler=run_list)
+
+    download = commands.add_parser(
+        "download",
+        help="fetch what the folder lacks (resumable; Ctrl-C cancels and keeps partial files)",
+        description="Download the X-Dub bundle (KlingTeam/X-Dub checkpoints/) into the folder.",
+    )
+    _add_folder(download)
+    download.add_argument(
+        "--source", default="hub", help="'hub' (default) or a folder laid out like the repo"
+    )
+    download.add_argument("--revision", help="hub branch, tag or commit (default: main)")
+    download.add_argument("--only", nargs="+", metavar="NAME", help="just these components")
+    download.add_argument(
+        "--limit-rate", type=_rate, metavar="N", help="cap bytes per second, e.g. 20M"
+    )
+    download.add_argument(
+        "--repair", action="store_true", help="verify hashes first and fetch corrupt files again"
+    )
+    download.add_argument(
+        "--no-prepare-context", action="store_true", help="do not compute the text context"
+    )
+    download.add_argument("--context-device", help="torch device for the text context")
+    download.set_defaults(handler=run_download)
+
+    delete = commands.add_parser(
+        "delete",
+        help="remove components (or --all) with their partial downloads",
+        description="DIR is read as a folder when it is not a component name.",
+    )
+    delete.add_argument("targets", nargs="*", metavar="[DIR] NAME", help="folder, components")
+    delete.add_argument("--all", action="store_true", help="every component")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    delete.set_defaults(handler=run_delete)
+
+    usage = commands.add_parser("du", help="disk use per component and free space")
+    _add_folder(usage)
+    usage.set_defaults(handler=run_du)
 
     prepare = commands.add_parser(
         "prepare-context",
@@ -61,6 +122,16 @@ def run_verify(args: argparse.Namespace) -> int:
     folder = ModelFolder(args.folder)
     config_problems = folder.config_problems()
     statuses = folder.status()
+    if args.source:
+        manager = _manager(args.folder, args.source)
+        statuses = [
+            dataclasses.replace(
+                status, problems=status.problems + manager.source_problems(status.component.name)
+            )
+            if status.is_present
+            else status
+            for status in statuses
+        ]
     print(f"{'component':<13} {'state':<9} {'size':>10}  path")
     for status in statuses:
         if status.problems:
@@ -87,34 +158,123 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_prepare_context(args: argparse.Namespace) -> int:
     """Handler of ``xdub models prepare-context``."""
-    import torch
+    from safetensors import safe_open
 
-    from xdub.errors import ModelError
     from xdub.model.folder import ModelFolder
-    from xdub.model.text_context import compute_text_context, save_text_context
+    from xdub.model.manager import prepare_text_context
+    from xdub.model.text_context import TEXT_CONTEXT_KEY
 
     folder = ModelFolder(args.folder)
     target = folder.path("text_context")
     if target.is_file() and not args.force:
         print(f"{target} exists; use --force to recompute")
         return 0
-    for name in ("umt5", "tokenizer"):
-        if not folder.path(name).exists():
-            raise ModelError(
-                f"{folder.path(name)} is missing; it is needed once to prepare the text context",
-                code="model_missing",
-                hint="download the umt5 encoder and tokenizer into the folder",
-            )
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[args.dtype]
-    context = compute_text_context(
-        folder.path("tokenizer"),
-        folder.path("umt5"),
-        args.device,
-        dtype,
-        config=folder.umt5_config(),
+    prepare_text_context(folder, args.device, args.dtype)
+    with safe_open(str(target), framework="pt") as written:
+        shape = tuple(written.get_slice(TEXT_CONTEXT_KEY).get_shape())
+    print(f"wrote {target} {shape} {args.dtype}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Handler of ``xdub models list``: one row per component."""
+    manager = _manager(args.folder, args.source)
+    print(f"{'component':<13} {'state':<8} {'size':>10} {'on disk':>10}  path")
+    for report in manager.status():
+        flag = "" if report.is_required else " (optional)"
+        print(
+            f"{report.name:<13} {report.state.value:<8} {_size_text(report.size_bytes):>10} "
+            f"{_size_text(report.bytes_on_disk):>10}  {report.path}{flag}"
+        )
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    """Handler of ``xdub models download``: a progress bar; Ctrl-C cancels (resumable)."""
+    from xdub.errors import JobCancelled
+
+    manager = _manager(args.folder, args.source, revision=args.revision, max_bps=args.limit_rate)
+    if args.repair:
+        for problem in manager.verify(args.only):
+            print(f"problem: {problem}")
+    plan = manager.plan(args.only)
+    print(
+        f"{len(plan.tasks)} file(s) to fetch from {manager.source_label}: "
+        f"{_size_text(plan.bytes_to_fetch)} of {_size_text(plan.bytes_total)}"
     )
-    save_text_context(context, target, encoder_file=folder.path("umt5").name)
-    print(f"wrote {target} {tuple(context.shape)} {args.dtype}")
+    bar = _DownloadBar(sys.stderr)
+    cancel = threading.Event()
+    outcome: list[DownloadResult | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(
+                manager.download(
+                    bar,
+                    cancel,
+                    args.only,
+                    can_prepare_context=not args.no_prepare_context,
+                    context_device=args.context_device,
+                )
+            )
+        except BaseException as exc:  # handed to the main thread, which re-raises it
+            outcome.append(exc)
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        cancel.set()  # the worker stops within one chunk; a second Ctrl-C interrupts for real
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    worker = threading.Thread(target=work, name="xdub-download")
+    try:
+        worker.start()
+        worker.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    bar.close()
+    result = outcome[0]
+    if isinstance(result, JobCancelled):
+        print("download cancelled; partial files are kept: run the same command to resume")
+        return 130
+    if isinstance(result, BaseException):
+        raise result
+    print(f"fetched {len(result.files_fetched)} file(s), {_size_text(result.bytes_fetched)}")
+    if result.note:
+        print(f"note: {result.note}")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    """Handler of ``xdub models delete``."""
+    from xdub.errors import ModelError
+    from xdub.model.folder import COMPONENTS
+    from xdub.paths import default_model_dir
+
+    known = {entry.name for entry in COMPONENTS}
+    targets = list(args.targets)
+    folder = Path(targets.pop(0)) if targets and targets[0] not in known else default_model_dir()
+    if bool(targets) == args.all:
+        raise ModelError("name the components to delete, or pass --all", code="bad_arguments")
+    what = "every component" if args.all else ", ".join(targets)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"would delete {what} from {folder}; pass --yes to do it")
+            return 1
+        if input(f"delete {what} from {folder}? [y/N] ").strip().lower() != "y":
+            return 1
+    freed = _manager(folder, None).delete(None if args.all else targets)
+    print(f"deleted {what} from {folder}: {_size_text(freed)} freed")
+    return 0
+
+
+def run_du(args: argparse.Namespace) -> int:
+    """Handler of ``xdub models du``."""
+    usage = _manager(args.folder, None).disk_usage()
+    for name, size_bytes in usage.by_component.items():
+        print(f"{name:<13} {_size_text(size_bytes):>10}")
+    print(f"{'partial':<13} {_size_text(usage.partial_bytes):>10}")
+    print(f"{'total':<13} {_size_text(usage.total_bytes):>10}")
+    print(f"{'free':<13} {_size_text(usage.free_bytes):>10}")
     return 0
 
 
@@ -125,6 +285,71 @@ def run_make_tiny(args: argparse.Namespace) -> int:
     folder = make_tiny_folder(args.folder, seed=args.seed)
     print(f"wrote a tiny TEST WEIGHTS model folder to {folder.root} (seed {args.seed})")
     return 0
+
+
+class _DownloadBar:
+    """Download progress on one redrawn line (a terminal) or one line per file state."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.is_tty = stream.isatty()
+        self._last: tuple[str, str] | None = None
+
+    def __call__(self, progress: DownloadProgress) -> None:
+        total = max(progress.bytes_total, 1)
+        filled = round(progress.bytes_done / total * _BAR_WIDTH)
+        eta = "ETA ?"
+        if progress.eta_s is not None:
+            minutes, seconds = divmod(int(progress.eta_s), 60)
+            eta = f"ETA {minutes}:{seconds:02d}"
+        line = (
+            f"[{'#' * filled}{'-' * (_BAR_WIDTH - filled)}] {progress.bytes_done / total:4.0%} "
+            f"{_size_text(progress.bytes_done)}/{_size_text(progress.bytes_total)} "
+            f"{_size_text(int(progress.speed_bps))}/s {eta} {progress.state.value} "
+            f"{progress.file}"
+        )
+        if self.is_tty:
+            self.stream.write("\r" + line.ljust(110))
+            self.stream.flush()
+        elif (progress.file, progress.state.value) != self._last:
+            self._last = (progress.file, progress.state.value)
+            self.stream.write(line + "\n")
+
+    def close(self) -> None:
+        if self.is_tty:
+            self.stream.write("\n")
+
+
+def _add_folder(parser: argparse.ArgumentParser) -> None:
+    from xdub.paths import default_model_dir
+
+    parser.add_argument(
+        "folder", type=Path, nargs="?", default=default_model_dir(), help="the model folder"
+    )
+
+
+def _manager(
+    folder: Path, source: str | None, *, revision: str | None = None, max_bps: float | None = None
+) -> ModelManager:
+    """A manager of ``folder`` over ``hub``, a local mirror path, or no source."""
+    from xdub.model.manager import ModelManager
+    from xdub.model.sources import HubSource, LocalSource
+
+    if source is None:
+        return ModelManager(folder, max_bps=max_bps)
+    chosen = HubSource(revision=revision) if source == "hub" else LocalSource(Path(source))
+    return ModelManager(folder, chosen, max_bps=max_bps)
+
+
+def _rate(text: str) -> float:
+    """``20M`` -> 20e6 bytes per second (suffixes k, M, G; decimal)."""
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in _RATE_UNITS:
+        number, unit = text, ""
+    try:
+        return float(number) * _RATE_UNITS[unit]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (e.g. 500k, 20M)") from exc
 
 
 def _size_text(size_bytes: int) -> str:

@@ -8,8 +8,9 @@ through the reference's filter and box smoothing (``landmarks``, ``bbox``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from itertools import islice
 
 import numpy as np
@@ -26,20 +27,35 @@ MIN_FACE_SIDE_PX = 48
 """Crop boxes smaller than this are refused: the 512 px crop would be mostly upscaling blur."""
 
 
+MAX_FACELESS_RUN_S = 0.5
+"""Shorter runs of frames without a face (a turn, a hand) are bridged by the box smoothing."""
+
+
+class MissingFace(str, Enum):
+    """What to do with stretches of the clip where the speaker's face is not found."""
+
+    ERROR = "error"
+    """Refuse the take, naming the time range (default)."""
+    PASS_THROUGH = "pass_through"
+    """Dub the rest; those frames are left untouched in the take."""
+
+
 @dataclass(frozen=True)
 class FaceTrack:
     """The crop box of every model frame: ``boxes (N, 4)`` int64 ``x1, y1, x2, y2`` in upright
     frame pixels; ``face_scores (N,)`` the speaker's mean face-landmark score (0..1) per frame;
+    ``has_face (N,)`` bool, False where the face was not found (frames left untouched);
     ``case``: the reference's smoothing strategy that was used."""
 
     boxes: np.ndarray
     face_scores: np.ndarray
+    has_face: np.ndarray
     case: CropCase
 
 
-@dataclass
-class _FramePeople:
-    """Candidates of one frame: ``rows (N, 5)`` box + score and ``dwpose (N, 134, 3)``
+@dataclass(frozen=True)
+class FramePeople:
+    """Candidates of one frame: ``rows (N, 5)`` box + score and ``dwpose (max(N, 1), 134, 3)``
     (x / width, y / height, score / 10); a frame without people has the whole-frame pose."""
 
     rows: np.ndarray
@@ -60,11 +76,13 @@ class FaceTracker:
         speaker: SpeakerChoice | None = None,
         batch_size: int = 8,
         min_face_score: float = 0.3,
+        missing_face: MissingFace = MissingFace.ERROR,
     ) -> None:
         self.estimator = estimator
         self.speaker = speaker or SpeakerChoice()
         self.batch_size = batch_size
         self.min_face_score = min_face_score
+        self.missing_face = missing_face
 
     def track(
         self,
@@ -75,7 +93,7 @@ class FaceTracker:
     ) -> FaceTrack:
         """The crop track of ``frames_rgb`` ((H, W, 3) uint8 upright, all the same size, at the
         model's rate ``fps``, used for error messages). ``on_frames(n)`` reports progress."""
-        people: list[_FramePeople] = []
+        people: list[FramePeople] = []
         frame_size: tuple[int, int] | None = None
         frames = iter(frames_rgb)
         while batch := [
@@ -87,18 +105,16 @@ class FaceTracker:
                 on_frames(len(people))
         if frame_size is None:
             raise MediaError("the video has no frames to track", code="no_frames")
-        chosen = choose_speaker([p.rows for p in people], self.speaker)
-        dwpose = _speaker_dwpose(people, chosen)
-        width, height = frame_size
-        face_scores = dwpose[:, FACE, 2].mean(axis=1)
-        self._check_faces(face_scores, fps)
-        filtered = pose_filter(dwpose[:, None])
-        raw_boxes = face_boxes_from_landmarks(face_landmarks(filtered), width, height)
-        boxes, case = process_bbox(raw_boxes, width, height)
-        _check_box_sizes(boxes, fps)
-        return FaceTrack(boxes=boxes, face_scores=face_scores, case=case)
+        return crop_track(
+            people,
+            frame_size,
+            fps=fps,
+            speaker=self.speaker,
+            min_face_score=self.min_face_score,
+            missing_face=self.missing_face,
+        )
 
-    def _people(self, batch_bgr: list[np.ndarray]) -> list[_FramePeople]:
+    def _people(self, batch_bgr: list[np.ndarray]) -> list[FramePeople]:
         detections = detect_persons(self.estimator.detector, batch_bgr, self.batch_size)
         rows = [person_candidates(d) for d in detections]
         pose_frames, pose_boxes = [], []
@@ -117,25 +133,52 @@ class FaceTracker:
             size = np.array([frame.shape[1], frame.shape[0]], dtype=np.float32)
             xy = info_134[at : at + count, :, :2] / size
             score = info_134[at : at + count, :, 2:3] / np.float32(RTMW_SCORE_SCALE)
-            out.append(_FramePeople(frame_rows, np.concatenate([xy, score], -1).astype(np.float32)))
+            out.append(FramePeople(frame_rows, np.concatenate([xy, score], -1).astype(np.float32)))
             at += count
         return out
 
-    def _check_faces(self, face_scores: np.ndarray, fps: float) -> None:
-        if self.min_face_score <= 0:
-            return
-        missing = face_scores < self.min_face_score
-        if missing.all() or missing.mean() > 0.5:
-            start, stop = _longest_run(missing)
-            raise MediaError(
-                f"no face found from {_clock(start / fps)} to {_clock(stop / fps)} "
-                f"({missing.mean():.0%} of the clip)",
-                code="no_face",
-                hint="choose a clip where the speaker's face is visible, or trim the clip",
-            )
+
+def crop_track(
+    people: Sequence[FramePeople],
+    frame_size: tuple[int, int],
+    *,
+    fps: float,
+    speaker: SpeakerChoice | None = None,
+    min_face_score: float = 0.3,
+    missing_face: MissingFace = MissingFace.ERROR,
+) -> FaceTrack:
+    """The speaker's crop track from every frame's candidates (the part after the networks).
+
+    ``frame_size`` is (width, height) in px; ``fps`` the frames' rate, for error messages.
+    ``min_face_score`` 0 disables the face check (uncalibrated test weights).
+    """
+    chosen = choose_speaker([p.rows for p in people], speaker or SpeakerChoice())
+    dwpose = _speaker_dwpose(people, chosen)
+    width, height = frame_size
+    face_scores = dwpose[:, FACE, 2].mean(axis=1)
+    has_face = face_scores >= min_face_score
+    _check_faces(has_face, fps, missing_face)
+    filtered = pose_filter(dwpose[:, None])
+    raw_boxes = face_boxes_from_landmarks(face_landmarks(filtered), width, height)
+    boxes, case = process_bbox(raw_boxes, width, height)
+    _check_box_sizes(boxes, fps)
+    return FaceTrack(boxes=boxes, face_scores=face_scores, has_face=has_face, case=case)
 
 
-def _speaker_dwpose(people: list[_FramePeople], chosen: np.ndarray) -> np.ndarray:
+def _check_faces(has_face: np.ndarray, fps: float, missing_face: MissingFace) -> None:
+    """Refuse faceless stretches longer than ``MAX_FACELESS_RUN_S`` (or a clip with no face)."""
+    start, stop = _longest_run(~has_face)
+    is_too_long = (stop - start) / fps > MAX_FACELESS_RUN_S
+    if not has_face.any() or (is_too_long and missing_face is MissingFace.ERROR):
+        raise MediaError(
+            f"no face found from {_clock(start / fps)} to {_clock(stop / fps)}",
+            code="no_face",
+            hint="trim the clip to where the speaker's face is visible, or let faceless "
+            "frames pass through untouched (missing_face = pass_through)",
+        )
+
+
+def _speaker_dwpose(people: Sequence[FramePeople], chosen: np.ndarray) -> np.ndarray:
     """``(F, 134, 3)``: the chosen candidate's points; frames without people use the whole-frame
     pose (as the reference); frames where only others are seen hold the nearest known pose."""
     poses: list[np.ndarray | None] = []

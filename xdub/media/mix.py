@@ -22,7 +22,9 @@ DIALOGUE_SAMPLE_RATE_HZ = 48000
 """The rendered dialogue's rate: the take's, so the pipeline resamples it only for the model."""
 
 
-def render_dialogue(span: DialogueSpan, sample_rate_hz: int = DIALOGUE_SAMPLE_RATE_HZ) -> np.ndarray:
+def render_dialogue(
+    span: DialogueSpan, sample_rate_hz: int = DIALOGUE_SAMPLE_RATE_HZ
+) -> np.ndarray:
     """The span as (N,) float32 mono in [-1, 1], N = round(duration_s * sample_rate_hz).
 
     A segment whose source range runs past its file's end is padded with silence (with a log

@@ -168,7 +168,7 @@ def dialogue_pieces(
             code="bad_job",
             hint="select the new dialogue's sound strips with the movie strip, or pick a file",
         )
-    for before, after in zip(pieces, pieces[1:]):
+    for before, after in zip(pieces, pieces[1:], strict=False):
         if before.offset_s + before.duration_s > after.offset_s + 0.5 / timeline_fps:
             raise JobError(
                 f"sound strips {before.name!r} and {after.name!r} overlap",

@@ -1,0 +1,425 @@
+"""The daemon: a ZeroMQ loop over the request ROUTER and the worker's pipe, with a dispatch
+table ``{msg_type: handler}``, events on PUB, and the job store.
+
+Start-up order: the per-user lock, the store (jobs left ``running`` go back to the queue and
+resume from their checkpoint), the sockets, and only then the connection file (0600, atomic).
+Every request is checked by ``Session`` (rejections are logged with reason and peer and never
+end the loop); every handler returns a reply content or raises an ``XdubError``, answered as
+the uniform error reply. A clean exit removes the connection file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import zmq
+
+from xdub import __version__
+from xdub.errors import JobError, XdubError
+from xdub.media.codecs import VIDEO_CODECS
+from xdub.protocol.connection import (
+    ConnectionInfo,
+    ensure_private_dir,
+    remove_connection_file,
+    write_connection_file,
+)
+from xdub.protocol.messages import (
+    CancelJob,
+    CancelJobReply,
+    DeleteJob,
+    DeleteJobReply,
+    ErrorReply,
+    GetJob,
+    GetJobReply,
+    Hello,
+    HelloReply,
+    JobStateEvent,
+    ListJobs,
+    ListJobsReply,
+    Models,
+    ProgressEvent,
+    RetryJob,
+    RetryJobReply,
+    Settings,
+    Shutdown,
+    ShutdownReply,
+    Submit,
+    SubmitReply,
+    WorkerHealthEvent,
+)
+from xdub.protocol.records import ErrorInfo, JobState, Progress
+from xdub.protocol.schema import Content, Event, negotiate_version
+from xdub.protocol.signing import Message, RejectedMessage, Session
+from xdub.protocol.zmq_transport import bind_server_sockets
+from xdub_daemon.config import DaemonConfig
+from xdub_daemon.jobs import Job
+from xdub_daemon.logs import JobLog
+from xdub_daemon.manage import ModelsDesk, SettingsDesk
+from xdub_daemon.store import JobStore
+from xdub_daemon.submit import accept_submit
+from xdub_daemon.supervisor import Supervisor, WorkerExit
+from xdub_daemon.worker import WorkerConfig, WorkerSpec, take_path
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_MS = 200
+Handler = Callable[[Message], Content]
+
+
+class DaemonLock:
+    """The one-daemon-per-user lock (``fcntl.flock`` on a file; released when the process dies)."""
+
+    def __init__(self, path: Path) -> None:
+        ensure_private_dir(path.parent)
+        self._stream: IO[bytes] | None = open(path, "ab")  # noqa: SIM115 - held for the lifetime
+        try:
+            fcntl.flock(self._stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._stream.close()
+            raise XdubError(
+                f"another xdub daemon holds {path}",
+                code="internal",
+                hint="use the running daemon (`xdub daemon status`) or stop it first",
+            ) from None
+
+    def release(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+class Daemon:
+    """One daemon run: ``serve()`` blocks until a shutdown request or SIGTERM/SIGINT."""
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self._lock = DaemonLock(config.lock_path)
+        self.store = JobStore(config.store_path, config.jobs_dir)
+        for job in self.store.requeue_running():
+            log.info("job %s was running when the daemon stopped; it resumes", job.job_id)
+        self.store.prune(config.retention)
+        self.supervisor = Supervisor(
+            WorkerConfig(
+                model_dir=config.model_dir,
+                device=config.device,
+                precision=config.precision,
+                log_path=config.log_dir / "worker.log",
+            )
+        )
+        self.models = ModelsDesk(config.model_dir)
+        self.settings = SettingsDesk(config, self.store)
+        self.clients: dict[str, str] = {}
+        """Session id -> the client name its hello gave."""
+        self.load_error: ErrorInfo | None = None
+        self._stopping = False
+        self._stop_after_job = False
+        self._last_health_s = 0.0
+        self.handlers: dict[str, Handler] = {
+            Hello.MSG_TYPE: self.on_hello,
+            Submit.MSG_TYPE: self.on_submit,
+            ListJobs.MSG_TYPE: self.on_list,
+            GetJob.MSG_TYPE: self.on_get,
+            CancelJob.MSG_TYPE: self.on_cancel,
+            RetryJob.MSG_TYPE: self.on_retry,
+            DeleteJob.MSG_TYPE: self.on_delete,
+            Models.MSG_TYPE: lambda request: self.models.handle(request.content),
+            Settings.MSG_TYPE: lambda request: self.settings.handle(request.content),
+            Shutdown.MSG_TYPE: self.on_shutdown,
+        }
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Bind, publish the connection file, start the worker, and serve until stopped."""
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        router, self.pub, addresses = bind_server_sockets(
+            context,
+            self.config.transport,
+            ip=self.config.ip,
+            allow_lan=self.config.allow_lan,
+            ipc_dir=self.config.connection_file.parent,
+        )
+        info = ConnectionInfo.create(
+            addresses.transport,
+            addresses.request_address,
+            addresses.event_address,
+            xdub_version=__version__,
+        )
+        self.session = Session(info.key_bytes)
+        write_connection_file(info, self.config.connection_file)
+        signals = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in signals}
+        try:
+            self.supervisor.start()
+            self._loop(router)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._close(router, context)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: shutting down", signum)
+        self._stopping = True
+
+    def _loop(self, router: zmq.Socket[bytes]) -> None:
+        while not self._stopping:
+            poller = zmq.Poller()
+            poller.register(router, zmq.POLLIN)
+            worker_fd = self.supervisor.fileno()
+            if worker_fd is not None:
+                poller.register(worker_fd, zmq.POLLIN)
+            try:
+                ready = dict(poller.poll(POLL_INTERVAL_MS))
+            except zmq.ZMQError as error:
+                if error.errno == errno.EINTR:
+                    continue
+                raise
+            if router in ready:
+                self._serve_requests(router)
+            self._handle_worker()
+            self._dispatch()
+            self._publish_health(periodic=True)
+
+    def _close(self, router: zmq.Socket[bytes], context: zmq.Context[zmq.Socket[bytes]]) -> None:
+        running = self.supervisor.job_id
+        self.supervisor.stop()
+        if running is not None and self.store.get(running).state is JobState.RUNNING:
+            self._change(running, JobState.QUEUED, keep_place=True)
+        self._publish_health()
+        remove_connection_file(self.config.connection_file, pid=os.getpid())
+        router.close(linger=0)
+        self.pub.close(linger=200)
+        context.term()
+        self.store.close()
+        self._lock.release()
+        log.info("the daemon stopped")
+
+    def _serve_requests(self, router: zmq.Socket[bytes]) -> None:
+        for _ in range(1000):  # bounded, so the worker is never starved
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            answer = self.answer(frames)
+            if answer is not None:
+                router.send_multipart(answer)
+
+    def answer(self, frames: list[bytes]) -> list[bytes] | None:
+        """The reply frames to one received message, or None for a message that gets none."""
+        try:
+            request = self.session.deserialize(frames)
+        except RejectedMessage as rejection:
+            return self.session.rejection_reply(rejection)
+        handler = self.handlers.get(request.msg_type)
+        if handler is None:  # a reply or an event sent to the request socket
+            peer = request.identities[0].hex() if request.identities else "-"
+            log.warning("dropped a %s from %s on the request socket", request.msg_type, peer)
+            return None
+        try:
+            content = handler(request)
+        except XdubError as error:
+            log.info("%s failed: %s", request.msg_type, error.code)
+            content = ErrorReply.from_exception(error)
+        except Exception:
+            log.exception("%s: internal error", request.msg_type)
+            content = ErrorReply(
+                ErrorInfo("internal", f"the daemon failed on {request.msg_type}", "see its log")
+            )
+        return self.session.reply(request, content)
+
+    def _publish(self, event: Event, parent: Any = None) -> None:
+        topic = event.MSG_TYPE.encode("ascii")
+        frames = self.session.serialize(event.MSG_TYPE, event, parent=parent, identities=[topic])
+        self.pub.send_multipart(frames)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def on_hello(self, request: Message) -> Content:
+        hello: Hello = request.content  # type: ignore[assignment]
+        version = negotiate_version(hello.protocol_version)
+        self.clients[request.header.session] = hello.client_name
+        return HelloReply(
+            protocol_version=version,
+            xdub_version=__version__,
+            pid=os.getpid(),
+            device=self.supervisor.device,
+            models_ready=self.models.is_ready,
+        )
+
+    def on_submit(self, request: Message) -> Content:
+        submit: Submit = request.content  # type: ignore[assignment]
+        client = self.clients.get(request.header.session, "unknown")
+        job, is_new = accept_submit(self.store, submit, client=client)
+        if is_new:
+            self.load_error = None  # a new job is worth another try at loading the models
+            self._publish(JobStateEvent(job.job_id, JobState.QUEUED), request.header)
+        return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))
+
+    def on_list(self, request: Message) -> Content:
+        query: ListJobs = request.content  # type: ignore[assignment]
+        jobs = self.store.list_jobs(query.states, query.limit)
+        return ListJobsReply(tuple(job.info() for job in jobs))
+
+    def on_get(self, request: Message) -> Content:
+        query: GetJob = request.content  # type: ignore[assignment]
+        return GetJobReply(self.store.get(query.job_id).info())
+
+    def on_cancel(self, request: Message) -> Content:
+        cancel: CancelJob = request.content  # type: ignore[assignment]
+        job = self.store.get(cancel.job_id)
+        if job.state.is_terminal:
+            raise JobError(f"job {job.job_id} is already {job.state.value}", code="bad_state")
+        self.supervisor.cancel(job.job_id)  # it stops within one denoising step
+        job = self._change(job.job_id, JobState.CANCELLED, parent=request.header)
+        return CancelJobReply(job.job_id, job.state)
+
+    def on_retry(self, request: Message) -> Content:
+        retry: RetryJob = request.content  # type: ignore[assignment]
+        job = self._change(retry.job_id, JobState.QUEUED, parent=request.header)
+        self.load_error = None
+        return RetryJobReply(job.job_id, job.state)
+
+    def on_delete(self, request: Message) -> Content:
+        delete: DeleteJob = request.content  # type: ignore[assignment]
+        self.store.delete(delete.job_id, delete_files=delete.delete_files)
+        return DeleteJobReply(delete.job_id)
+
+    def on_shutdown(self, request: Message) -> Content:
+        shutdown: Shutdown = request.content  # type: ignore[assignment]
+        if shutdown.after_current_job and self.supervisor.job_id is not None:
+            self._stop_after_job = True
+        else:
+            self._stopping = True
+        return ShutdownReply()
+
+    # -- jobs and the worker -----------------------------------------------------------------
+
+    def _change(
+        self, job_id: str, new_state: JobState, *, parent: Any = None, **fields: Any
+    ) -> Job:
+        previous = self.store.get(job_id).state
+        job = self.store.change_state(job_id, new_state, **fields)
+        JobLog(log, job_id).info("%s -> %s", previous.value, new_state.value)
+        self._publish(
+            JobStateEvent(job_id, new_state, previous, job.error, job.result_otio), parent
+        )
+        return job
+
+    def _dispatch(self) -> None:
+        if self._stopping or self._stop_after_job:
+            return
+        queue = self.store.queue()
+        if not queue:
+            return
+        if self.load_error is not None:
+            job = queue[0]
+            self._change(job.job_id, JobState.RUNNING)
+            self._change(job.job_id, JobState.FAILED, error=self.load_error)
+            return
+        if self.supervisor.fileno() is None:  # stopped or crashed: start a fresh one
+            self.supervisor.start()
+            self._publish_health()
+        if not self.supervisor.is_idle:
+            return
+        job = queue[0]
+        job_dir = self.store.job_dir(job.job_id)
+        output_dir = Path(job.options.output_dir) if job.options.output_dir else job_dir
+        suffix = VIDEO_CODECS[job.options.codec.value].suffixes[0]
+        spec = WorkerSpec(
+            job_id=job.job_id,
+            otio=job.otio,
+            options=job.options.to_json(),
+            job_dir=job_dir,
+            output=take_path(job.name, job.job_id, output_dir, suffix),
+        )
+        self._change(job.job_id, JobState.RUNNING)
+        self.supervisor.run(spec)
+        self._publish_health()
+
+    def _handle_worker(self) -> None:
+        job_id = self.supervisor.job_id
+        for report in self.supervisor.receive():
+            if isinstance(report, WorkerExit):
+                self._on_worker_exit(job_id, report)
+            else:
+                self._on_report(report)
+                job_id = self.supervisor.job_id
+
+    def _is_running(self, job_id: str) -> bool:
+        job = self.store.find(job_id)
+        return job is not None and job.state is JobState.RUNNING
+
+    def _on_report(self, report: tuple[Any, ...]) -> None:
+        kind, args = report[0], report[1:]
+        if kind in ("ready", "fatal"):
+            if kind == "fatal":
+                self.load_error = ErrorInfo(**args[0])
+                self.models.load_failed(self.load_error)
+            else:
+                self.models.loaded()
+            self._publish_health()
+            return
+        job_id = args[0]
+        if not self._is_running(job_id):
+            return  # cancelled meanwhile: the worker's late reports are ignored
+        if kind == "progress":
+            progress = Progress.from_json(args[1])
+            self.store.set_progress(job_id, progress)
+            self._publish(ProgressEvent(job_id, progress))
+        elif kind == "window":
+            self.store.set_windows_done(job_id, args[1])
+        elif kind == "resumed":
+            log.info("job %s resumed from window %d", job_id, args[1])
+        elif kind == "done":
+            self._change(job_id, JobState.DONE, result_otio=args[1], warnings=tuple(args[2]))
+            self.store.prune(self.config.retention)
+        elif kind == "failed":
+            self._change(job_id, JobState.FAILED, error=ErrorInfo(**args[1]))
+        elif kind == "cancelled":
+            self._change(job_id, JobState.CANCELLED)
+        if kind in ("done", "failed", "cancelled"):
+            self._publish_health()
+            if self._stop_after_job:
+                self._stopping = True
+
+    def _on_worker_exit(self, job_id: str | None, exit: WorkerExit) -> None:
+        self._publish_health(message=f"the worker exited with code {exit.exitcode}")
+        if job_id is not None and self._is_running(job_id):
+            error = ErrorInfo(
+                "worker_crashed",
+                f"the GPU worker process died (exit code {exit.exitcode}) during job {job_id}",
+                "retry the job: it resumes from its last finished window; the daemon's log "
+                "folder has worker.log",
+            )
+            self._change(job_id, JobState.FAILED, error=error)
+        if not exit.was_ready and self.load_error is None:  # no restart loop at start-up
+            self.load_error = ErrorInfo(
+                "worker_crashed",
+                f"the GPU worker exited with code {exit.exitcode} while loading the models",
+                "see worker.log in the daemon's log folder; submit or retry to try again",
+            )
+        if not self._stopping and self.load_error is None:
+            self.supervisor.start()  # the queue goes on with a fresh worker
+            self._publish_health()
+
+    def _publish_health(self, *, periodic: bool = False, message: str | None = None) -> None:
+        now = time.monotonic()
+        if periodic and now - self._last_health_s < self.config.health_interval_s:
+            return
+        self._last_health_s = now
+        event = WorkerHealthEvent(
+            self.supervisor.state,
+            self.supervisor.pid,
+            self.supervisor.device,
+            message=message or (self.load_error.message if self.load_error else None),
+        )
+        self._publish(event)

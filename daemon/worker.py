@@ -1,0 +1,217 @@
+"""The GPU worker: a spawned subprocess holding one ``DubPipeline``, running one job at a time.
+
+It talks to the server over a ``multiprocessing`` pipe with small tuples (``WorkerSpec`` in,
+``("ready"|"progress"|"window"|"resumed"|"done"|"failed"|"cancelled"|"fatal", ...)`` out;
+``failed`` says whether the worker exits after it, to be restarted fresh). A reader
+thread turns ``("cancel", job_id)`` into the pipeline's cancel ``Event`` (honoured between two
+denoising steps) and exits the process when the server's end of the pipe closes (the server
+died), so no orphan keeps running. The server side is ``xdub_daemon.supervisor``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from xdub_daemon.logs import JobLog, setup_logging
+
+log = logging.getLogger(__name__)
+
+DIALOGUE_WAV = "dialogue.wav"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What the worker process needs to start (picklable)."""
+
+    model_dir: Path
+    device: str
+    precision: str
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One job for the worker: the OTIO, options (protocol JSON), its folder and take path."""
+
+    job_id: str
+    otio: str
+    options: dict[str, Any]
+    job_dir: Path
+    output: Path
+
+
+def take_path(name: str, job_id: str, folder: Path, suffix: str) -> Path:
+    """``folder/<name>-<job_id><suffix>`` with the name reduced to safe characters."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "take"
+    return folder / f"{safe[:60]}-{job_id}{suffix}"
+
+
+class _Channel:
+    """The worker's end of the pipe: sends from any thread, cancel events by job id."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+        self.cancels: dict[str, threading.Event] = {}
+        self.jobs: list[WorkerSpec] = []
+        self.has_job = threading.Condition()
+
+    def send(self, *message: Any) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+    def read_forever(self) -> None:
+        """Reader thread: queue jobs, set cancel events; exit when the server is gone."""
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                log.warning("the server closed the pipe; the worker exits")
+                os._exit(0)
+            kind = message[0]
+            if kind == "run":
+                spec: WorkerSpec = message[1]
+                self.cancels[spec.job_id] = threading.Event()
+                with self.has_job:
+                    self.jobs.append(spec)
+                    self.has_job.notify()
+            elif kind == "cancel" and message[1] in self.cancels:
+                self.cancels[message[1]].set()
+            elif kind == "stop":
+                os._exit(0)
+
+    def next_job(self) -> WorkerSpec:
+        with self.has_job:
+            while not self.jobs:
+                self.has_job.wait()
+            return self.jobs.pop(0)
+
+
+def worker_main(conn: Connection, config: WorkerConfig) -> None:
+    """The worker process: load the models once, then run jobs until told to stop."""
+    setup_logging(config.log_path)
+    channel = _Channel(conn)
+    threading.Thread(target=channel.read_forever, name="pipe-reader", daemon=True).start()
+    try:
+        from xdub.pipeline import DubPipeline
+
+        pipeline = DubPipeline(config.model_dir, device=config.device, precision=config.precision)
+    except Exception as error:  # reported to the server, which fails the jobs clearly
+        log.exception("the worker could not load the models from %s", config.model_dir)
+        channel.send("fatal", _error_dict(error))
+        return
+    device = f"{pipeline.models.device}"
+    channel.send("ready", device, os.getpid())
+    log.info("models loaded from %s on %s", config.model_dir, device)
+    while True:
+        spec = channel.next_job()
+        exit_after = _run_one(pipeline, spec, channel)
+        channel.cancels.pop(spec.job_id, None)
+        if exit_after:
+            os._exit(0)
+
+
+def _error_dict(error: BaseException) -> dict[str, Any]:
+    from xdub.errors import XdubError
+
+    if isinstance(error, XdubError):
+        return {"code": error.code, "message": error.message, "hint": error.hint}
+    return {
+        "code": "internal",
+        "message": f"{type(error).__name__}: {error}",
+        "hint": "this is a bug in xdub; the daemon's log has the traceback",
+    }
+
+
+def _run_one(pipeline: Any, spec: WorkerSpec, channel: _Channel) -> bool:
+    """Run ``spec``, reporting on the pipe; True when the worker should restart after it."""
+    import torch
+
+    from xdub.errors import JobCancelled
+
+    job_log = JobLog(log, spec.job_id)
+    try:
+        result_otio, warnings = _dub(pipeline, spec, channel, job_log)
+    except JobCancelled:
+        job_log.info("cancelled")
+        channel.send("cancelled", spec.job_id)
+    except Exception as error:
+        job_log.exception("failed")
+        info = _error_dict(error)
+        is_out_of_memory = isinstance(error, torch.OutOfMemoryError)
+        if is_out_of_memory or info["code"] == "out_of_memory":
+            info = {
+                "code": "out_of_memory",
+                "message": f"the GPU ran out of memory during job {spec.job_id}: {error}",
+                "hint": "close other GPU programs, or dub a shorter or smaller clip; "
+                "retry resumes from the last finished window",
+            }
+            channel.send("failed", spec.job_id, info, True)
+            return True  # a fresh worker process frees fragmented GPU memory
+        channel.send("failed", spec.job_id, info, False)
+    else:
+        channel.send("done", spec.job_id, result_otio, warnings)
+    return False
+
+
+def _dub(
+    pipeline: Any, spec: WorkerSpec, channel: _Channel, job_log: JobLog
+) -> tuple[str, list[str]]:
+    from xdub.media.mix import write_dialogue_wav
+    from xdub.media.probe import probe
+    from xdub.otio_job import job_to_json, parse_job
+    from xdub.otio_result import build_result
+    from xdub.protocol.records import JobOptions, Progress
+    from xdub.sample.clips import LoopState
+    from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
+    from xdub_daemon.dub_options import dub_options
+    from xdub_daemon.faults import with_test_faults
+
+    job = parse_job(spec.otio)
+    options = JobOptions.from_json(spec.options)
+    info = probe(job.video_path)
+    dub = dub_options(options, frame_size=(info.display_width, info.display_height))
+    audio = write_dialogue_wav(job.dialogue, spec.job_dir / DIALOGUE_WAV)
+    resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
+    if resume is not None:
+        job_log.info("resuming from window %d", resume.windows_done)
+        channel.send("resumed", spec.job_id, resume.windows_done)
+
+    def on_progress(progress: Progress) -> None:
+        channel.send("progress", spec.job_id, progress.to_json())
+
+    def on_window(windows_done: int, num_windows: int, state: LoopState) -> None:
+        save_checkpoint(spec.job_dir, state)
+        channel.send("window", spec.job_id, windows_done, num_windows)
+
+    result = pipeline.run(
+        job.video_path,
+        audio,
+        spec.output,
+        dub,
+        on_progress=on_progress,
+        cancel=channel.cancels[spec.job_id],
+        resume=resume,
+        on_window=with_test_faults(on_window),
+    )
+    remove_checkpoints(spec.job_dir)
+    model = pipeline.models.folder.root.name
+    if result.is_test_weights:
+        model += " (TEST WEIGHTS)"
+    timeline = build_result(
+        job,
+        result.output.resolve(),
+        job_id=spec.job_id,
+        model=model,
+        settings=options.to_json(),
+        warnings=result.warnings,
+    )
+    job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
+    return job_to_json(timeline), [*job.warnings, *result.warnings]

@@ -1,0 +1,150 @@
+"""``SettingsView``: VRAM policy, quality preset, codec, output folder, autostart, LAN access.
+
+Saving writes the tray's settings file, applies autostart, and hands the daemon-side values to
+``on_saved`` (the main window sends them as a ``settings`` request).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from xdub.errors import XdubError
+from xdub.protocol.records import Codec
+from xdub_gui.settings import (
+    LAN_WARNING,
+    QualityPreset,
+    TraySettings,
+    VramPolicy,
+    apply_autostart,
+    save_settings,
+)
+
+CODEC_LABELS = {
+    Codec.PRORES_HQ: "ProRes 422 HQ",
+    Codec.DNXHR_HQ: "DNxHR HQ",
+    Codec.H264: "H.264 (high quality)",
+}
+VRAM_LABELS = {
+    VramPolicy.KEEP_LOADED: "Keep models loaded (fastest)",
+    VramPolicy.RELEASE_WHEN_IDLE: "Release VRAM when idle (for the editor)",
+}
+
+
+class SettingsView(QWidget):
+    """Edits ``TraySettings``; ``confirm_lan`` asks before LAN access is turned on (a seam)."""
+
+    def __init__(
+        self,
+        settings: TraySettings,
+        *,
+        settings_path: Path | None = None,
+        on_saved: Callable[[TraySettings], None] | None = None,
+        confirm_lan: Callable[[], bool] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self._path = settings_path
+        self._on_saved = on_saved
+        self._confirm_lan = confirm_lan or self._ask_lan
+        self.vram_combo = _combo(VRAM_LABELS, settings.vram_policy)
+        self.quality_combo = _combo(
+            {p: f"{p.value.title()} ({p.num_steps} steps)" for p in QualityPreset}, settings.quality
+        )
+        self.codec_combo = _combo(CODEC_LABELS, settings.codec)
+        self.output_edit = QLineEdit(settings.output_dir or "")
+        self.output_edit.setPlaceholderText("the daemon's results folder")
+        self.autostart_check = QCheckBox("Start the daemon when I log in")
+        self.autostart_check.setChecked(settings.autostart)
+        self.lan_check = QCheckBox("Allow access from the local network")
+        self.lan_check.setChecked(settings.allow_lan)
+        self.lan_warning = QLabel(LAN_WARNING)
+        self.lan_warning.setWordWrap(True)
+        self.lan_warning.setVisible(settings.allow_lan)
+        self.save_button = QPushButton("Save")
+        self.message_label = QLabel("")
+        form = QFormLayout()
+        form.addRow("GPU memory:", self.vram_combo)
+        form.addRow("Default quality:", self.quality_combo)
+        form.addRow("Default codec:", self.codec_combo)
+        form.addRow("Output folder:", self.output_edit)
+        form.addRow(self.autostart_check)
+        form.addRow(self.lan_check)
+        form.addRow(self.lan_warning)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.save_button)
+        layout.addWidget(self.message_label)
+        layout.addStretch(1)
+        self.lan_check.toggled.connect(self._on_lan_toggled)
+        self.save_button.clicked.connect(self.save)
+
+    def current(self) -> TraySettings:
+        """The settings as the form shows them; raises ``XdubError`` for a relative folder."""
+        output = self.output_edit.text().strip() or None
+        if output is not None and not os.path.isabs(output):
+            raise XdubError(f"the output folder {output!r} is not an absolute path")
+        return TraySettings(
+            vram_policy=self.vram_combo.currentData(),
+            quality=self.quality_combo.currentData(),
+            codec=self.codec_combo.currentData(),
+            output_dir=output,
+            autostart=self.autostart_check.isChecked(),
+            allow_lan=self.lan_check.isChecked(),
+        )
+
+    @Slot()
+    def save(self) -> None:
+        try:
+            settings = self.current()
+            path = save_settings(settings, self._path)
+            if settings.autostart != self.settings.autostart:
+                apply_autostart(settings.autostart)
+        except (XdubError, OSError) as error:
+            self.message_label.setText(f"not saved: {error}")
+            return
+        self.settings = settings
+        self.message_label.setText(f"saved to {path}")
+        if self._on_saved is not None:
+            self._on_saved(settings)
+
+    @Slot(bool)
+    def _on_lan_toggled(self, is_on: bool) -> None:
+        if is_on and not self._confirm_lan():
+            self.lan_check.setChecked(False)
+            return
+        self.lan_warning.setVisible(is_on)
+
+    def _ask_lan(self) -> bool:
+        answer = QMessageBox.warning(
+            self,
+            "Allow LAN access?",
+            LAN_WARNING,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+
+def _combo(labels: dict[Any, str], selected: object) -> QComboBox:
+    combo = QComboBox()
+    for value, label in labels.items():
+        combo.addItem(label, value)
+    combo.setCurrentIndex(list(labels).index(selected))
+    return combo

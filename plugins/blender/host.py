@@ -1,0 +1,169 @@
+"""The host adapter: read the picture and dialogue from the VSE, place the take back.
+
+Everything Blender-specific that the Dub Clip operator and the job poller need goes through
+here; the rules themselves are in ``core`` (pure, unit-tested without Blender).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import bpy
+
+from . import compat
+from .core.job_json import TakeInfo
+from .core.placement import first_free_channel
+from .core.timing import (
+    MovieSpan,
+    SoundStripTiming,
+    StripTiming,
+    TakePlacement,
+    movie_span,
+    scene_fps,
+    take_placement,
+)
+from .xdub_protocol.exceptions import MediaError
+
+TIME_EFFECTS = {"SPEED"}
+"""Effect strips that change timing: a take cannot reproduce them."""
+
+
+def timing_of(strip: Any) -> StripTiming:
+    """The timing fields of a strip (names exist from 4.2 to 5.x)."""
+    return StripTiming(
+        name=strip.name,
+        frame_start=float(strip.frame_start),
+        frame_final_start=int(strip.frame_final_start),
+        frame_final_end=int(strip.frame_final_end),
+        animation_offset_start=int(getattr(strip, "animation_offset_start", 0)),
+        animation_offset_end=int(getattr(strip, "animation_offset_end", 0)),
+        frame_duration=int(strip.frame_duration),
+    )
+
+
+def fps_of(scene: Any) -> float:
+    return scene_fps(scene.render.fps, scene.render.fps_base)
+
+
+def check_picture(scene: Any, strip: Any) -> list[str]:
+    """Refuse what cannot be dubbed; returns warnings for what the take will not carry."""
+    if strip is None:
+        raise MediaError("no active strip", hint="click the movie strip to dub, then Dub Clip")
+    kind = strip.type
+    if kind == "META":
+        raise MediaError(
+            f"{strip.name!r} is a meta strip",
+            hint="open it (Tab) and make the movie strip inside it active",
+        )
+    if kind == "IMAGE":
+        raise MediaError(
+            f"{strip.name!r} is an image sequence; xdub dubs movie files",
+            hint="render the sequence to a movie file (e.g. ProRes) and dub that",
+        )
+    if kind != "MOVIE":
+        raise MediaError(f"{strip.name!r} is a {kind.lower()} strip, not a movie strip")
+    if len(getattr(strip, "retiming_keys", ())) > 0 or getattr(strip, "use_reverse_frames", False):
+        raise MediaError(
+            f"{strip.name!r} has a speed change (retiming or reversed playback)",
+            hint="remove the retiming (Strip > Retiming > Reset), dub, then retime the take",
+        )
+    warnings = []
+    for other in compat.all_strips(scene.sequence_editor):
+        if strip not in compat.effect_inputs(other):
+            continue
+        if other.type in TIME_EFFECTS:
+            raise MediaError(
+                f"{strip.name!r} feeds the speed effect {other.name!r}",
+                hint="remove the speed effect, dub, then apply it to the take",
+            )
+        warnings.append(f"effect {other.name!r} uses {strip.name!r}; reconnect it to the take")
+    if len(strip.modifiers):
+        warnings.append(f"{strip.name!r} has modifiers; the take does not copy them")
+    return warnings
+
+
+def picture_span(scene: Any, strip: Any) -> MovieSpan:
+    return movie_span(timing_of(strip), float(strip.fps), fps_of(scene))
+
+
+def sound_timings(strips: list[Any]) -> list[SoundStripTiming]:
+    """The unmuted sound strips among ``strips``, with absolute file paths."""
+    return [
+        SoundStripTiming(
+            timing_of(strip),
+            bpy.path.abspath(strip.sound.filepath),
+            float(getattr(strip, "sound_offset", 0.0)),
+        )
+        for strip in strips
+        if strip.type == "SOUND" and not strip.mute and strip.sound is not None
+    ]
+
+
+@dataclass(frozen=True)
+class PlacedTake:
+    strip_name: str
+    channel: int
+    sound_name: str
+
+
+def _occupied(collection: Any, skip: Any = None) -> list[tuple[int, int, int]]:
+    return [
+        (item.channel, item.frame_final_start, item.frame_final_end)
+        for item in collection
+        if item != skip
+    ]
+
+
+def place_take(
+    scene: Any,
+    picture: MovieSpan,
+    original_name: str,
+    original_channel: int,
+    take: TakeInfo,
+    *,
+    name: str,
+    properties: dict[str, Any],
+    mute_original: bool,
+    add_sound: bool,
+) -> PlacedTake:
+    """Add the take as a movie strip over exactly the picture's frames on the first free
+    channel above the original (and its sound above that, if ``add_sound``)."""
+    editor = scene.sequence_editor_create()
+    original = compat.strip_collection(editor).get(original_name)
+    if original is None:
+        original = next((s for s in compat.all_strips(editor) if s.name == original_name), None)
+    collection = (
+        compat.parent_collection(editor, original) if original else compat.strip_collection(editor)
+    )
+    channel = first_free_channel(
+        _occupied(collection), original_channel, picture.record_start, picture.record_end
+    )
+    strip = collection.new_movie(name, take.path, channel, picture.record_start)
+    try:
+        placement = take_placement(picture, take.first_frame, int(strip.frame_duration), strip.fps)
+        _set_range(strip, placement)
+    except MediaError:
+        collection.remove(strip)
+        raise
+    for key, value in properties.items():
+        strip[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+    sound_name = ""
+    if add_sound:
+        above = first_free_channel(
+            _occupied(collection), channel, picture.record_start, picture.record_end
+        )
+        sound = collection.new_sound(f"{name} audio", take.path, above, placement.frame_start)
+        _set_range(sound, placement)
+        sound["xdub_job"] = properties.get("xdub_job", "")
+        sound_name = sound.name
+    if original is not None and mute_original:
+        original.mute = True
+    return PlacedTake(strip.name, channel, sound_name)
+
+
+def _set_range(strip: Any, placement: TakePlacement) -> None:
+    strip.frame_start = placement.frame_start
+    strip.frame_final_start = placement.frame_final_start
+    strip.frame_final_end = placement.frame_final_end

@@ -1,0 +1,208 @@
+"""The operators: Dub Clip, cancel a job, start the daemon, reconnect to it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import compat, host, jobs, runtime
+from .core.job_json import build_job, job_to_json
+from .core.timing import dialogue_pieces, file_dialogue
+from .xdub_protocol.connection import find_daemon
+from .xdub_protocol.exceptions import MediaError, XdubError
+from .xdub_protocol.records import JobOptions
+
+QUALITY_STEPS = {"DRAFT": 10, "STANDARD": 30, "HIGH": 50}
+"""Denoising steps of each quality preset; "CUSTOM" uses the operator's own value."""
+
+
+def _report_error(operator: Any, error: XdubError) -> set[str]:
+    hint = f" ({error.hint})" if error.hint else ""
+    operator.report({"ERROR"}, f"xdub: {error.message}{hint}")
+    return {"CANCELLED"}
+
+
+def daemon_problem() -> XdubError | None:
+    """Why no daemon can be reached right now, or None when one runs."""
+    try:
+        find_daemon(runtime.connection_file())
+    except XdubError as error:
+        return error
+    return None
+
+
+class XDUB_OT_dub_clip(bpy.types.Operator):
+    """Dub the active movie strip with the selected sound strips (or an audio file)"""
+
+    bl_idname = "sequencer.xdub_dub_clip"
+    bl_label = "Dub Clip"
+    bl_options = {"REGISTER", "UNDO"}
+
+    dialogue: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Dialogue",
+        items=(
+            ("STRIPS", "Selected Sound Strips", "The selected sound strips under the clip"),
+            ("FILE", "Audio File", "A file, from the clip's first frame on"),
+        ),
+        default="STRIPS",
+    )
+    filepath: bpy.props.StringProperty(name="Audio File", subtype="FILE_PATH")  # type: ignore[valid-type]
+    quality: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Quality",
+        items=(
+            ("DRAFT", "Draft", "10 denoising steps"),
+            ("STANDARD", "Standard", "30 denoising steps"),
+            ("HIGH", "High", "50 denoising steps"),
+            ("CUSTOM", "Custom", "The steps set below"),
+        ),
+        default="STANDARD",
+    )
+    num_steps: bpy.props.IntProperty(name="Steps", default=30, min=1, max=1000)  # type: ignore[valid-type]
+    ref_cfg_scale: bpy.props.FloatProperty(name="Reference Guidance", default=2.5, min=0.0)  # type: ignore[valid-type]
+    audio_cfg_scale: bpy.props.FloatProperty(name="Audio Guidance", default=10.0, min=0.0)  # type: ignore[valid-type]
+    codec: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Codec",
+        items=(
+            ("prores_hq", "ProRes 422 HQ", ""),
+            ("dnxhr_hq", "DNxHR HQ", ""),
+            ("h264", "H.264", "High quality H.264"),
+        ),
+        default="prores_hq",
+    )
+    mute_original: bpy.props.BoolProperty(name="Mute Original", default=True)  # type: ignore[valid-type]
+    add_sound: bpy.props.BoolProperty(name="Add Take Sound", default=False)  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        scene = compat.sequencer_scene(context)
+        return scene is not None and compat.active_strip(context) is not None
+
+    def invoke(self, context: Any, event: Any) -> set[str]:
+        return context.window_manager.invoke_props_dialog(self)  # type: ignore[no-any-return]
+
+    def draw(self, context: Any) -> None:
+        layout = self.layout
+        problem = daemon_problem()
+        if problem is not None:
+            layout.label(text=f"Daemon: {problem.message}", icon="ERROR")
+            layout.operator(XDUB_OT_start_daemon.bl_idname, icon="PLAY")
+        layout.prop(self, "dialogue")
+        if self.dialogue == "FILE":
+            layout.prop(self, "filepath")
+        layout.prop(self, "quality")
+        if self.quality == "CUSTOM":
+            layout.prop(self, "num_steps")
+        layout.prop(self, "ref_cfg_scale")
+        layout.prop(self, "audio_cfg_scale")
+        layout.prop(self, "codec")
+        layout.prop(self, "mute_original")
+        layout.prop(self, "add_sound")
+
+    def job_options(self) -> JobOptions:
+        from .xdub_protocol.records import Codec
+
+        steps = QUALITY_STEPS.get(self.quality, self.num_steps)
+        return JobOptions(
+            codec=Codec(self.codec),
+            num_steps=steps,
+            ref_cfg_scale=self.ref_cfg_scale,
+            audio_cfg_scale=self.audio_cfg_scale,
+        )
+
+    def execute(self, context: Any) -> set[str]:
+        scene = compat.sequencer_scene(context)
+        strip = compat.active_strip(context)
+        try:
+            warnings = host.check_picture(scene, strip)
+            picture = host.picture_span(scene, strip)
+            if self.dialogue == "FILE":
+                audio_path = bpy.path.abspath(self.filepath)
+                if not self.filepath or not os.path.isfile(audio_path):
+                    raise MediaError(f"audio file {audio_path!r} does not exist")
+                pieces = file_dialogue(picture, audio_path)
+            else:
+                sounds = host.sound_timings(compat.selected_strips(context))
+                pieces = dialogue_pieces(picture, sounds, host.fps_of(scene))
+            video_path = bpy.path.abspath(strip.filepath)
+            if not os.path.isfile(video_path):
+                raise MediaError(f"the clip's file {video_path!r} does not exist", hint="relink it")
+            options = self.job_options()
+            problem = daemon_problem()
+            if problem is not None:
+                problem.hint = "use Start xdub Daemon (xdub sidebar) or run `xdub daemon start`"
+                raise problem
+            timeline = build_job(
+                scene.name,
+                os.path.abspath(video_path),
+                picture,
+                pieces,
+                timeline_start=min(scene.frame_start, picture.record_start),
+                host_ids={"scene": scene.name, "strip": strip.name, "blend": bpy.data.filepath},
+            )
+        except XdubError as error:
+            return _report_error(self, error)
+        job_id = uuid.uuid4().hex
+        settings = options.to_json()
+        jobs.add_record(scene, job_id, strip, picture, settings)
+        record = jobs.find_record([scene], job_id)[1]
+        record.mute_original = self.mute_original
+        record.add_sound = self.add_sound
+        runtime.ensure_worker().submit(job_id, job_to_json(timeline), options)
+        for warning in warnings:
+            self.report({"WARNING"}, f"xdub: {warning}")
+        self.report({"INFO"}, f"xdub: submitted {strip.name!r} as job {job_id[:8]}")
+        return {"FINISHED"}
+
+
+class XDUB_OT_cancel_job(bpy.types.Operator):
+    """Cancel this xdub job"""
+
+    bl_idname = "sequencer.xdub_cancel_job"
+    bl_label = "Cancel xdub Job"
+
+    job_id: bpy.props.StringProperty()  # type: ignore[valid-type]
+
+    def execute(self, context: Any) -> set[str]:
+        runtime.ensure_worker().cancel(self.job_id)
+        return {"FINISHED"}
+
+
+class XDUB_OT_reconnect(bpy.types.Operator):
+    """Follow this file's pending jobs again (after the daemon was restarted)"""
+
+    bl_idname = "sequencer.xdub_reconnect"
+    bl_label = "Reconnect to xdub"
+
+    def execute(self, context: Any) -> set[str]:
+        count = runtime.watch_pending()
+        self.report({"INFO"}, f"xdub: following {count} pending job(s)")
+        return {"FINISHED"}
+
+
+class XDUB_OT_start_daemon(bpy.types.Operator):
+    """Start the xdub daemon (the command set in the add-on preferences)"""
+
+    bl_idname = "sequencer.xdub_start_daemon"
+    bl_label = "Start xdub Daemon"
+
+    def execute(self, context: Any) -> set[str]:
+        command = [runtime.xdub_command(), "daemon", "start"]
+        try:
+            subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
+        except OSError as error:
+            self.report(
+                {"ERROR"},
+                f"xdub: could not run {' '.join(command)!r}: {error} "
+                "(set the xdub command in the add-on preferences)",
+            )
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"xdub: starting the daemon ({Path(command[0]).name} daemon start)")
+        return {"FINISHED"}
+
+
+CLASSES = (XDUB_OT_dub_clip, XDUB_OT_cancel_job, XDUB_OT_reconnect, XDUB_OT_start_daemon)

@@ -1,0 +1,80 @@
+"""Which audio is the new dialogue: selected clips, a "Dub"/"ADR" track, or the user's choice.
+
+Stdlib-only. Asking needs a script GUI, so free Resolve (>= 19.1) gets a message saying how to
+name the track instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from xdub_resolve.host import HostError, ResolveTimeline
+from xdub_resolve.progress import WindowView
+
+
+def choose_dialogue(host: ResolveTimeline, view: Any, write: Callable[[str], None]) -> int | str:
+    """An audio track index, or an absolute file path."""
+    track = host.selected_audio_track() or host.default_dialogue_track()
+    if track is not None:
+        write(f"XDub: dialogue from audio track {track} ({dict(host.audio_tracks())[track]})")
+        return track
+    if isinstance(view, WindowView):
+        choice = ask(view.ui, view.dispatcher, host.audio_tracks())
+        if choice is not None:
+            return choice
+        raise HostError("no dialogue chosen")
+    raise HostError(
+        "which audio is the new dialogue? Name its audio track 'Dub' (or 'ADR'), or select "
+        "its clips together with the video clip (Resolve 21.0.4+), then run XDub again"
+    )
+
+
+def ask(ui: Any, dispatcher: Any, tracks: list[tuple[int, str]]) -> int | str | None:
+    """A small window: pick an audio track, or type a file path; ``None`` if cancelled."""
+    window = dispatcher.AddWindow(
+        {
+            "ID": "xdub_audio",
+            "WindowTitle": "XDub - new dialogue",
+            "Geometry": [100, 100, 420, 150],
+        },
+        ui.VGroup(
+            [
+                ui.Label({"Text": "Audio track with the new dialogue:"}),
+                ui.ComboBox({"ID": "track"}),
+                ui.LineEdit({"ID": "path", "PlaceholderText": "or the absolute path of a file"}),
+                ui.HGroup(
+                    [
+                        ui.Button({"ID": "ok", "Text": "Dub"}),
+                        ui.Button({"ID": "no", "Text": "Cancel"}),
+                    ]
+                ),
+            ]
+        ),
+    )
+    items = window.GetItems()
+    for index, name in tracks:
+        items["track"].AddItem(f"A{index}: {name}")
+    answer: list[int | str | None] = [None]
+
+    def on_ok(event: Any) -> None:
+        path = str(items["path"].Text or "").strip()
+        chosen = int(items["track"].CurrentIndex)
+        if path:
+            answer[0] = path
+        elif 0 <= chosen < len(tracks):
+            answer[0] = tracks[chosen][0]
+        dispatcher.ExitLoop()
+
+    def on_cancel(event: Any) -> None:
+        dispatcher.ExitLoop()
+
+    window.On.ok.Clicked = on_ok
+    window.On.no.Clicked = on_cancel
+    window.On.xdub_audio.Close = on_cancel
+    window.Show()
+    try:
+        dispatcher.RunLoop()
+    finally:
+        window.Hide()
+    return answer[0]

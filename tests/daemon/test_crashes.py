@@ -1,0 +1,127 @@
+"""Crashes: kill -9 of the daemon mid-take resumes to the same take; a dead or out-of-memory
+worker fails its job clearly, is restarted, and the queue goes on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xdub.protocol.messages import JobStateEvent, ProgressEvent
+from xdub.protocol.records import JobState
+
+
+def _worker_pid(daemon_pid: int, timeout_s: float = 60.0) -> int:
+    """The daemon's spawned worker (not multiprocessing's resource tracker)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{daemon_pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                    return int(child)
+        time.sleep(0.1)
+    raise AssertionError("no worker process found")
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status").read_text()
+    return "State:\tZ" not in status
+
+
+def _wait_for_progress(client, job_id: str, *, clip: int) -> None:
+    for event in client.events(300.0, [job_id]):
+        content = event.content
+        if isinstance(content, ProgressEvent) and content.progress.clip >= clip:
+            return
+    raise AssertionError(f"job {job_id} never reached window {clip}")
+
+
+def _frames(path: Path) -> np.ndarray:
+    from xdub.media.decode import iter_frames
+
+    return np.stack([frame.rgb for frame in iter_frames(path)])
+
+
+def test_daemon_killed_in_window_2_resumes_to_the_same_take(
+    daemon_factory, two_window_clip, fast_options
+) -> None:
+    """Scaled down from the issue's 4-window job to 2 windows: the tiny model's face tracker
+    costs about a second per source frame on a loaded 2-core machine."""
+    clip = two_window_clip
+    options = fast_options(num_steps=2)
+    daemon = daemon_factory()
+    daemon.start()
+    client = daemon.client("resumer")
+    job_id = client.submit(clip.otio, options).job_id
+    worker = _worker_pid(daemon.pid)
+    _wait_for_progress(client, job_id, clip=2)
+    daemon.kill9()
+    deadline = time.monotonic() + 20
+    while _is_alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _is_alive(worker), "the orphaned worker kept running"
+    checkpoints = list((daemon.data_dir / "jobs" / job_id / "checkpoint").iterdir())
+    assert [folder.name for folder in checkpoints] == ["w0001"]
+
+    daemon.start()  # a fresh daemon over the same store; the client follows it
+    resumed = client.wait(job_id, 600)
+    assert resumed.state is JobState.DONE, resumed.error
+    assert f"[job {job_id}] resuming from window 1" in daemon.log_text("worker.log")
+    db = sqlite3.connect(daemon.data_dir / "jobs.sqlite3")
+    assert db.execute("SELECT attempts FROM jobs WHERE job_id = ?", (job_id,)).fetchone() == (2,)
+
+    reference = client.wait(client.submit(clip.otio, options).job_id, 600)
+    assert reference.state is JobState.DONE, reference.error
+    client.close()
+    from xdub.otio_result import parse_result
+
+    assert resumed.result_otio is not None and reference.result_otio is not None
+    resumed_take = parse_result(resumed.result_otio).take_path
+    reference_take = parse_result(reference.result_otio).take_path
+    resumed_frames, reference_frames = _frames(resumed_take), _frames(reference_take)
+    from xdub.media.probe import probe
+
+    assert resumed_frames.shape[0] == probe(clip.video).num_frames
+    np.testing.assert_array_equal(resumed_frames, reference_frames)
+
+
+def test_dead_or_out_of_memory_worker_fails_its_job_and_the_queue_goes_on(
+    daemon_factory, two_window_clip, short_clip, fast_options
+) -> None:
+    two_windows = two_window_clip
+    daemon = daemon_factory({"XDUB_TEST_WORKER_FAULT": "oom_at_window:1"})
+    daemon.start()
+    with daemon.client("crasher") as client:
+        out_of_memory = client.submit(two_windows.otio, fast_options()).job_id
+        after_oom = client.submit(short_clip.otio, fast_options()).job_id
+        killed = client.submit(short_clip.otio, fast_options(seed=8)).job_id
+        after_kill = client.submit(short_clip.otio, fast_options(seed=9)).job_id
+
+        failed = client.wait(out_of_memory, 300)
+        assert failed.state is JobState.FAILED and failed.error is not None
+        assert failed.error.code == "out_of_memory"
+        assert "ran out of memory" in failed.error.message
+        assert client.wait(after_oom, 300).state is JobState.DONE
+
+        for event in client.events(300.0, [killed]):
+            content = event.content
+            if isinstance(content, JobStateEvent) and content.state is JobState.RUNNING:
+                break
+        os.kill(_worker_pid(daemon.pid), signal.SIGKILL)
+        crashed = client.wait(killed, 300)
+        assert crashed.state is JobState.FAILED and crashed.error is not None
+        assert crashed.error.code == "worker_crashed"
+        assert "died" in crashed.error.message and crashed.error.hint
+        done = client.wait(after_kill, 300)
+        assert done.state is JobState.DONE, done.error
+        assert client.retry(killed) is JobState.QUEUED
+        assert client.wait(killed, 300).state is JobState.DONE

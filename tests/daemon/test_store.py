@@ -1,0 +1,146 @@
+"""The job store on real SQLite: schema, WAL, transitions, queue order, restart, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from xdub.errors import JobError
+from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress, Stage
+from xdub_daemon.config import Retention
+from xdub_daemon.jobs import transition
+from xdub_daemon.store import SCHEMA_VERSION, JobStore
+
+
+def _store(tmp_path: Path) -> JobStore:
+    return JobStore(tmp_path / "jobs.sqlite3", tmp_path / "jobs")
+
+
+def _add(store: JobStore, job_id: str, priority: int = 0) -> None:
+    store.add(
+        job_id,
+        name=f"take {job_id}",
+        otio="{}",
+        options=JobOptions(seed=1),
+        priority=priority,
+        client="test",
+        host="cli",
+    )
+
+
+def test_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
+    _store(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "jobs.sqlite3")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    _store(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "jobs.sqlite3")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(JobError, match="schema"):
+        _store(tmp_path)
+
+
+def test_job_round_trips_with_progress_error_and_warnings(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _add(store, "a")
+    progress = Progress(Stage.DENOISE, 1, 2, 3, 4, 0.5, 2.0)
+    store.change_state("a", JobState.RUNNING)
+    store.set_progress("a", progress)
+    error = ErrorInfo("no_face", "no face in a.mp4", "pick the speaker")
+    store.change_state("a", JobState.FAILED, error=error, warnings=("short dialogue",))
+    store.close()
+    job = _store(tmp_path).get("a")
+    assert (job.state, job.progress, job.error, job.warnings) == (
+        JobState.FAILED,
+        progress,
+        error,
+        ("short dialogue",),
+    )
+    assert job.info().job_id == "a" and job.attempts == 1
+
+
+def test_transition_refuses_illegal_moves(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _add(store, "a")
+    job = store.get("a")
+    with pytest.raises(JobError) as caught:
+        transition(job, JobState.DONE)
+    assert caught.value.code == "bad_state"
+    store.change_state("a", JobState.RUNNING)
+    store.change_state("a", JobState.DONE, result_otio="{}")
+    for state in JobState:
+        with pytest.raises(JobError):
+            store.change_state("a", state)
+    assert store.get("a").state is JobState.DONE
+
+
+def test_queue_is_fifo_within_priorities_and_retry_goes_to_the_back(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for job_id, priority in (("a", 0), ("b", 0), ("urgent", 5), ("c", 0)):
+        _add(store, job_id, priority)
+    assert [job.job_id for job in store.queue()] == ["urgent", "a", "b", "c"]
+    assert store.queue_position("b") == 2
+    store.change_state("a", JobState.CANCELLED)
+    store.change_state("a", JobState.QUEUED)
+    assert [job.job_id for job in store.queue()] == ["urgent", "b", "c", "a"]
+
+
+def test_running_jobs_go_back_to_their_place_at_start_up(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _add(store, "a")
+    _add(store, "b")
+    store.change_state("a", JobState.RUNNING)
+    store.set_windows_done("a", 2)
+    store.close()
+    store = _store(tmp_path)
+    assert [job.job_id for job in store.requeue_running()] == ["a"]
+    assert [job.job_id for job in store.queue()] == ["a", "b"]
+    assert store.get("a").windows_done == 2
+
+
+def test_delete_needs_a_terminal_job_and_removes_its_folder(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _add(store, "a")
+    folder = store.job_dir("a")
+    (folder / "dialogue.wav").write_bytes(b"x")
+    with pytest.raises(JobError, match="only finished jobs"):
+        store.delete("a", delete_files=True)
+    store.change_state("a", JobState.CANCELLED)
+    store.delete("a", delete_files=True)
+    assert not folder.exists()
+    with pytest.raises(JobError) as caught:
+        store.get("a")
+    assert caught.value.code == "unknown_job"
+
+
+def test_retention_prunes_old_and_surplus_finished_jobs(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for job_id in ("old", "mid", "new", "queued"):
+        _add(store, job_id)
+        store.job_dir(job_id)
+    for job_id in ("old", "mid", "new"):
+        store.change_state(job_id, JobState.CANCELLED)
+    later = time.time() + 2 * 86400
+    assert store.prune(Retention(max_age_days=30, max_jobs=10), clock=later) == []
+    assert sorted(store.prune(Retention(max_age_days=30, max_jobs=1), clock=later)) == [
+        "mid",
+        "old",
+    ]
+    assert not (tmp_path / "jobs" / "old").exists()
+    assert store.prune(Retention(max_age_days=1, max_jobs=10), clock=later) == ["new"]
+    assert [job.job_id for job in store.list_jobs()] == ["queued"]
+
+
+def test_settings_persist(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.save_settings({"allow_lan": True, "models_dir": "/m"})
+    store.save_settings({"allow_lan": False})
+    store.close()
+    assert _store(tmp_path).settings() == {"allow_lan": False, "models_dir": "/m"}

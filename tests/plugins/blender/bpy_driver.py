@@ -1,0 +1,214 @@
+"""Runs inside a bpy venv (Blender as a Python module): installs the extension zip offline and
+plays the scenarios, writing what it observed as JSON for the pytest side to assert on.
+
+python bpy_driver.py CONFIG.json OUT.json   (BLENDER_USER_RESOURCES set to a temp folder)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+PACKAGE = "bl_ext.user_default.xdub"
+FPS = 25
+
+
+def install(zip_path: str) -> dict[str, Any]:
+    bpy.ops.extensions.package_install_files(
+        filepath=zip_path, repo="user_default", enable_on_install=True
+    )
+    return {
+        "enabled": PACKAGE in bpy.context.preferences.addons,
+        "operator": hasattr(bpy.ops.sequencer, "xdub_dub_clip"),
+        "menus": [
+            name
+            for name in ("SEQUENCER_MT_strip", "SEQUENCER_MT_context_menu")
+            if any(
+                f.__name__ == "menu_entry" for f in getattr(bpy.types, name)._dyn_ui_initialize()
+            )
+        ],
+        "zmq": importlib.util.find_spec("zmq") is not None,
+        "version": bpy.app.version_string,
+    }
+
+
+def prefs() -> Any:
+    return bpy.context.preferences.addons[PACKAGE].preferences
+
+
+def strips(scene: Any) -> Any:
+    editor = scene.sequence_editor_create()
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def fresh_scene(config: dict[str, Any], fps: int = FPS) -> tuple[Any, Any]:
+    """A scene with the movie on channel 2 (handles trimmed) and two dialogue strips on 1."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = fps, 1.0
+    collection = strips(scene)
+    movie = collection.new_movie("A001", config["video"], 2, 10)
+    movie.frame_final_start = 13  # left handle 3 frames in
+    movie.frame_final_end = 50  # right handle in too
+    first = collection.new_sound("line1", config["audio"], 1, 13)
+    first.frame_final_end = 30
+    second = collection.new_sound("line2", config["audio"], 1, 35)
+    for strip in collection:
+        strip.select = True
+    scene.sequence_editor.active_strip = movie
+    second.select = True
+    return scene, movie
+
+
+def dub(**options: Any) -> str:
+    try:
+        bpy.ops.sequencer.xdub_dub_clip("EXEC_DEFAULT", **options)
+    except RuntimeError as error:
+        return str(error)
+    return ""
+
+
+def runtime() -> Any:
+    return importlib.import_module(f"{PACKAGE}.runtime")
+
+
+def record_of(job_id: str) -> Any:
+    for scene in bpy.data.scenes:
+        for record in scene.xdub_jobs:
+            if record.job_id == job_id:
+                return record
+    return None
+
+
+def poll_until(job_id: str, states: tuple[str, ...], timeout_s: float) -> dict[str, Any]:
+    """Call the timer's poll function by hand (timers never fire in background mode)."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[float] = []
+    while time.monotonic() < deadline:
+        runtime().poll()
+        record = record_of(job_id)
+        seen.append(record.fraction)
+        if record.state in states:
+            break
+        time.sleep(0.05)
+    return {
+        "state": record.state,
+        "message": record.message,
+        "fractions": sorted(set(seen)),
+        "take_strip": record.take_strip,
+    }
+
+
+def describe(strip: Any) -> dict[str, Any]:
+    return {
+        "name": strip.name,
+        "type": strip.type,
+        "channel": strip.channel,
+        "frame_final_start": strip.frame_final_start,
+        "frame_final_end": strip.frame_final_end,
+        "frame_start": strip.frame_start,
+        "filepath": bpy.path.abspath(getattr(strip, "filepath", "")),
+        "fps": getattr(strip, "fps", None),
+        "mute": strip.mute,
+        "props": {key: strip[key] for key in strip.keys() if key.startswith("xdub")},
+    }
+
+
+def refusals(config: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    prefs().connection_file = str(Path(config["work"]) / "no-daemon.json")
+    fresh_scene(config)
+    out["daemon_down"] = dub()
+    prefs().connection_file = config["connection_file"]
+    fresh_scene(config, fps=24)
+    out["fps"] = dub()
+    scene, movie = fresh_scene(config)
+    image = strips(scene).new_image("stills", config["image"], 5, 1)
+    scene.sequence_editor.active_strip = image
+    out["image"] = dub()
+    scene, movie = fresh_scene(config)
+    meta = strips(scene).new_meta("group", 6, 1)
+    scene.sequence_editor.active_strip = meta
+    out["meta"] = dub()
+    scene, movie = fresh_scene(config)
+    movie.use_reverse_frames = True  # retiming_keys.add() segfaults headless (bpy 4.5)
+    out["retimed"] = dub()
+    scene, movie = fresh_scene(config)
+    for strip in strips(scene):
+        strip.select = strip == movie
+    out["no_dialogue"] = dub()
+    return out
+
+
+def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
+    prefs().connection_file = config["connection_file"]
+    scene, movie = fresh_scene(config)
+    blocker = strips(scene).new_sound("blocker", config["audio"], 3, 40)  # channel 3 is busy
+    blocker.select = False
+    error = dub(quality="CUSTOM", num_steps=config["num_steps"], codec="h264")
+    (record,) = scene.xdub_jobs
+    job_id = record.job_id
+    blend = str(Path(config["work"]) / "project.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=blend)
+    bpy.ops.wm.open_mainfile(filepath=blend)  # load_post follows the pending job again
+    result = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])
+    scene = bpy.data.scenes[0]
+    collection = strips(scene)
+    result.update(
+        submit_error=error,
+        job_id=job_id,
+        original=describe(collection["A001"]),
+        take=describe(collection[result["take_strip"]]) if result["take_strip"] else None,
+        take_media_frames=collection[result["take_strip"]].frame_duration
+        if result["take_strip"]
+        else None,
+    )
+    return result
+
+
+def cancel(config: dict[str, Any]) -> dict[str, Any]:
+    prefs().connection_file = config["connection_file"]
+    scene, _ = fresh_scene(config)
+    error = dub(quality="CUSTOM", num_steps=1000)
+    (record,) = scene.xdub_jobs
+    job_id = record.job_id
+    poll_until(job_id, ("running",), config["timeout_s"])
+    deadline = time.monotonic() + config["timeout_s"]
+    while record_of(job_id).fraction == 0.0 and time.monotonic() < deadline:
+        runtime().poll()
+        time.sleep(0.05)
+    bpy.ops.sequencer.xdub_cancel_job(job_id=job_id)
+    result = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])
+    result.update(submit_error=error, strips=sorted(s.name for s in strips(bpy.data.scenes[0])))
+    return result
+
+
+def main() -> None:
+    config = json.loads(Path(sys.argv[1]).read_text())
+    facts: dict[str, Any] = {}
+    for name, scenario in (
+        ("install", lambda: install(config["zip"])),
+        ("refusals", lambda: refusals(config)),
+        ("dub", lambda: dub_and_reopen(config)),
+        ("cancel", lambda: cancel(config)),
+    ):
+        try:
+            facts[name] = scenario()
+        except Exception:
+            facts[name] = {"crash": traceback.format_exc()}
+        Path(sys.argv[2]).write_text(json.dumps(facts, indent=1, default=str))
+    bpy.ops.preferences.addon_disable(module=PACKAGE)  # unregister: joins the worker thread
+    facts["worker_threads_after_disable"] = [
+        t.name for t in __import__("threading").enumerate() if t.name == "xdub-daemon"
+    ]
+    Path(sys.argv[2]).write_text(json.dumps(facts, indent=1, default=str))
+
+
+main()

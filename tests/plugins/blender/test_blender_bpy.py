@@ -1,0 +1,158 @@
+"""The extension in real Blender (bpy 4.5 LTS and 5.0 from PyPI, each in its own venv).
+
+One bpy process per version installs the built zip offline, builds scenes from generated media
+and plays every scenario (bpy_driver.py); the tests below assert on what it observed. The
+stand-in daemon (conftest.py) speaks the real protocol over real sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xdub.media.synthetic import (
+    AudioSpec,
+    SyntheticVideoSpec,
+    write_synthetic_audio,
+    write_synthetic_video,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DRIVER = Path(__file__).with_name("bpy_driver.py")
+VENVS = {"4.5": ".venv-bpy45", "5.0": ".venv-bpy50"}
+NUM_STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("media")
+    spec = SyntheticVideoSpec(duration_s=2.0)
+    clip = write_synthetic_video(root / "A001.mp4", spec)
+    write_synthetic_audio(root / "line.wav", spec.speech(), AudioSpec())
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(root / "still.png")
+    return {
+        "video": str(root / "A001.mp4"),
+        "audio": str(root / "line.wav"),
+        "image": str(root / "still.png"),
+        "num_frames": str(clip.num_frames),
+    }
+
+
+@pytest.fixture(scope="module", params=sorted(VENVS))
+def facts(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    extension_zip: Path,
+    media: dict[str, str],
+) -> Iterator[dict[str, Any]]:
+    python = REPO_ROOT / VENVS[request.param] / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"{python} is absent: run `bash installers/blender-test-env.sh`")
+    from .conftest import StandInDaemon  # type: ignore[import-not-found]
+
+    work = tmp_path_factory.mktemp(f"bpy{request.param}")
+    daemon = StandInDaemon(work / "daemon")
+    config = {
+        **media,
+        "zip": str(extension_zip),
+        "work": str(work),
+        "connection_file": str(daemon.connection_file),
+        "num_steps": NUM_STEPS,
+        "timeout_s": 30.0,
+    }
+    (work / "config.json").write_text(json.dumps(config))
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(work / "blender-user")}
+    env.pop("XDUB_CONNECTION_FILE", None)
+    try:
+        run = subprocess.run(
+            [str(python), str(DRIVER), str(work / "config.json"), str(work / "facts.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        daemon.close()
+    out = work / "facts.json"
+    assert out.exists(), f"bpy {request.param} wrote nothing:\n{run.stdout}\n{run.stderr}"
+    observed = json.loads(out.read_text())
+    observed["submitted"] = daemon.submitted
+    observed["log"] = f"exit {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    yield observed
+
+
+def scenario(facts: dict[str, Any], name: str) -> dict[str, Any]:
+    result = facts.get(name, {"crash": "the bpy process died before this scenario"})
+    assert "crash" not in result, f"{name} crashed:\n{result['crash']}\n{facts['log']}"
+    return result
+
+
+def test_zip_installs_offline_and_registers(facts: dict[str, Any]) -> None:
+    installed = scenario(facts, "install")
+    assert installed["enabled"] and installed["operator"] and installed["zmq"]
+    assert installed["menus"] == ["SEQUENCER_MT_strip", "SEQUENCER_MT_context_menu"]
+
+
+def test_take_lands_above_the_original_over_the_same_frames(facts: dict[str, Any]) -> None:
+    dub = scenario(facts, "dub")
+    assert dub["submit_error"] == ""
+    assert dub["state"] == "done", dub["message"]
+    original, take = dub["original"], dub["take"]
+    assert take is not None, dub
+    assert take["type"] == "MOVIE" and take["name"] == "A001 take 1"
+    assert take["channel"] == 4  # 2 is the original, 3 holds the blocker over these frames
+    assert (take["frame_final_start"], take["frame_final_end"]) == (13, 50)
+    assert (original["frame_final_start"], original["frame_final_end"]) == (13, 50)
+    assert take["fps"] == pytest.approx(original["fps"])
+    assert Path(take["filepath"]).name == f"{dub['job_id']}-take.mp4"
+    assert original["mute"] is True and take["mute"] is False
+    props = take["props"]
+    assert props["xdub_job"] == dub["job_id"] and props["xdub_take"] == 1
+    assert props["xdub_model"] == "stand-in" and props["xdub_source_strip"] == "A001"
+    settings = json.loads(props["xdub_settings"])
+    assert settings["num_steps"] == NUM_STEPS and settings["codec"] == "h264"
+    assert dub["fractions"][-1] == 1.0 and len(dub["fractions"]) >= 2  # progress was shown
+
+
+def test_submitted_job_is_the_scene_as_the_daemon_reads_it(facts: dict[str, Any]) -> None:
+    from xdub.otio_job import parse_job
+
+    scenario(facts, "dub")
+    job = parse_job(facts["submitted"][0])
+    assert (job.start_frame, job.num_frames, job.fps) == (3, 37, 25.0)
+    assert job.host == "blender" and job.host_ids["strip"] == "A001"
+    first, second = job.dialogue.segments
+    assert (first.offset_s, first.duration_s) == (0.0, pytest.approx(17 / 25))
+    assert (second.offset_s, second.source_start_s) == (pytest.approx(22 / 25), 0.0)
+    assert second.duration_s == pytest.approx(15 / 25)  # clipped at the picture's right handle
+
+
+def test_cancel_stops_the_job_and_places_nothing(facts: dict[str, Any]) -> None:
+    cancelled = scenario(facts, "cancel")
+    assert cancelled["submit_error"] == ""
+    assert cancelled["state"] == "cancelled", cancelled
+    assert not cancelled["take_strip"]
+    assert not any("take" in name for name in cancelled["strips"])
+
+
+def test_refusals_say_what_to_do(facts: dict[str, Any]) -> None:
+    refused = scenario(facts, "refusals")
+    assert "daemon not running" in refused["daemon_down"]
+    assert "Start xdub Daemon" in refused["daemon_down"]
+    assert "25.000 fps but the scene is 24.000 fps" in refused["fps"]
+    assert "image sequence" in refused["image"]
+    assert "meta strip" in refused["meta"] and "Tab" in refused["meta"]
+    assert "no selected sound strip" in refused["no_dialogue"]
+    assert "speed change" in refused["retimed"]
+
+
+def test_disabling_joins_the_worker_thread(facts: dict[str, Any]) -> None:
+    assert facts["worker_threads_after_disable"] == []

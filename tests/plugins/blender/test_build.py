@@ -1,0 +1,67 @@
+"""``xdub plugins build blender``: the zip, the vendored protocol, and Blender's validator."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from xdub.cli import main
+from xdub.plugins.build import PYZMQ_VERSION, WHEEL_TARGETS, vendor_module
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_zip_holds_source_vendored_protocol_and_wheels(extension_zip: Path) -> None:
+    with zipfile.ZipFile(extension_zip) as bundle:
+        names = set(bundle.namelist())
+        manifest = bundle.read("blender_manifest.toml").decode()
+        transport = bundle.read("xdub_protocol/zmq_transport.py").decode()
+    assert {"__init__.py", "operators.py", "core/timing.py", "xdub_protocol/exceptions.py"} <= names
+    wheels = sorted(name for name in names if name.startswith("wheels/"))
+    assert len(wheels) == len(WHEEL_TARGETS)
+    assert all(f"pyzmq-{PYZMQ_VERSION}-" in name for name in wheels)
+    for wheel in wheels:
+        assert f'"./{wheel}"' in manifest
+    assert "from .connection import (" in transport and "from .exceptions import" in transport
+    assert not any("__pycache__" in name for name in names)
+
+
+def test_vendoring_refuses_other_xdub_imports() -> None:
+    assert vendor_module("from xdub.errors import X\n", "m.py") == "from .exceptions import X\n"
+    with pytest.raises(Exception, match="which hosts lack") as raised:
+        vendor_module("from xdub.media import probe\n", "m.py")
+    assert raised.value.code == "build_failed"
+
+
+def test_offline_build_without_cached_wheels_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="no pyzmq") as raised:
+        from xdub.plugins.build import build_blender
+
+        build_blender(tmp_path / "dist", wheel_cache=tmp_path / "empty", offline=True)
+    assert "without --offline" in (raised.value.hint or "")
+
+
+def test_cli_builds_offline(
+    tmp_path: Path, wheel_cache: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(["plugins", "build", "blender", "-o", str(tmp_path), "--wheel-cache",
+                 str(wheel_cache), "--offline"])  # fmt: skip
+    assert code == 0
+    assert Path(capsys.readouterr().out.strip()) == tmp_path / "xdub-0.1.0.zip"
+
+
+@pytest.mark.parametrize("venv", [".venv-bpy45", ".venv-bpy50"])
+def test_blender_validates_the_zip(venv: str, extension_zip: Path) -> None:
+    python = REPO_ROOT / venv / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"{python} is absent: run `bash installers/blender-test-env.sh`")
+    found = sorted((REPO_ROOT / venv).glob("lib/python*/site-packages/bpy/*/scripts/addons_core"))
+    script = found[0] / "bl_pkg" / "cli" / "blender_ext.py"
+    run = subprocess.run(
+        [str(python), str(script), "validate", str(extension_zip)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -1,0 +1,106 @@
+"""``xdub plugins install|uninstall resolve`` into a temporary home, for each OS layout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xdub.cli import main
+from xdub.plugins.resolve_install import MENU_SCRIPTS, PLUGIN_FOLDER, install, uninstall
+
+SUPPORT = Path("Library") / "Application Support"
+
+
+def _layouts(home: Path) -> dict[str, tuple[dict[str, str], list[Path]]]:
+    """Per OS: the environment and the Fusion roots hosts.md §A3 names for ``home``."""
+    appdata = home / "AppData" / "Roaming"
+    container = home / "Library" / "Containers" / "com.blackmagic-design.DaVinciResolveLite"
+    return {
+        "linux": ({}, [home / ".local" / "share" / "DaVinciResolve" / "Fusion"]),
+        "win32": (
+            {"APPDATA": str(appdata)},
+            [appdata / "Blackmagic Design" / "DaVinci Resolve" / "Support" / "Fusion"],
+        ),
+        "darwin": (
+            {},
+            [
+                home / SUPPORT / "Blackmagic Design" / "DaVinci Resolve" / "Fusion",
+                container / "Data" / SUPPORT / "Blackmagic Design" / "DaVinci Resolve" / "Fusion",
+                container / "Data" / SUPPORT / "Fusion",
+            ],
+        ),
+    }
+
+
+def _snapshot(home: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(home)): path.read_bytes()
+        for path in sorted(home.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32", "darwin"])
+def test_install_is_idempotent_and_uninstall_removes_only_ours(
+    tmp_path: Path, platform: str
+) -> None:
+    home = tmp_path / "home"
+    env, roots = _layouts(home)[platform]
+    if platform == "darwin":
+        (roots[1].parents[4]).mkdir(parents=True)  # the App Store container exists
+    user_script = roots[0] / "Scripts" / "Edit" / "Someone else's.py"
+    user_script.parent.mkdir(parents=True)
+    user_script.write_text("print('mine')\n")
+
+    written = install(home=home, platform=platform, env=env, python="/opt/xdub/bin/python")
+    for root in roots:
+        for category in ("Edit", "Utility"):
+            for name in MENU_SCRIPTS:
+                assert root / "Scripts" / category / name in written
+        plugin = root / PLUGIN_FOLDER
+        assert (plugin / "xdub_resolve" / "dub_clip.py").is_file()
+        assert (plugin / "xdub_resolve" / "_vendor" / "xdub" / "protocol" / "signing.py").is_file()
+        assert not list(plugin.rglob("__pycache__"))
+        menu = (root / "Scripts" / "Edit" / "XDub – Dub clip.py").read_text(encoding="utf-8")
+        assert f"PLUGIN_DIR = {str(plugin)!r}  # xdub:plugin-dir" in menu
+        lua = (root / "Scripts" / "Utility" / "XDub – Dub clip (Lua).lua").read_text(
+            encoding="utf-8"
+        )
+        assert f"local PLUGIN_DIR = [==[{plugin}]==] -- xdub:plugin-dir" in lua
+        assert "local PYTHON = [==[/opt/xdub/bin/python]==] -- xdub:python" in lua
+    first = _snapshot(home)
+    install(home=home, platform=platform, env=env, python="/opt/xdub/bin/python")
+    assert _snapshot(home) == first
+
+    removed = uninstall(home=home, platform=platform, env=env)
+    assert len(removed) == len(roots) * (2 * len(MENU_SCRIPTS) + 1)
+    assert _snapshot(home) == {str(user_script.relative_to(home)): b"print('mine')\n"}
+    assert uninstall(home=home, platform=platform, env=env) == []
+
+
+def test_installed_plugin_imports_with_the_stdlib_only(tmp_path: Path) -> None:
+    install(home=tmp_path, platform="linux", env={})
+    plugin = tmp_path / ".local" / "share" / "DaVinciResolve" / "Fusion" / PLUGIN_FOLDER
+    program = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from xdub_resolve import collect, dub_clip, link, lua_host;"
+        "link.use_vendored_protocol();"
+        "import xdub.protocol.connection, xdub.protocol.signing;"
+        "assert xdub.__file__.startswith(sys.argv[1]), xdub.__file__;"
+        "assert 'zmq' not in sys.modules"
+    )
+    # -S: no site-packages, as in a Resolve Python with nothing installed; -I: no user paths
+    subprocess.run([sys.executable, "-S", "-I", "-c", program, str(plugin)], check=True)
+
+
+def test_cli_installs_into_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["plugins", "install", "resolve"]) == 0
+    edit = tmp_path / ".local" / "share" / "DaVinciResolve" / "Fusion" / "Scripts" / "Edit"
+    assert (edit / "XDub – Dub clip.py").is_file()
+    assert main(["plugins", "uninstall", "resolve"]) == 0
+    assert not (edit / "XDub – Dub clip.py").exists()

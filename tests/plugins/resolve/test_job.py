@@ -1,0 +1,129 @@
+"""The job the plugin writes by hand from a (fake) Resolve item, read by the real ``parse_job``."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from fake_resolve import FREE, STUDIO, FakeBmd, FakeWindow
+from resolve_scenario import (
+    DIALOGUE_LEAD,
+    DURATION,
+    LEFT_OFFSET,
+    RECORD_START,
+    TIMELINE_START,
+    Media,
+    make_project,
+)
+from xdub_resolve.dialogue import choose_dialogue
+from xdub_resolve.dub_clip import gather_job, make_view
+from xdub_resolve.host import HostError, ResolveTimeline
+from xdub_resolve.job import build_job, job_to_json
+from xdub_resolve.timing import TimingError
+
+from xdub.otio_job import parse_job
+
+
+def test_job_carries_the_media_relative_range_and_the_trimmed_dialogue(media: Media) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4))
+    host = ResolveTimeline(project.resolve)
+    job = parse_job(job_to_json(build_job(gather_job(host, project.item, 2))))
+    fps = 25
+    assert job.video_path == media.video
+    assert job.fps == fps
+    assert job.start_frame == LEFT_OFFSET  # from the file's first frame, not the start TC
+    assert job.num_frames == DURATION
+    assert job.record_start_s == pytest.approx((RECORD_START - TIMELINE_START) / fps)
+    (segment,) = job.dialogue.segments
+    assert segment.path == media.dialogue
+    assert segment.offset_s == 0.0
+    # the dialogue began DIALOGUE_LEAD record frames early: its head is cut, its tail fits
+    assert segment.source_start_s == pytest.approx(DIALOGUE_LEAD / fps, abs=1 / 48000)
+    assert segment.duration_s == pytest.approx(DURATION / fps, abs=1 / 48000)
+    assert job.host == "resolve"
+    assert job.host_ids["item"] == project.item.GetUniqueId()
+    assert project.app.absent_calls == [] and project.app.limitation_dialogs == []
+
+
+def test_start_timecode_is_the_origin_of_the_source_range(media: Media) -> None:
+    project = make_project(media, FREE, (21, 0, 3))
+    spec = gather_job(ResolveTimeline(project.resolve), project.item, 2)
+    video = build_job(spec)["tracks"]["children"][0]["children"][-1]
+    used = video["source_range"]["start_time"]
+    available = video["media_references"]["DEFAULT_MEDIA"]["available_range"]["start_time"]
+    assert available["value"] == 90000  # 01:00:00:00 at 25 fps: Resolve's timecode-absolute space
+    assert used["value"] - available["value"] == LEFT_OFFSET
+    assert spec.raw["left_offset"] == LEFT_OFFSET and spec.raw["record_start"] == RECORD_START
+
+
+@pytest.mark.parametrize(
+    ("speed", "match"),
+    [(Fraction(1, 2), "retimed"), (Fraction(2), "retimed"), (Fraction(-1), "reverse")],
+)
+def test_retimed_and_reversed_clips_are_refused(media: Media, speed: Fraction, match: str) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4), speed=speed)
+    with pytest.raises(TimingError, match=match):
+        gather_job(ResolveTimeline(project.resolve), project.item, 2)
+
+
+def test_compound_clips_are_refused(media: Media) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4), video_type="Compound")
+    with pytest.raises(HostError, match="compound"):
+        gather_job(ResolveTimeline(project.resolve), project.item, 2)
+
+
+def test_before_19_1_the_speed_cannot_be_read_and_is_not_asked(media: Media) -> None:
+    project = make_project(media, FREE, (18, 6, 0), speed=Fraction(1, 2))
+    gather_job(ResolveTimeline(project.resolve), project.item, 2)  # no GetSourceStartFrame call
+    assert project.app.absent_calls == []
+
+
+def test_selection_by_version(media: Media) -> None:
+    new = make_project(media, STUDIO, (21, 0, 4))
+    other = new.timeline.GetItemListInTrack("audio", 1)[0]
+    new.timeline.select(other, new.item)
+    new.timeline.SetCurrentTimecode("00:00:00:00")  # nothing under the playhead
+    assert ResolveTimeline(new.resolve).selected_video_item() is new.item
+    old = make_project(media, FREE, (21, 0, 3))  # no GetSelectedClips: the playhead decides
+    assert ResolveTimeline(old.resolve).selected_video_item() is old.item
+    assert new.app.absent_calls == [] and old.app.absent_calls == []
+
+
+def test_dialogue_track_named_dub_or_adr_is_the_default(media: Media) -> None:
+    assert (
+        ResolveTimeline(make_project(media, FREE, (21, 0, 3)).resolve).default_dialogue_track() == 2
+    )
+    adr = make_project(media, FREE, (21, 0, 3), dialogue_track_name="ADR")
+    assert ResolveTimeline(adr.resolve).default_dialogue_track() == 2
+    other = make_project(media, FREE, (21, 0, 3), dialogue_track_name="Music")
+    assert ResolveTimeline(other.resolve).default_dialogue_track() is None
+
+
+def test_studio_asks_for_the_dialogue_when_no_track_is_named_dub(media: Media) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4), dialogue_track_name="Music")
+
+    def editor(window: FakeWindow, turn: int) -> None:
+        window.GetItems()["track"].CurrentIndex = 1
+        window.click("ok")
+
+    bmd = FakeBmd(project.resolve, editor)
+    host = ResolveTimeline(project.resolve)
+    namespace = {"resolve": project.resolve, "fusion": project.resolve.Fusion(), "bmd": bmd}
+    view = make_view(namespace, host, print)
+    assert choose_dialogue(host, view, print) == 2
+    (window,) = bmd.dispatcher.windows
+    assert window.GetItems()["track"].entries == ["A1: Audio 1", "A2: Music"]
+
+
+def test_free_says_how_to_name_the_dialogue_track(media: Media) -> None:
+    project = make_project(media, FREE, (21, 0, 3), dialogue_track_name="Music")
+    host = ResolveTimeline(project.resolve)
+    namespace = {
+        "resolve": project.resolve,
+        "fusion": project.resolve.Fusion(),
+        "bmd": FakeBmd(project.resolve),
+    }
+    view = make_view(namespace, host, print)
+    with pytest.raises(HostError, match="'Dub'"):
+        choose_dialogue(host, view, print)
+    assert project.app.limitation_dialogs == []  # UIManager was never read on free

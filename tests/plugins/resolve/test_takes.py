@@ -1,0 +1,115 @@
+"""Putting a take back: Take Selector, the new-track fallback, and its verification."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fake_resolve import FREE, STUDIO, FakeTimeline, FakeTimelineItem
+from resolve_scenario import DURATION, RECORD_START, Media, make_project
+from xdub_resolve.host import HostError, ResolveTimeline
+from xdub_resolve.job import Take
+from xdub_resolve.takes import PLACED_AS_TAKE, PLACED_ON_TRACK, place_take
+
+
+def _take(media: Media, tmp_path: Path) -> Take:
+    path = tmp_path / "take.mp4"
+    shutil.copy(media.video, path)  # a real file with the source's rate and length
+    return Take(job_id="job42", path=str(path), num_frames=DURATION, host="resolve", host_ids={})
+
+
+class NoTakeSelector(FakeTimelineItem):
+    """An item whose ``AddTake`` is refused, as Resolve may for some items."""
+
+    def AddTake(self, *args: object) -> bool:  # noqa: N802
+        return False
+
+
+class StuckTrack(FakeTimeline):
+    """``AddTrack`` says yes but adds nothing: the append lands on the occupied top track."""
+
+    def AddTrack(self, kind: str, sub_type: str | None = None) -> bool:  # noqa: N802
+        return True
+
+
+def test_take_goes_into_the_xdub_bin_and_the_take_selector(media: Media, tmp_path: Path) -> None:
+    project = make_project(media, FREE, (21, 0, 3))
+    host = ResolveTimeline(project.resolve)
+    take = _take(media, tmp_path)
+    assert place_take(host, project.item, take) == PLACED_AS_TAKE
+    assert project.item.GetTakesCount() == 2 and project.item.GetSelectedTakeIndex() == 2
+    assert project.item.GetMediaPoolItem().GetClipProperty("File Path") == take.path
+    assert host.has_take(project.item, take.path)
+    assert project.app.absent_calls == [] and project.app.limitation_dialogs == []
+
+
+def test_without_a_take_selector_the_take_goes_on_a_new_track_at_the_same_frame(
+    media: Media, tmp_path: Path
+) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4))
+    timeline = project.timeline
+    pool_item = project.item.GetMediaPoolItem()
+    item = NoTakeSelector(
+        project.app,
+        timeline,
+        pool_item,
+        record_start=RECORD_START + 100,
+        duration=DURATION,
+        left_offset=0,
+    )
+    assert timeline.place("video", 1, item)
+    host = ResolveTimeline(project.resolve)
+    take = _take(media, tmp_path)
+    assert place_take(host, item, take) == PLACED_ON_TRACK
+    (placed,) = timeline.GetItemListInTrack("video", 2)
+    frames = int(placed.GetMediaPoolItem().GetClipProperty("Frames"))
+    assert placed.GetStart() == item.GetStart()
+    assert placed.GetDuration() == frames  # endFrame exclusive: the whole take, not one less
+    assert placed.GetMarkers()[0]["customData"] == "xdub:job42"
+    assert placed.GetMediaPoolItem().GetThirdPartyMetadata("xdub_job_id") == "job42"
+    assert host.has_take(item, take.path)  # "Collect" will not place it twice
+
+
+def test_a_silently_dropped_append_is_caught_by_re_reading(media: Media, tmp_path: Path) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4))
+    stuck = StuckTrack(project.app, "Timeline 1", "25", project.timeline.GetStartFrame())
+    stuck._tracks = project.timeline._tracks
+    project.resolve.GetProjectManager().GetCurrentProject()._timeline = stuck
+    item = NoTakeSelector(
+        project.app,
+        stuck,
+        project.item.GetMediaPoolItem(),
+        record_start=RECORD_START + 100,
+        duration=DURATION,
+        left_offset=0,
+    )
+    assert stuck.place("video", 1, item)
+    host = ResolveTimeline(project.resolve)
+    with pytest.raises(HostError, match="drops overlapping"):
+        place_take(host, item, _take(media, tmp_path))
+    assert [i.GetStart() for i in stuck.GetItemListInTrack("video", 1)] == [
+        RECORD_START,
+        RECORD_START + 100,
+    ]
+
+
+def test_studio_only_call_on_free_raises_the_limitation_dialog(media: Media) -> None:
+    """The fake's gate: the e2e tests assert no dialog, so a gated call would fail them."""
+    project = make_project(media, FREE, (21, 0, 3))
+    assert project.timeline.GenerateSpeech() is False
+    assert project.app.limitation_dialogs == ["GenerateSpeech"]
+    assert project.timeline.GetTrackCount("video") is False  # the modal dialog blocks every call
+    fresh = make_project(media, FREE, (21, 0, 3))
+    assert fresh.resolve.Fusion().UIManager is None  # no script GUI on free since 19.1...
+    assert fresh.app.limitation_dialogs == ["UIManager"]  # ...and reading it shows the upsell
+    old = make_project(media, FREE, (19, 0, 0))
+    assert old.resolve.Fusion().UIManager is not None and old.app.limitation_dialogs == []
+
+
+def test_the_fake_hides_methods_newer_than_its_version(media: Media) -> None:
+    project = make_project(media, FREE, (21, 0, 3))
+    assert hasattr(project.timeline, "GetSelectedClips")  # always true, as in Resolve
+    assert "GetSelectedClips" not in dir(project.timeline)
+    assert project.timeline.GetSelectedClips() is None
+    assert project.app.absent_calls == ["GetSelectedClips"]
