@@ -73,6 +73,7 @@ class ModelManagerView(QWidget):
         self._build_layout()
         self._connect()
         self._is_busy = False
+        self._is_downloading = False
         self._was_paused = False
         self._update_actions()
 
@@ -127,7 +128,9 @@ class ModelManagerView(QWidget):
     def download_missing(self) -> None:
         """Fetch what the pipeline needs (resuming partial files)."""
         self.message_label.setText("downloading…")
+        self._is_downloading = True
         self.backend.download(None)
+        self._update_actions()
 
     @Slot()
     def delete_selected(self) -> None:
@@ -171,12 +174,11 @@ class ModelManagerView(QWidget):
             f"{format_bytes(report.bytes_done)} / {format_bytes(report.bytes_total)} · "
             f"{format_bytes(report.speed_bps)}/s" + (f" · {eta} left" if eta else "")
         )
-        if not self.pause_button.isEnabled():
-            self._update_actions()
 
     @Slot(str, str)
     def _on_download_ended(self, outcome: str, note: str) -> None:
         self._was_paused = outcome == "paused"
+        self._is_downloading = False
         text = {
             "done": "download complete",
             "paused": "paused: Resume continues where it stopped",
@@ -204,7 +206,7 @@ class ModelManagerView(QWidget):
     @Slot()
     def _update_actions(self, *_: object) -> None:
         missing = self.models.needs_download()
-        is_downloading = self._is_busy and any(row.is_downloading for row in self.models.rows())
+        is_downloading = self._is_downloading
         if missing:
             self.banner.setText(
                 f"Weights missing: {', '.join(missing)} "

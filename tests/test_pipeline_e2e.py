@@ -165,3 +165,33 @@ def test_same_seed_gives_the_same_take(pipeline: DubPipeline, tmp_path: Path) ->
     frames_a = [f.rgb for f in iter_frames(first.output)]
     frames_b = [f.rgb for f in iter_frames(second.output)]
     assert all(np.array_equal(a, b) for a, b in zip(frames_a, frames_b, strict=True))
+
+
+def test_a_frame_range_is_dubbed_alone_with_its_timecode(
+    pipeline: DubPipeline, tmp_path: Path
+) -> None:
+    video, dialogue = tmp_path / "clip.mp4", tmp_path / "dialogue.wav"
+    spec = SyntheticVideoSpec(duration_s=2.0, seed=3, timecode="01:00:00:00")
+    write_synthetic_video(video, spec)
+    write_synthetic_audio(dialogue, SpeechTrack.generate(1.2, seed=11), AudioSpec())
+    result = pipeline.run(video, dialogue, tmp_path / "take.mp4", OPTIONS, frames=(10, 30))
+    take = probe(result.output)
+    assert take.num_frames == 30 and take.timecode == "01:00:00:10"
+    assert abs(take.duration_s - 1.2) <= 1 / 25
+    source = [f.rgb for f in iter_frames(video)][10:40]
+    for frame, original in zip(iter_frames(result.output), source, strict=True):
+        x1, y1, x2, y2 = result.face_boxes[min(frame.index, len(result.face_boxes) - 1)]
+        outside = np.ones(original.shape[:2], dtype=bool)
+        outside[y1:y2, x1:x2] = False
+        diff = np.abs(frame.rgb.astype(np.int16) - original).mean(axis=2)
+        assert diff[outside].mean() <= OUTSIDE_MAX_MEAN_DIFF
+    assert not result.warnings  # 30 frames at 25 fps = 1.2 s = the dialogue
+
+
+def test_a_range_outside_the_file_is_refused(pipeline: DubPipeline, tmp_path: Path) -> None:
+    video, dialogue = tmp_path / "clip.mp4", tmp_path / "dialogue.wav"
+    write_synthetic_video(video, SyntheticVideoSpec(duration_s=0.4))
+    write_synthetic_audio(dialogue, SpeechTrack.generate(0.4, seed=1), AudioSpec())
+    with pytest.raises(MediaError) as caught:
+        pipeline.run(video, dialogue, tmp_path / "take.mp4", OPTIONS, frames=(5, 100))
+    assert caught.value.code == "bad_range"

@@ -19,7 +19,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from xdub.media.decode import iter_frames
 from xdub.media.encode import TakeAudio
 from xdub.media.fps import MODEL_FPS
 from xdub.media.probe import MediaInfo, probe
+from xdub.media.timecode import shift_timecode
 from xdub.media.timestamps import frame_times
 from xdub.model.bundle import ModelBundle
 from xdub.options import DubOptions
@@ -82,10 +83,13 @@ class _Plan:
     """Where each model frame comes from and where each source frame's face goes."""
 
     info: MediaInfo
+    """The take's format: the source's, over the dubbed frames only (duration, timecode)."""
+    first_frame: int
+    """Index of the first dubbed frame in the file."""
     model_sources: list[int]
-    """Per 25 fps model frame, the index of the source frame shown at its start."""
+    """Per 25 fps model frame, the file index of the source frame shown at its start."""
     covering: list[int]
-    """Per source frame, the model frame whose interval holds its timestamp."""
+    """Per dubbed source frame, the model frame whose interval holds its timestamp."""
 
     @property
     def num_model_frames(self) -> int:
@@ -131,15 +135,21 @@ class DubPipeline:
         cancel: threading.Event | None = None,
         resume: LoopState | None = None,
         on_window: WindowCallback | None = None,
+        frames: tuple[int, int] | None = None,
     ) -> DubResult:
         """Dub ``video`` with ``audio`` into ``output`` (written atomically).
+
+        ``frames``: ``(first, count)`` file frame indices to dub (default: the whole file); the
+        take holds exactly those frames, its timecode shifted to the first one.
 
         ``resume``/``on_window``: continue from, and checkpoint, the state after each window,
         so an interrupted take resumes and yields the same frames. Raises ``JobCancelled``
         when ``cancel`` is set, ``MediaError``/``ModelError`` for problems the user can fix.
         """
         try:
-            return self._run(video, audio, output, options, on_progress, cancel, resume, on_window)
+            return self._run(
+                video, audio, output, options, on_progress, cancel, resume, on_window, frames
+            )
         except torch.OutOfMemoryError as error:
             raise JobError(
                 f"out of GPU memory on {self.models.device}: {error}".splitlines()[0],
@@ -157,6 +167,7 @@ class DubPipeline:
         cancel: threading.Event | None,
         resume: LoopState | None,
         on_window: WindowCallback | None,
+        frames: tuple[int, int] | None,
     ) -> DubResult:
         options = options or DubOptions()
         video, audio, output = Path(video), Path(audio), Path(output)
@@ -164,7 +175,7 @@ class DubPipeline:
         progress.stage(Stage.PREPARE)
         output.parent.mkdir(parents=True, exist_ok=True)
         options.take.check_path(output)
-        plan = _plan_frames(video)
+        plan = _plan_frames(video, frames)
         dialogue = _load_dialogue(audio, plan.info.duration_s)
         with tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work:
             progress.stage(Stage.FACE_TRACK)
@@ -279,12 +290,24 @@ class DubPipeline:
             yield first, blend_border(frames, inputs.ref_frames(first, first + len(frames)))
 
 
-def _plan_frames(video: Path) -> _Plan:
+def _plan_frames(video: Path, frames: tuple[int, int] | None) -> _Plan:
     info = probe(video)
-    times = frame_times(video).relative_s()
-    model_sources = conform_times(times, duration_s=info.duration_s)
+    all_times = frame_times(video).relative_s()
+    first, count = frames or (0, len(all_times))
+    if first < 0 or count < 1 or first + count > len(all_times):
+        raise MediaError(
+            f"{video}: frames {first}..{first + count - 1} are outside its {len(all_times)} frames",
+            code="bad_range",
+        )
+    stop = first + count
+    end_s = all_times[stop] if stop < len(all_times) else info.duration_s
+    times = all_times[first:stop] - all_times[first]
+    duration_s = float(end_s - all_times[first])
+    model_sources = [first + i for i in conform_times(times, duration_s=duration_s)]
     covering = covering_target_frames(times, num_target=len(model_sources))
-    return _Plan(info, model_sources, covering)
+    timecode = info.timecode and shift_timecode(info.timecode, first, info.fps)
+    take_info = replace(info, num_frames=count, duration_s=duration_s, timecode=timecode)
+    return _Plan(take_info, first, model_sources, covering)
 
 
 def _model_frames(video: Path, plan: _Plan) -> Iterator[np.ndarray]:
@@ -339,6 +362,7 @@ def _write(
         faces=faces,
         boxes=track.boxes,
         has_face=track.has_face,
+        first_frame=plan.first_frame,
         covering=plan.covering,
         audio=dialogue.take_audio,
         settings=options.take,

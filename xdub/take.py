@@ -49,6 +49,7 @@ def write_take(
     faces: Iterator[tuple[int, np.ndarray]],
     boxes: np.ndarray,
     has_face: np.ndarray,
+    first_frame: int,
     covering: list[int],
     audio: TakeAudio,
     settings: TakeSettings,
@@ -58,7 +59,9 @@ def write_take(
 
     faces: ``(first model frame, (t, 512, 512, 3) uint8)`` chunks in order, already blended.
     boxes: ``(N, 4)`` crop boxes per model frame; has_face: ``(N,)`` bool, False where the
-    source frame passes through untouched; covering: per source frame, its model frame.
+    source frame passes through untouched; ``first_frame``: file index of the take's first
+    frame (``info`` is the take's format: its frame count, duration and timecode);
+    covering: per take frame, its model frame.
     """
     queue = _FaceQueue(faces)
     writer = TakeWriter(
@@ -72,14 +75,21 @@ def write_take(
         audio=audio,
         settings=settings,
     )
+    start_s: float | None = None
     with writer:
         for frame in iter_frames(source):
-            model_index = covering[frame.index]
+            index = frame.index - first_frame
+            if index < 0:
+                continue
+            if index >= info.num_frames:
+                break
+            start_s = frame.time_s if start_s is None else start_s
+            model_index = covering[index]
             face = queue.face(model_index)
+            picture = frame.rgb
             if has_face[model_index]:
-                writer.write(paste_face(frame.rgb, face, boxes[model_index]), pts_s=frame.time_s)
-            else:
-                writer.write(frame.rgb, pts_s=frame.time_s)
+                picture = paste_face(frame.rgb, face, boxes[model_index])
+            writer.write(picture, pts_s=frame.time_s - start_s)
             if on_frame is not None:
-                on_frame(frame.index + 1)
+                on_frame(index + 1)
     return writer.num_frames

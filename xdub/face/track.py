@@ -158,6 +158,9 @@ def crop_track(
     face_scores = dwpose[:, FACE, 2].mean(axis=1)
     has_face = face_scores >= min_face_score
     _check_faces(has_face, fps, missing_face)
+    # Faceless frames hold the nearest seen face, so the box stays put across the gap.
+    known = np.flatnonzero(has_face).tolist()
+    dwpose = dwpose[[i if has_face[i] else _nearest(known, i) for i in range(len(dwpose))]]
     filtered = pose_filter(dwpose[:, None])
     raw_boxes = face_boxes_from_landmarks(face_landmarks(filtered), width, height)
     boxes, case = process_bbox(raw_boxes, width, height)

@@ -20,7 +20,6 @@ import errno
 import logging
 import math
 import os
-import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from av.video.stream import VideoStream
 from xdub.errors import MediaError
 from xdub.media.audio_writer import AudioStreamWriter
 from xdub.media.codecs import TakeSettings
+from xdub.media.timecode import DROP_FRAME_FPS, TIMECODE_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,6 @@ AVCOL_SPC_BT709 = 1
 """FFmpeg's ``AVColorSpace`` value for the BT.709 matrix (PyAV has no enum for stream tags)."""
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 """No space left, or the user's quota is used up (EDQUOT is POSIX only)."""
-TIMECODE_PATTERN = re.compile(r"^(\d{2}):([0-5]\d):([0-5]\d)([:;])(\d{2,3})$")
-"""``HH:MM:SS:FF``; ``;`` before the frames marks drop-frame (29.97 and 59.94 only)."""
-DROP_FRAME_FPS = (Fraction(30000, 1001), Fraction(60000, 1001))
 MAX_TEMP_NAME_TRIES = 8
 
 

@@ -74,6 +74,34 @@ class FaceGeometry:
         opening = MOUTH_CLOSED_HALF_HEIGHT + MOUTH_OPEN_HALF_HEIGHT * self.mouth_open
         return opening * self.half_height_px
 
+    def landmarks68(self) -> np.ndarray:
+        """Ground-truth iBUG-68 face points of the drawn face: (68, 2) float32 pixels.
+
+        Jaw 0-16 along the lower head, brows 17-26, nose 27-35, eyes 36-47 (outer corner first,
+        so 39 and 42 are the inner corners), mouth 48-67 on the drawn lips; the layout the
+        landmark network gives, for testing the crop track without a trained network.
+        """
+        points: list[tuple[float, float]] = []
+        for t in range(17):
+            angle = math.pi * t / 16
+            points.append(self.point(-0.95 * math.cos(angle), 0.2 + 0.75 * math.sin(angle)))
+        for side in (-1.0, 1.0):
+            points += [self.point(side * (0.16 + 0.11 * i), -0.42) for i in range(5)][:: int(side)]
+        points += [self.point(0.0, -0.3 + 0.13 * i) for i in range(4)]
+        points += [self.point(-0.16 + 0.08 * i, 0.2) for i in range(5)]
+        for side in (-1.0, 1.0):
+            ring = [(math.cos(math.pi * k / 3), math.sin(math.pi * k / 3)) for k in range(6)]
+            eye = [self.point(side * (0.38 - 0.2 * c), -0.22 + 0.11 * d) for c, d in ring]
+            points += eye if side < 0 else eye[3:] + eye[:3]
+        opening = self.mouth_half_height_px / self.half_height_px
+        for count, width in ((12, MOUTH_HALF_WIDTH), (8, 0.8 * MOUTH_HALF_WIDTH)):
+            for k in range(count):
+                angle = math.pi + 2 * math.pi * k / count
+                points.append(
+                    self.point(width * math.cos(angle), MOUTH_DROP + opening * math.sin(angle))
+                )
+        return np.asarray(points, dtype=np.float32)
+
     def to_json(self) -> dict[str, object]:
         return {
             "box_xyxy": list(self.box_xyxy),
