@@ -11,7 +11,6 @@ the uniform error reply. A clean exit removes the connection file.
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import signal
@@ -19,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 import zmq
 
@@ -28,7 +27,6 @@ from xdub.errors import JobError, XdubError
 from xdub.media.codecs import VIDEO_CODECS
 from xdub.protocol.connection import (
     ConnectionInfo,
-    ensure_private_dir,
     remove_connection_file,
     write_connection_file,
 )
@@ -62,6 +60,7 @@ from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import bind_server_sockets
 from xdub_daemon.config import DaemonConfig
 from xdub_daemon.jobs import Job
+from xdub_daemon.lock import DaemonLock
 from xdub_daemon.logs import JobLog
 from xdub_daemon.manage import ModelsDesk, SettingsDesk
 from xdub_daemon.store import JobStore
@@ -73,28 +72,6 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_MS = 200
 Handler = Callable[[Message], Content]
-
-
-class DaemonLock:
-    """The one-daemon-per-user lock (``fcntl.flock`` on a file; released when the process dies)."""
-
-    def __init__(self, path: Path) -> None:
-        ensure_private_dir(path.parent)
-        self._stream: IO[bytes] | None = open(path, "ab")  # noqa: SIM115 - held for the lifetime
-        try:
-            fcntl.flock(self._stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._stream.close()
-            raise XdubError(
-                f"another xdub daemon holds {path}",
-                code="internal",
-                hint="use the running daemon (`xdub daemon status`) or stop it first",
-            ) from None
-
-    def release(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
 
 
 class Daemon:

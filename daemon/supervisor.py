@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -19,6 +20,10 @@ from xdub_daemon.worker import WorkerConfig, WorkerSpec, worker_main
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+WORKER_HASH_SEED = "0"
+"""``PYTHONHASHSEED`` of every worker. The pipeline's take depends on Python's string hash
+seed (two processes with random seeds wrote different frames from the same job), so every
+worker gets the same one: a take resumed by a fresh worker then equals an uninterrupted one."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Supervisor:
 
     def start(self) -> None:
         """Spawn a worker; it reports ``ready`` once its models are loaded."""
+        os.environ.setdefault("PYTHONHASHSEED", WORKER_HASH_SEED)  # inherited by the spawn
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=worker_main, args=(child, self.config), name="xdub-worker", daemon=True

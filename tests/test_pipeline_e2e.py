@@ -6,6 +6,10 @@ replacement dialogue, leave the picture outside the face box alone and change it
 
 from __future__ import annotations
 
+import ctypes
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -78,6 +82,12 @@ CASES = [
 
 
 def _dub(pipeline: DubPipeline, tmp_path: Path, case: Case) -> tuple[Path, Path, DubResult]:
+    video, dialogue = _write_media(tmp_path, case)
+    result = pipeline.run(video, dialogue, tmp_path / "take.mp4", OPTIONS)
+    return video, dialogue, result
+
+
+def _write_media(tmp_path: Path, case: Case) -> tuple[Path, Path]:
     spec = SyntheticVideoSpec(
         width=case.width,
         height=case.height,
@@ -93,8 +103,7 @@ def _dub(pipeline: DubPipeline, tmp_path: Path, case: Case) -> tuple[Path, Path,
     dialogue = tmp_path / "dialogue.wav"
     audio_s = case.audio_s or case.duration_s
     write_synthetic_audio(dialogue, SpeechTrack.generate(audio_s, seed=11), AudioSpec(48000, 2))
-    result = pipeline.run(video, dialogue, tmp_path / "take.mp4", OPTIONS)
-    return video, dialogue, result
+    return video, dialogue
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -160,11 +169,36 @@ def test_dialogue_without_audio_is_refused_before_any_work(
 
 
 def test_same_seed_gives_the_same_take(pipeline: DubPipeline, tmp_path: Path) -> None:
-    first = _dub(pipeline, tmp_path / "a", Case("a", duration_s=0.8))[2]
-    second = _dub(pipeline, tmp_path / "b", Case("b", duration_s=0.8))[2]
-    frames_a = [f.rgb for f in iter_frames(first.output)]
-    frames_b = [f.rgb for f in iter_frames(second.output)]
+    """Crash-resume relies on a take being a function of its inputs and seed. Each run gets
+    fresh heap memory filled with a different byte, so a read of uninitialised memory (x264's
+    AVX-512 MB-tree code did one) changes the take every time, not one run in a few."""
+    video, dialogue = _write_media(tmp_path, Case("same_seed", duration_s=0.8))
+    takes = []
+    for name, byte in (("a", 0x55), ("b", 0xAA)):
+        with _heap_filled_with(byte):
+            takes.append(pipeline.run(video, dialogue, tmp_path / f"{name}.mp4", OPTIONS))
+    frames_a = [f.rgb for f in iter_frames(takes[0].output)]
+    frames_b = [f.rgb for f in iter_frames(takes[1].output)]
     assert all(np.array_equal(a, b) for a, b in zip(frames_a, frames_b, strict=True))
+
+
+M_PERTURB = -6
+"""glibc ``mallopt`` parameter: blocks are handed out filled with the complement of a byte."""
+
+
+@contextmanager
+def _heap_filled_with(byte: int) -> Iterator[None]:
+    """Inside, fresh ``malloc`` memory holds ``byte``-derived garbage (glibc; a no-op elsewhere)."""
+    mallopt = None
+    if platform.libc_ver()[0] == "glibc":
+        mallopt = ctypes.CDLL(None).mallopt
+    if mallopt is not None:
+        mallopt(M_PERTURB, byte)
+    try:
+        yield
+    finally:
+        if mallopt is not None:
+            mallopt(M_PERTURB, 0)
 
 
 def test_a_frame_range_is_dubbed_alone_with_its_timecode(

@@ -24,6 +24,10 @@ from xdub.protocol.connection import read_connection_file
 from xdub.protocol.records import Codec, JobOptions
 
 START_TIMEOUT_S = 120.0
+TEST_ENV = {"OMP_NUM_THREADS": "1"}
+"""Daemons under test run torch on one thread: the tiny random-weight model's takes were seen
+to differ between two 2-thread runs of the same job on a loaded machine (reproducible with one
+thread), and one thread per process also keeps the shared 2-core CI machine responsive."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class DaemonProcess:
             "XDUB_DATA_DIR": str(self.data_dir),
             "XDUB_LOG_DIR": str(self.log_dir),
             "XDUB_CONNECTION_FILE": str(self.connection_file),
+            **TEST_ENV,
             **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None

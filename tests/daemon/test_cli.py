@@ -29,6 +29,7 @@ def test_cli_starts_the_daemon_submits_watches_and_stops_it(
         "XDUB_DATA_DIR": str(tmp_path / "data"),
         "XDUB_LOG_DIR": str(tmp_path / "logs"),
         "XDUB_CONNECTION_FILE": str(connection),
+        "OMP_NUM_THREADS": "1",  # as the other daemon tests (tests/daemon/conftest.py)
     }
     assert _xdub(env, "daemon", "status").returncode == 1
     started = _xdub(env, "daemon", "start", "--model", str(tiny_model), "--device", "cpu")

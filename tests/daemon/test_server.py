@@ -17,9 +17,8 @@ from xdub.protocol.messages import JobStateEvent, ProgressEvent
 from xdub.protocol.records import JobState, ModelAction
 
 NUM_CLIENTS = 3
-JOBS_PER_CLIENT = 2
-"""Scaled down from the issue's 10 jobs per client so the suite stays within minutes on 2
-cores (a tiny take still tracks faces with YOLOX at 640x640 per frame)."""
+JOBS_PER_CLIENT = 10
+"""As the issue asks; each tiny take is about a second (one-thread worker, 10-frame clip)."""
 LISTEN = "0A"
 
 
@@ -105,7 +104,7 @@ def _client_session(
         job_ids = [client.submit(otio, options).job_id for _ in range(JOBS_PER_CLIENT)]
         seen: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
         finished: set[str] = set()
-        deadline = time.monotonic() + 400
+        deadline = time.monotonic() + 600
         while len(finished) < len(job_ids) and time.monotonic() < deadline:
             for event in client.events(2.0, job_ids):
                 content = event.content
@@ -135,7 +134,7 @@ def test_three_clients_at_once_all_finish_in_fifo_order_with_their_own_progress(
         for thread in threads:
             thread.start()
         barrier.wait()
-        deadline = time.monotonic() + 400
+        deadline = time.monotonic() + 600
         while len(run_order) < NUM_CLIENTS * JOBS_PER_CLIENT and time.monotonic() < deadline:
             for event in observer.events(1.0):
                 content = event.content
