@@ -29,8 +29,14 @@ class VideoCodec:
     """Smallest (width, height) in px the encoder accepts."""
 
 
+X264_DETERMINISTIC = ("x264-params", "cpu-independent=1")
+"""x264's AVX-512 MB-tree kernels read uninitialised memory, so the same frames could encode
+differently from run to run; ``cpu-independent`` uses its portable MB-tree code instead."""
+
 VIDEO_CODECS: dict[str, VideoCodec] = {
-    "h264": VideoCodec("libx264", "yuv420p", (), (".mp4", ".mov"), size_multiple=(2, 2)),
+    "h264": VideoCodec(
+        "libx264", "yuv420p", (X264_DETERMINISTIC,), (".mp4", ".mov"), size_multiple=(2, 2)
+    ),
     "prores_hq": VideoCodec("prores_ks", "yuv422p10le", (("profile", "3"),), (".mov",)),
     "dnxhr_hq": VideoCodec(
         "dnxhd", "yuv422p", (("profile", "dnxhr_hq"),), (".mov", ".mxf"), min_size=(256, 120)

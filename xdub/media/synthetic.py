@@ -35,7 +35,11 @@ from xdub.media.synthetic_speech import SpeechTrack
 from xdub.media.synthetic_timing import VFR_TICKS_PER_S, frame_times_s
 
 VIDEO_CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "h264": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
+    "h264": (
+        "libx264",
+        "yuv420p",
+        {"crf": "16", "preset": "medium", "x264-params": "cpu-independent=1"},
+    ),
     "prores": ("prores_ks", "yuv422p10le", {"profile": "3"}),
 }
 """Our codec name -> (FFmpeg encoder, pixel format, encoder options); ProRes profile 3 is 422 HQ."""
