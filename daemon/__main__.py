@@ -20,6 +20,12 @@ log = logging.getLogger("xdub_daemon")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m xdub_daemon", description=__doc__)
     parser.add_argument("--model", type=Path, help="model folder (default: the installed one)")
+    parser.add_argument(
+        "--model-source", default="hub", help="models download from: 'hub' or a local folder"
+    )
+    parser.add_argument(
+        "--model-max-bps", type=float, help="cap model downloads at this many bytes per second"
+    )
     parser.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
     parser.add_argument("--ip", default="127.0.0.1", help="tcp address to bind (loopback)")
     parser.add_argument("--allow-lan", action="store_true", help="allow a non-loopback --ip")
@@ -35,6 +41,8 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         allow_lan=args.allow_lan,
         device=args.device,
         precision=args.precision,
+        model_source=args.model_source,
+        model_max_bps=args.model_max_bps,
     )
     if args.model is not None:
         config = dataclasses.replace(config, model_dir=args.model.resolve())

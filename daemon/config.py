@@ -38,6 +38,10 @@ class DaemonConfig:
 
     data_dir: Path = field(default_factory=data_dir)
     model_dir: Path = field(default_factory=default_model_dir)
+    model_source: str = "hub"
+    """Where ``models download`` fetches from: ``"hub"`` or a local folder laid out like it."""
+    model_max_bps: float | None = None
+    """A cap on the model download rate in bytes per second (None: none)."""
     log_dir: Path = field(default_factory=default_log_dir)
     connection_file: Path = field(default_factory=default_connection_path)
     transport: str = "tcp"

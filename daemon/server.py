@@ -92,7 +92,9 @@ class Daemon:
                 log_path=config.log_dir / "worker.log",
             )
         )
-        self.models = ModelsDesk(config.model_dir)
+        self.models = ModelsDesk(
+            config.model_dir, config.model_source, max_bps=config.model_max_bps
+        )
         self.settings = SettingsDesk(config, self.store)
         self.clients: dict[str, str] = {}
         """Session id -> the client name its hello gave."""
@@ -164,6 +166,8 @@ class Daemon:
                 self._serve_requests(router)
             self._handle_worker()
             self._dispatch()
+            for event in self.models.pending_events():
+                self._publish(event)
             self._publish_health(periodic=True)
 
     def _close(self, router: zmq.Socket[bytes], context: zmq.Context[zmq.Socket[bytes]]) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 
+import numpy as np
+
 from xdub.errors import JobError
 from xdub.media.probe import probe
 from xdub.otio_job import DubJob, bad_job, parse_job
@@ -17,9 +19,8 @@ from xdub.protocol.records import JobOptions
 from xdub_daemon.jobs import Job
 from xdub_daemon.store import JobStore
 
-FRAME_SLACK = 1
-"""Frames a clip may differ from its file's count and still count as the whole file (container
-durations round)."""
+RATE_TOLERANCE_FPS = 1e-3
+"""A file whose rate differs less from the clip's is read frame for frame."""
 
 
 def random_seed() -> int:
@@ -27,19 +28,39 @@ def random_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def validate_job(otio: str) -> DubJob:
-    """The parsed job; ``bad_job`` if it is invalid or asks for what the daemon cannot do yet.
+def file_frames(job: DubJob) -> tuple[int, int]:
+    """``(first, count)``: the file frame indices the job's video clip uses.
 
-    The pipeline dubs whole files, so the video clip must use its whole media file.
+    A constant-rate file at the job's rate maps one to one (``job.start_frame``,
+    ``job.num_frames``). Otherwise (variable frame rate, or a clip rate other than the file's)
+    the clip's time span is mapped by timestamp: the file frames starting in
+    ``[start, end)``, each edge moved back half a clip frame so rounding keeps its frame.
+    Raises ``bad_job`` when the range is empty or reaches past the file.
     """
-    job = parse_job(otio)
     info = probe(job.video_path)
-    if job.start_frame != 0 or abs(job.num_frames - info.num_frames) > FRAME_SLACK:
+    if not info.is_vfr and abs(float(info.fps) - job.fps) < RATE_TOLERANCE_FPS:
+        first, count = job.start_frame, job.num_frames
+    else:
+        from xdub.media.timestamps import frame_times
+
+        times_s = frame_times(job.video_path).relative_s()
+        start_s = job.start_frame / job.fps - 0.5 / job.fps
+        first = int(np.searchsorted(times_s, start_s))
+        stop = int(np.searchsorted(times_s, start_s + job.duration_s))
+        count = stop - first
+    if first < 0 or count < 1 or first + count > info.num_frames:
         raise bad_job(
-            f"the video clip uses frames {job.start_frame}-{job.start_frame + job.num_frames} of "
-            f"{job.video_path}, which has {info.num_frames}; the daemon dubs whole files only",
-            hint="render the clip's range to its own file (or use the whole clip), then submit",
+            f"the video clip uses frames {first}..{first + count - 1} of {job.video_path}, "
+            f"which has frames 0..{info.num_frames - 1}",
+            hint="trim the clip to the media it has (relink it if the file was replaced)",
         )
+    return first, count
+
+
+def validate_job(otio: str) -> DubJob:
+    """The parsed job; ``bad_job`` if it is invalid or its frame range is not in the file."""
+    job = parse_job(otio)
+    file_frames(job)
     return job
 
 

@@ -173,6 +173,7 @@ def _dub(
     from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
     from xdub_daemon.dub_options import dub_options
     from xdub_daemon.faults import with_test_faults
+    from xdub_daemon.submit import file_frames
 
     job = parse_job(spec.otio)
     options = JobOptions.from_json(spec.options)
@@ -200,6 +201,7 @@ def _dub(
         cancel=channel.cancels[spec.job_id],
         resume=resume,
         on_window=with_test_faults(on_window),
+        frames=file_frames(job),
     )
     remove_checkpoints(spec.job_dir)
     model = pipeline.models.folder.root.name

@@ -14,7 +14,7 @@ from xdub.client import new_job_id
 from xdub.errors import JobError, XdubError
 from xdub.protocol.connection import read_connection_file
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import JobState, ModelAction
+from xdub.protocol.records import JobState, ModelAction, ModelState
 
 NUM_CLIENTS = 3
 JOBS_PER_CLIENT = 10
@@ -71,12 +71,11 @@ def test_invalid_requests_get_precise_errors(running_daemon, short_clip, fast_op
         with pytest.raises(XdubError) as unknown_setting:
             client.settings({"colour": "blue"})
         assert unknown_setting.value.code == "unknown_setting"
-        with pytest.raises(XdubError) as not_implemented:
-            client.models(ModelAction.DOWNLOAD, ["x-dub"])
-        assert not_implemented.value.code == "not_implemented"
-        [model] = client.models()
-        assert (model.name, model.state.value) == ("x-dub", "ready")
-        assert model.bytes_on_disk > 0
+        with pytest.raises(XdubError) as unknown_model:
+            client.models(ModelAction.DOWNLOAD, ["no-such-model"])
+        assert unknown_model.value.code == "bad_content"
+        models = {model.name: model for model in client.models()}
+        assert models["dit"].state is ModelState.READY and models["dit"].bytes_on_disk > 0
 
 
 def test_resubmitting_is_idempotent_and_a_reused_id_is_refused(

@@ -43,6 +43,7 @@ class ErrorCode(str, Enum):
     BAD_MODEL = "bad_model"
     MODEL_MISSING = "model_missing"
     DOWNLOAD_FAILED = "download_failed"
+    MODEL_BUSY = "model_busy"
     WORKER_CRASHED = "worker_crashed"
     OUT_OF_MEMORY = "out_of_memory"
     # Settings, and bugs.
@@ -52,7 +53,12 @@ class ErrorCode(str, Enum):
 
 
 _MEDIA_CODES = {ErrorCode.BAD_MEDIA, ErrorCode.NO_FACE, ErrorCode.BAD_AUDIO}
-_MODEL_CODES = {ErrorCode.BAD_MODEL, ErrorCode.MODEL_MISSING, ErrorCode.DOWNLOAD_FAILED}
+_MODEL_CODES = {
+    ErrorCode.BAD_MODEL,
+    ErrorCode.MODEL_MISSING,
+    ErrorCode.DOWNLOAD_FAILED,
+    ErrorCode.MODEL_BUSY,
+}
 _JOB_CODES = {
     ErrorCode.BAD_JOB,
     ErrorCode.UNKNOWN_JOB,
