@@ -45,6 +45,7 @@ class Job:
             error=self.error,
             result_otio=self.result_otio,
             warnings=self.warnings,
+            host=self.host,
         )
 
 

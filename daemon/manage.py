@@ -8,7 +8,9 @@ keeping its partial files for resuming. Download progress is queued by that thre
 published by the server's loop (``pending_events``), since ZeroMQ sockets stay on one thread.
 
 ``settings``: ``models_dir``, ``model_source`` and ``allow_lan`` can be set; they are stored
-and apply from the next daemon start. ``results_dir`` and ``keep_models_loaded`` are read-only.
+and apply from the next daemon start. ``queue_paused`` is stored too but applies at once: while
+it is true the daemon starts no new job. ``results_dir`` and ``keep_models_loaded`` are
+read-only.
 """
 
 from __future__ import annotations
@@ -187,7 +189,10 @@ class ModelsDesk:
         log.info("model verify: %d problems", len(problems))
 
 
-_SETTABLE = {"models_dir": str, "model_source": str, "allow_lan": bool}
+QUEUE_PAUSED = "queue_paused"
+_SETTABLE = {"models_dir": str, "model_source": str, "allow_lan": bool, QUEUE_PAUSED: bool}
+_LIVE = frozenset({QUEUE_PAUSED})
+"""Settings that apply as soon as they are set; the others apply from the next start."""
 _READ_ONLY = ("results_dir", "keep_models_loaded")
 
 
@@ -207,11 +212,13 @@ def stored_config(config: DaemonConfig, store: JobStore) -> DaemonConfig:
 
 
 class SettingsDesk:
-    """``settings get|set`` over the store's settings table."""
+    """``settings get|set`` over the store's settings table. ``queue_paused`` is kept in memory
+    too, since the server's loop reads it every poll."""
 
     def __init__(self, config: DaemonConfig, store: JobStore) -> None:
         self.config = config
         self.store = store
+        self.queue_paused = store.settings().get(QUEUE_PAUSED) is True
 
     def current(self) -> dict[str, Any]:
         stored = self.store.settings()
@@ -221,6 +228,7 @@ class SettingsDesk:
             "results_dir": str(self.config.jobs_dir),
             "keep_models_loaded": True,
             "allow_lan": stored.get("allow_lan", self.config.allow_lan),
+            QUEUE_PAUSED: self.queue_paused,
         }
 
     def handle(self, request: Settings) -> SettingsReply:
@@ -243,5 +251,10 @@ class SettingsDesk:
                         code="bad_content",
                     )
             self.store.save_settings(dict(request.values))
-            log.info("settings changed: %s (they apply at the next start)", sorted(request.values))
+            self.queue_paused = request.values.get(QUEUE_PAUSED, self.queue_paused)
+            at_start = sorted(set(request.values) - _LIVE)
+            if at_start:
+                log.info("settings changed: %s (they apply at the next start)", at_start)
+            if QUEUE_PAUSED in request.values:
+                log.info("queue %s", "paused" if self.queue_paused else "resumed")
         return SettingsReply(self.current())

@@ -296,7 +296,7 @@ class Daemon:
         return job
 
     def _dispatch(self) -> None:
-        if self._stopping or self._stop_after_job:
+        if self._stopping or self._stop_after_job or self.settings.queue_paused:
             return
         queue = self.store.queue()
         if not queue:

@@ -80,11 +80,13 @@ class JobRow:
             created_at=info.created_at,
             progress=info.progress,
             error=info.error,
+            host=info.host,
         )
         return row.with_result(info.result_otio)
 
     def with_result(self, result_otio: str | None) -> JobRow:
-        """This row with ``result_otio`` and the clip name and host it records."""
+        """This row with ``result_otio`` and the clip name and host it records (the host of
+        the job info stays where the result names none)."""
         if result_otio is None:
             return dataclasses.replace(self, result_otio=None)
         try:
@@ -93,7 +95,7 @@ class JobRow:
             log.warning("job %s: unreadable result timeline: %s", self.job_id, error)
             return dataclasses.replace(self, result_otio=result_otio)
         return dataclasses.replace(
-            self, result_otio=result_otio, clip_name=facts.clip_name, host=facts.host
+            self, result_otio=result_otio, clip_name=facts.clip_name, host=facts.host or self.host
         )
 
     @property

@@ -1,8 +1,9 @@
 """``Tray``: the system-tray icon (daemon state at a glance) and its menu.
 
-Menu: open the window, start or stop the daemon, pause the queue, quit. Pausing needs a daemon
-that has a ``queue_paused`` setting; with one that lacks it the action stays disabled and says
-why. Desktop notifications for finished and failed takes go through the tray's balloon.
+Menu: open the window, start or stop the daemon, pause the queue, quit. *Pause queue* sets the
+daemon's ``queue_paused`` setting (checked: no new job starts) and shows its value after each
+connect; with a daemon that lacks the setting the action stays disabled and says why. Desktop
+notifications for finished and failed takes go through the tray's balloon.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
@@ -54,6 +55,19 @@ def test_state_events_signal_ready_and_failed_takes(qtbot: QtBot) -> None:
     with qtbot.waitSignal(model.unknown_job) as unknown:
         model.apply_event(ProgressEvent("zz", _progress(0.5)))
     assert unknown.args == ["zz"]
+
+
+def test_host_of_the_job_info_is_shown_while_queued_and_running() -> None:
+    model = JobTableModel()
+    with_host = dataclasses.replace(_job("a", "2026-01-01T10:00:00Z"), host="resolve")
+    model.reset_jobs([with_host, _job("b", "2026-01-01T11:00:00Z")])
+    assert model.data(model.index(1, Column.HOST)) == "resolve"
+    assert model.data(model.index(0, Column.HOST)) == "—"  # a daemon that does not say
+    model.apply_event(JobStateEvent("a", JobState.RUNNING, JobState.QUEUED))
+    model.apply_event(ProgressEvent("a", _progress(0.5)))
+    row = model.find("a")
+    assert row is not None and row.state is JobState.RUNNING and row.host == "resolve"
+    assert model.data(model.index(1, Column.HOST)) == "resolve"
 
 
 def test_format_eta() -> None:

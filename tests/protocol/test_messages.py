@@ -18,7 +18,13 @@ from xdub.protocol.messages import (
     SubmitReply,
     parse_content,
 )
-from xdub.protocol.records import ErrorInfo, JobOptions, ModelAction, SettingsAction
+from xdub.protocol.records import (
+    ErrorInfo,
+    JobInfo,
+    JobOptions,
+    ModelAction,
+    SettingsAction,
+)
 from xdub.protocol.schema import (
     Event,
     Reply,
@@ -27,6 +33,8 @@ from xdub.protocol.schema import (
     negotiate_version,
     parse_utc,
 )
+
+_STAMP = "2026-03-14T09:26:53Z"
 
 
 def _bad_content(build: Any, *args: Any, **kwargs: Any) -> str:
@@ -82,6 +90,19 @@ def test_unknown_keys_are_ignored_but_missing_ones_are_not() -> None:
     assert "queue_position" in _bad_content(parse_content, "submit_reply", reply)
     _bad_content(parse_content, "submit_reply", {**reply, "status": "maybe"})
     _bad_content(parse_content, "submit_reply", ["not", "an", "object"])
+
+
+def test_job_info_host_round_trips_and_is_optional() -> None:
+    info = JobInfo("j", "Scene 1", JobState.QUEUED, _STAMP, _STAMP, JobOptions(), host="resolve")
+    assert JobInfo.from_json(info.to_json()) == info
+    without_host = {key: value for key, value in info.to_json().items() if key != "host"}
+    assert JobInfo.from_json(without_host).host is None  # from a daemon that does not say
+    assert _bad_content(JobInfo.from_json, {**info.to_json(), "host": 3})
+
+
+def test_queue_paused_travels_as_a_boolean_setting() -> None:
+    request = Settings(SettingsAction.SET, {"queue_paused": True})
+    assert parse_content("settings", request.to_json()) == request
 
 
 def test_unknown_message_type() -> None:

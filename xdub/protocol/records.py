@@ -207,7 +207,8 @@ class JobOptions(Content):
 
 @dataclass(frozen=True)
 class JobInfo(Content):
-    """A job as ``list`` and ``get`` return it."""
+    """A job as ``list`` and ``get`` return it; ``host`` is the editor that made the job (the
+    OTIO job's ``metadata["xdub"]["host"]``), ``None`` from daemons that do not say."""
 
     job_id: str
     name: str
@@ -219,6 +220,7 @@ class JobInfo(Content):
     error: ErrorInfo | None = None
     result_otio: str | None = None
     warnings: tuple[str, ...] = ()
+    host: str | None = None
 
     def _validate(self) -> None:
         check_job_id(self.job_id)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,13 @@ class DaemonProcess:
 
     def stderr(self) -> str:
         return (self.root / "stderr.txt").read_text(errors="replace")[-3000:]
+
+    def submitted_otio(self, job_id: str) -> str:
+        """The OTIO job as the daemon stored it (read from its job store)."""
+        with closing(sqlite3.connect(self.root / "data" / "jobs.sqlite3")) as db:
+            row = db.execute("SELECT otio FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        assert row is not None, f"the daemon has no job {job_id}"
+        return str(row[0])
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -14,14 +14,24 @@ import runpy
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fake_resolve import FREE, STUDIO, FakeBmd, FakeWindow
 from lua_binding import LuaResolve
-from resolve_scenario import WHOLE_FILE_FRAMES, Media, Project, make_project
+from resolve_scenario import (
+    SOURCE_FPS,
+    SOURCE_TC,
+    WHOLE_FILE_FRAMES,
+    Media,
+    Project,
+    make_project,
+)
 
 from xdub.client import DaemonClient
+
+if TYPE_CHECKING:
+    from conftest import DaemonProcess
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -50,7 +60,7 @@ def _run_menu_script(
 
 
 def _project(media: Media, product: str, version: tuple[int, int, int]) -> Project:
-    """The daemon dubs whole files for now, so the item spans its whole file."""
+    """The item spans its whole file (an item trimmed inside it has its own test)."""
     return make_project(media, product, version, left_offset=0, duration=WHOLE_FILE_FRAMES)
 
 
@@ -90,6 +100,38 @@ def test_studio_dubs_the_selected_clip_with_a_progress_window(
     assert window.props["WindowTitle"].startswith("XDub") and not window.visible
     assert window.GetItems()["status"].Text == "done"
     _assert_take_added_and_selected(project, connection)
+
+
+def test_studio_dubs_an_item_trimmed_inside_its_media(
+    installed: Path,
+    connection: Path,
+    daemon: DaemonProcess,
+    media: Media,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The item starts frames into its file and ends before it: the daemon dubs that range
+    and the take holds the item's frames, its timecode moved by the left offset."""
+    from xdub.media.probe import probe
+    from xdub.media.timecode import shift_timecode
+    from xdub.otio_job import parse_job
+
+    project = make_project(media, STUDIO, (21, 0, 4))
+    item = project.item
+    left_offset, num_frames = item.GetLeftOffset(), item.GetDuration()
+    assert left_offset > 0 and left_offset + num_frames < WHOLE_FILE_FRAMES
+    project.timeline.select(item)
+    printed = _run_menu_script(
+        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve), capsys
+    )
+    assert any("as a take" in line for line in printed), printed
+    assert (item.GetTakesCount(), item.GetSelectedTakeIndex()) == (2, 2)
+    (marker,) = item.GetMarkers().values()
+    job = parse_job(daemon.submitted_otio(marker["customData"].removeprefix("xdub:")))
+    assert (job.start_frame, job.num_frames) == (left_offset, num_frames)
+    take = probe(Path(item.GetMediaPoolItem().GetClipProperty("File Path")))
+    assert take.num_frames == num_frames
+    assert take.timecode == shift_timecode(SOURCE_TC, left_offset, SOURCE_FPS) != SOURCE_TC
+    assert project.app.limitation_dialogs == [] and project.app.absent_calls == []
 
 
 def test_studio_cancel_button_cancels_the_job(
