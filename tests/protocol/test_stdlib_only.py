@@ -11,17 +11,13 @@ from pathlib import Path
 import pytest
 
 import xdub
+from xdub import protocol
 
 XDUB_DIR = Path(xdub.__file__).resolve().parent
 HOST_MODULES = (
     "errors.py",
     "protocol/__init__.py",
-    "protocol/errors.py",
-    "protocol/schema.py",
-    "protocol/records.py",
-    "protocol/messages.py",
-    "protocol/signing.py",
-    "protocol/connection.py",
+    *(f"protocol/{name}.py" for name in protocol.HOST_MODULES),
 )
 NEWER_THAN_3_10 = {
     "enum": {"StrEnum", "ReprEnum", "verify", "global_enum"},

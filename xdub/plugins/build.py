@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xdub.errors import XdubError
+from xdub.protocol import HOST_MODULES
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_SOURCE = REPO_ROOT / "plugins" / "blender"
 PACKAGE_ROOT = REPO_ROOT / "xdub"
 VENDOR_PACKAGE = "xdub_protocol"
-PROTOCOL_MODULES = (
-    "__init__",
-    "schema",
-    "records",
-    "messages",
-    "signing",
-    "connection",
-    "errors",
-    "zmq_transport",
-)
+PROTOCOL_MODULES = ("__init__", *HOST_MODULES, "zmq_transport")
 PYZMQ_VERSION = "27.3.0"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 _MANIFEST_ANCHOR = "# `xdub plugins build blender` adds the bundled pyzmq wheels here."

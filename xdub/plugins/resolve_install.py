@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from xdub.errors import XdubError
+from xdub.protocol import HOST_MODULES
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,7 @@ PLUGIN_FILES = ("xdub_lua_host.py", "xdub_launcher.lua")
 VENDORED_MODULES = (
     "errors.py",
     "protocol/__init__.py",
-    "protocol/errors.py",
-    "protocol/schema.py",
-    "protocol/records.py",
-    "protocol/messages.py",
-    "protocol/signing.py",
-    "protocol/connection.py",
+    *(f"protocol/{name}.py" for name in HOST_MODULES),
     "protocol/zmq_transport.py",
 )
 APP_STORE_CONTAINERS = "com.blackmagic-design.*"

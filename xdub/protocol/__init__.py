@@ -22,7 +22,12 @@ from xdub.protocol.records import TRANSITIONS, ErrorInfo, JobOptions, JobState, 
 from xdub.protocol.schema import PROTOCOL_VERSION
 from xdub.protocol.signing import Header, Limits, Message, RejectedMessage, Session
 
+HOST_MODULES = ("schema", "records", "messages", "signing", "connection", "errors")
+"""The stdlib-only modules of this package that hosts' Pythons get a copy of (with this
+``__init__``); ``zmq_transport`` goes along where pyzmq is bundled."""
+
 __all__ = [
+    "HOST_MODULES",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
     "TRANSITIONS",
