@@ -10,6 +10,7 @@ import platformdirs
 
 from xdub.paths import APP_NAME, data_dir, default_model_dir
 from xdub.protocol.connection import default_connection_path
+from xdub.protocol.records import VramPolicy
 
 LOG_DIR_ENV = "XDUB_LOG_DIR"
 """An environment variable naming the log folder; it overrides platformdirs' user log dir."""
@@ -33,8 +34,10 @@ class Retention:
 @dataclass(frozen=True)
 class DaemonConfig:
     """Everything a daemon run needs. ``transport``: ``"tcp"`` (loopback) or ``"ipc"``;
-    ``ip`` other than loopback needs ``allow_lan``. ``device``/``precision`` go to
-    ``DubPipeline``."""
+    ``ip`` other than loopback needs ``allow_lan``. ``device``, ``precision``, ``vram_policy``
+    and ``face_backend`` go to ``DubPipeline``. Settings stored with ``settings set`` replace
+    ``model_dir``, ``model_source``, ``allow_lan`` and ``vram_policy`` at start, except those
+    in ``pinned`` (given on the command line)."""
 
     data_dir: Path = field(default_factory=data_dir)
     model_dir: Path = field(default_factory=default_model_dir)
@@ -49,6 +52,10 @@ class DaemonConfig:
     allow_lan: bool = False
     device: str = "auto"
     precision: str = "auto"
+    vram_policy: VramPolicy = VramPolicy.RESIDENT
+    face_backend: str = "builtin"
+    """Landmark networks: ``"builtin"`` or ``"openmmlab"`` (``xdub.face.backends``)."""
+    pinned: frozenset[str] = frozenset()
     retention: Retention = field(default_factory=Retention)
     health_interval_s: float = 10.0
 

@@ -31,6 +31,7 @@ class Job:
     warnings: tuple[str, ...] = ()
     windows_done: int = 0
     attempts: int = 0
+    clip: str | None = None
 
     def info(self) -> JobInfo:
         """The job as ``list`` and ``get`` return it."""
@@ -46,6 +47,7 @@ class Job:
             result_otio=self.result_otio,
             warnings=self.warnings,
             host=self.host,
+            clip=self.clip,
         )
 
 

@@ -8,9 +8,9 @@ keeping its partial files for resuming. Download progress is queued by that thre
 published by the server's loop (``pending_events``), since ZeroMQ sockets stay on one thread.
 
 ``settings``: ``models_dir``, ``model_source`` and ``allow_lan`` can be set; they are stored
-and apply from the next daemon start. ``queue_paused`` is stored too but applies at once: while
-it is true the daemon starts no new job. ``results_dir`` and ``keep_models_loaded`` are
-read-only.
+and apply from the next daemon start (``stored_config``). ``queue_paused`` and ``vram_policy``
+are stored too but apply at once (the policy from the next job): while ``queue_paused`` is true
+the daemon starts no new job. ``results_dir`` is read-only.
 """
 
 from __future__ import annotations
@@ -30,13 +30,21 @@ from xdub.protocol.messages import (
     Settings,
     SettingsReply,
 )
-from xdub.protocol.records import ErrorInfo, ModelAction, ModelInfo, ModelState, SettingsAction
+from xdub.protocol.records import (
+    ErrorInfo,
+    ModelAction,
+    ModelInfo,
+    ModelState,
+    SettingsAction,
+    VramPolicy,
+)
 from xdub_daemon.config import DaemonConfig
 from xdub_daemon.store import JobStore
 
 if TYPE_CHECKING:
-    from xdub.model.manager import DownloadProgress, ModelManager
+    from xdub.model.manager import ModelManager
     from xdub.model.sources import Source
+    from xdub.model.transfer import DownloadProgress
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +64,8 @@ class ModelsDesk:
 
     Until a download or verify has fetched the source's listing (on the background thread),
     ``list`` reports from the disk alone, so no request waits on the network. The managers
-    are made at the first ``models`` request: ``xdub.model`` imports torch, which the server
-    otherwise never loads (that first request waits for the import, a second or a few).
+    are made at the first ``models`` request; ``xdub.model.manager`` does not import torch
+    (only ``verify``'s checks do, on the background thread).
     """
 
     def __init__(self, model_dir: Path, source_name: str, *, max_bps: float | None = None) -> None:
@@ -190,24 +198,39 @@ class ModelsDesk:
 
 
 QUEUE_PAUSED = "queue_paused"
-_SETTABLE = {"models_dir": str, "model_source": str, "allow_lan": bool, QUEUE_PAUSED: bool}
-_LIVE = frozenset({QUEUE_PAUSED})
-"""Settings that apply as soon as they are set; the others apply from the next start."""
-_READ_ONLY = ("results_dir", "keep_models_loaded")
+VRAM_POLICY = "vram_policy"
+_SETTABLE = {
+    "models_dir": str,
+    "model_source": str,
+    "allow_lan": bool,
+    QUEUE_PAUSED: bool,
+    VRAM_POLICY: str,
+}
+_LIVE = frozenset({QUEUE_PAUSED, VRAM_POLICY})
+"""Settings that apply as soon as they are set (``vram_policy`` from the next job); the others
+apply from the next start."""
+_READ_ONLY = ("results_dir",)
+_CONFIG_FIELDS = {
+    "models_dir": "model_dir",
+    "model_source": "model_source",
+    "allow_lan": "allow_lan",
+    VRAM_POLICY: "vram_policy",
+}
+"""Stored setting -> the ``DaemonConfig`` field it sets at start."""
 
 
 def stored_config(config: DaemonConfig, store: JobStore) -> DaemonConfig:
-    """``config`` with the settings a ``settings set`` stored (they apply at start)."""
+    """``config`` with the settings a ``settings set`` stored, except its ``pinned`` fields."""
     import dataclasses
 
-    values = store.settings()
-    changes: dict[str, Any] = {}
-    if isinstance(values.get("models_dir"), str):
-        changes["model_dir"] = Path(values["models_dir"])
-    if isinstance(values.get("model_source"), str):
-        changes["model_source"] = values["model_source"]
-    if isinstance(values.get("allow_lan"), bool):
-        changes["allow_lan"] = values["allow_lan"]
+    convert: dict[str, Callable[[Any], Any]] = {"model_dir": Path, "vram_policy": VramPolicy}
+    changes = {
+        field: convert.get(field, lambda value: value)(value)
+        for name, value in store.settings().items()
+        if (field := _CONFIG_FIELDS.get(name)) is not None and field not in config.pinned
+    }
+    if changes:
+        log.info("stored settings applied: %s", sorted(changes))
     return dataclasses.replace(config, **changes)
 
 
@@ -219,6 +242,7 @@ class SettingsDesk:
         self.config = config
         self.store = store
         self.queue_paused = store.settings().get(QUEUE_PAUSED) is True
+        self.vram_policy = config.vram_policy
 
     def current(self) -> dict[str, Any]:
         stored = self.store.settings()
@@ -226,35 +250,42 @@ class SettingsDesk:
             "models_dir": stored.get("models_dir", str(self.config.model_dir)),
             "model_source": stored.get("model_source", self.config.model_source),
             "results_dir": str(self.config.jobs_dir),
-            "keep_models_loaded": True,
             "allow_lan": stored.get("allow_lan", self.config.allow_lan),
+            VRAM_POLICY: self.vram_policy.value,
             QUEUE_PAUSED: self.queue_paused,
         }
 
     def handle(self, request: Settings) -> SettingsReply:
         if request.action is SettingsAction.SET:
             for name, value in request.values.items():
-                if name in _READ_ONLY:
-                    raise ProtocolError(f"setting {name!r} is read-only", code="bad_content")
-                kind = _SETTABLE.get(name)
-                if kind is None:
-                    raise XdubError(
-                        f"there is no setting {name!r}; known: {', '.join(self.current())}",
-                        code="unknown_setting",
-                    )
-                is_hub = name == "model_source" and value == HUB_SOURCE
-                is_relative = isinstance(value, str) and not Path(value).is_absolute()
-                if not isinstance(value, kind) or (is_relative and not is_hub):
-                    wanted = "an absolute path" if kind is str else "a boolean"
-                    raise ProtocolError(
-                        f"setting {name!r} must be {wanted}",
-                        code="bad_content",
-                    )
+                self._check(name, value)
             self.store.save_settings(dict(request.values))
             self.queue_paused = request.values.get(QUEUE_PAUSED, self.queue_paused)
+            self.vram_policy = VramPolicy(request.values.get(VRAM_POLICY, self.vram_policy))
             at_start = sorted(set(request.values) - _LIVE)
             if at_start:
                 log.info("settings changed: %s (they apply at the next start)", at_start)
             if QUEUE_PAUSED in request.values:
                 log.info("queue %s", "paused" if self.queue_paused else "resumed")
         return SettingsReply(self.current())
+
+    def _check(self, name: str, value: Any) -> None:
+        if name in _READ_ONLY:
+            raise ProtocolError(f"setting {name!r} is read-only", code="bad_content")
+        kind = _SETTABLE.get(name)
+        if kind is None:
+            raise XdubError(
+                f"there is no setting {name!r}; known: {', '.join(self.current())}",
+                code="unknown_setting",
+            )
+        if name == VRAM_POLICY:
+            choices = [policy.value for policy in VramPolicy]
+            valid, wanted = value in choices, f"one of {', '.join(choices)}"
+        elif kind is bool:
+            valid, wanted = isinstance(value, bool), "a boolean"
+        else:
+            is_path = isinstance(value, str) and Path(value).is_absolute()
+            is_hub = name == "model_source" and value == HUB_SOURCE
+            valid, wanted = is_path or is_hub, "an absolute path"
+        if not valid:
+            raise ProtocolError(f"setting {name!r} must be {wanted}", code="bad_content")

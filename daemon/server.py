@@ -62,7 +62,7 @@ from xdub_daemon.config import DaemonConfig
 from xdub_daemon.jobs import Job
 from xdub_daemon.lock import DaemonLock
 from xdub_daemon.logs import JobLog
-from xdub_daemon.manage import ModelsDesk, SettingsDesk
+from xdub_daemon.manage import ModelsDesk, SettingsDesk, stored_config
 from xdub_daemon.store import JobStore
 from xdub_daemon.submit import accept_submit
 from xdub_daemon.supervisor import Supervisor, WorkerExit
@@ -78,9 +78,10 @@ class Daemon:
     """One daemon run: ``serve()`` blocks until a shutdown request or SIGTERM/SIGINT."""
 
     def __init__(self, config: DaemonConfig) -> None:
-        self.config = config
         self._lock = DaemonLock(config.lock_path)
         self.store = JobStore(config.store_path, config.jobs_dir)
+        config = stored_config(config, self.store)
+        self.config = config
         for job in self.store.requeue_running():
             log.info("job %s was running when the daemon stopped; it resumes", job.job_id)
         self.store.prune(config.retention)
@@ -89,6 +90,8 @@ class Daemon:
                 model_dir=config.model_dir,
                 device=config.device,
                 precision=config.precision,
+                vram_policy=config.vram_policy,
+                face_backend=config.face_backend,
                 log_path=config.log_dir / "worker.log",
             )
         )
@@ -321,6 +324,7 @@ class Daemon:
             options=job.options.to_json(),
             job_dir=job_dir,
             output=take_path(job.name, job.job_id, output_dir, suffix),
+            vram_policy=self.settings.vram_policy,
         )
         self._change(job.job_id, JobState.RUNNING)
         self.supervisor.run(spec)

@@ -27,7 +27,7 @@ from xdub_daemon.jobs import Job, transition
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY,
@@ -46,11 +46,18 @@ CREATE TABLE jobs (
     result_otio TEXT,
     warnings TEXT NOT NULL,
     windows_done INTEGER NOT NULL,
-    attempts INTEGER NOT NULL
+    attempts INTEGER NOT NULL,
+    clip TEXT
 );
 CREATE INDEX jobs_queue ON jobs (state, priority DESC, queue_seq);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+"""The current schema, for a new store."""
+_MIGRATIONS = {
+    1: "ALTER TABLE jobs ADD COLUMN clip TEXT;",
+}
+"""The SQL that takes a store from schema ``N`` to ``N + 1``. 1 -> 2: the clip name of each job
+(protocol 1.1); jobs stored before have none (NULL)."""
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
 
 
@@ -103,16 +110,26 @@ class JobStore:
         self._migrate(path)
 
     def _migrate(self, path: Path) -> None:
+        """Create the schema in a new store, or bring an older one up to date, in one
+        transaction; a newer store is refused."""
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            with self._transaction() as db:
-                db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
-        elif version != SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
+            return
+        if not 0 <= version < SCHEMA_VERSION:
             raise JobError(
                 f"{path}: job store schema {version} is not this daemon's {SCHEMA_VERSION}",
                 code="internal",
                 hint="install the xdub version that wrote it, or move the file away",
             )
+        if version == 0:
+            script = _SCHEMA
+        else:
+            script = "".join(_MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
+            log.info(
+                "%s: upgrading the job store from schema %d to %d", path, version, SCHEMA_VERSION
+            )
+        with self._transaction() as db:
+            db.executescript(f"BEGIN; {script} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
     def close(self) -> None:
         self._db.close()
@@ -197,9 +214,11 @@ class JobStore:
         priority: int,
         client: str,
         host: str,
+        clip: str | None = None,
         warnings: Sequence[str] = (),
     ) -> Job:
-        """A new queued job at the back of its priority's queue."""
+        """A new queued job at the back of its priority's queue; ``clip`` is the name of the
+        clip it dubs."""
         stamp = now_utc()
         with self._transaction() as db:
             db.execute("BEGIN IMMEDIATE")
@@ -212,6 +231,7 @@ class JobStore:
                 priority=priority,
                 client=client,
                 host=host,
+                clip=clip,
                 queue_seq=self._next_seq(),
                 created_at=stamp,
                 updated_at=stamp,

@@ -102,6 +102,7 @@ def accept_submit(store: JobStore, submit: Submit, *, client: str) -> tuple[Job,
         priority=submit.priority,
         client=client,
         host=job.host,
+        clip=job.clip_name,
         warnings=job.warnings,
     )
     return added, True

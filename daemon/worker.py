@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from xdub.protocol.records import VramPolicy
 from xdub_daemon.logs import JobLog, setup_logging
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class WorkerConfig:
     model_dir: Path
     device: str
     precision: str
+    vram_policy: VramPolicy
+    face_backend: str
     log_path: Path
 
 
@@ -45,6 +48,7 @@ class WorkerSpec:
     options: dict[str, Any]
     job_dir: Path
     output: Path
+    vram_policy: VramPolicy
 
 
 def take_path(name: str, job_id: str, folder: Path, suffix: str) -> Path:
@@ -102,7 +106,13 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     try:
         from xdub.pipeline import DubPipeline
 
-        pipeline = DubPipeline(config.model_dir, device=config.device, precision=config.precision)
+        pipeline = DubPipeline(
+            config.model_dir,
+            device=config.device,
+            precision=config.precision,
+            vram_policy=config.vram_policy,
+            face_backend=config.face_backend,
+        )
     except Exception as error:  # reported to the server, which fails the jobs clearly
         log.exception("the worker could not load the models from %s", config.model_dir)
         channel.send("fatal", _error_dict(error))
@@ -137,6 +147,9 @@ def _run_one(pipeline: Any, spec: WorkerSpec, channel: _Channel) -> bool:
     from xdub.errors import JobCancelled
 
     job_log = JobLog(log, spec.job_id)
+    if pipeline.models.residency.policy is not spec.vram_policy:
+        job_log.info("VRAM policy %s from now on", spec.vram_policy.value)
+        pipeline.models.residency.set_policy(spec.vram_policy)
     try:
         result_otio, warnings = _dub(pipeline, spec, channel, job_log)
     except JobCancelled:

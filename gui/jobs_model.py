@@ -59,7 +59,9 @@ HEADERS = {
 
 @dataclass(frozen=True)
 class JobRow:
-    """One job as the queue window shows it."""
+    """One job as the queue window shows it. ``name`` is the job timeline's; ``clip_name`` the
+    clip being dubbed: ``JobInfo.clip`` (protocol 1.1), else what the result timeline says (a
+    done job of a 1.0 daemon), else ``None``."""
 
     job_id: str
     name: str
@@ -80,13 +82,14 @@ class JobRow:
             created_at=info.created_at,
             progress=info.progress,
             error=info.error,
+            clip_name=info.clip,
             host=info.host,
         )
         return row.with_result(info.result_otio)
 
     def with_result(self, result_otio: str | None) -> JobRow:
-        """This row with ``result_otio`` and the clip name and host it records (the host of
-        the job info stays where the result names none)."""
+        """This row with ``result_otio``, the host it records (the job info's stays where it
+        names none), and its clip name where the job info gave none."""
         if result_otio is None:
             return dataclasses.replace(self, result_otio=None)
         try:
@@ -95,8 +98,16 @@ class JobRow:
             log.warning("job %s: unreadable result timeline: %s", self.job_id, error)
             return dataclasses.replace(self, result_otio=result_otio)
         return dataclasses.replace(
-            self, result_otio=result_otio, clip_name=facts.clip_name, host=facts.host or self.host
+            self,
+            result_otio=result_otio,
+            clip_name=self.clip_name or facts.clip_name,
+            host=facts.host or self.host,
         )
+
+    @property
+    def title(self) -> str:
+        """What the clip column shows: the clip's name, or the job's name without one."""
+        return self.clip_name or self.name
 
     @property
     def fraction(self) -> float:
@@ -118,7 +129,9 @@ class JobRow:
 
     def error_details(self) -> str:
         """Everything a bug report needs about this job's failure, as plain text."""
-        lines = [f"job {self.job_id} ({self.name}): {self.state.value}"]
+        lines = [f"job {self.job_id} ({self.title}): {self.state.value}"]
+        if self.title != self.name:
+            lines.append(f"timeline: {self.name}")
         if self.error is not None:
             lines.append(f"code: {self.error.code}")
             lines.append(f"message: {self.error.message}")
@@ -197,7 +210,7 @@ class JobTableModel(QAbstractTableModel):
     @staticmethod
     def _display(row: JobRow, column: Column) -> str:
         if column is Column.CLIP:
-            return row.clip_name or row.name
+            return row.title
         if column is Column.HOST:
             return row.host or "—"
         if column is Column.STATE:

@@ -2,8 +2,8 @@
 
 Each action runs on a background thread, one at a time; results and download progress come
 back as Qt signals (queued into the GUI thread). Pause is the manager's cancel, which keeps the
-``.incomplete`` files so the next download resumes; cancel also removes them. The manager
-imports torch (for verification), so it is imported on the worker thread, on first use.
+``.incomplete`` files so the next download resumes; cancel also removes them. Verification
+imports torch, on the worker thread, the first time it runs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from xdub.errors import JobCancelled, XdubError
 from xdub.protocol.records import DownloadState
 
 if TYPE_CHECKING:
-    from xdub.model.manager import DownloadProgress, ModelManager
+    from xdub.model.manager import ModelManager
     from xdub.model.sources import Source
+    from xdub.model.transfer import DownloadProgress
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class ModelBackend(QObject):
             self.busy_changed.emit(False)
 
     def _manager_now(self) -> ModelManager:
-        from xdub.model.manager import ModelManager  # imports torch: off the GUI thread
+        from xdub.model.manager import ModelManager
 
         with self._lock:
             if self._manager is None:

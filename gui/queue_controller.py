@@ -109,11 +109,11 @@ class QueueController(QObject):
         self.action_failed.emit(text)
 
     def _on_take_ready(self, row: JobRow) -> None:
-        self.notify.emit("Take ready", f"{row.clip_name or row.name} is dubbed")
+        self.notify.emit("Take ready", f"{row.title} is dubbed")
 
     def _on_job_failed(self, row: JobRow) -> None:
         reason = row.error.message if row.error else "unknown error"
-        self.notify.emit("Dub failed", f"{row.clip_name or row.name}: {reason}")
+        self.notify.emit("Dub failed", f"{row.title}: {reason}")
 
     @Slot()
     def _update_status(self, *_: object) -> None:

@@ -22,19 +22,12 @@ import platformdirs
 
 from xdub.errors import XdubError
 from xdub.paths import APP_NAME
-from xdub.protocol.records import Codec, JobOptions
+from xdub.protocol.records import Codec, JobOptions, VramPolicy
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "tray.json"
 AUTOSTART_FILE = "xdub-daemon.desktop"
-
-
-class VramPolicy(str, Enum):
-    """How the daemon treats GPU memory between jobs."""
-
-    KEEP_LOADED = "keep_loaded"  # fastest: models stay resident
-    RELEASE_WHEN_IDLE = "release_when_idle"  # frees VRAM for the editor between jobs
 
 
 class QualityPreset(str, Enum):
@@ -60,7 +53,7 @@ LAN_WARNING = (
 class TraySettings:
     """What the user chose in the settings tab. ``output_dir`` ``None``: the daemon's folder."""
 
-    vram_policy: VramPolicy = VramPolicy.KEEP_LOADED
+    vram_policy: VramPolicy = VramPolicy.RESIDENT
     quality: QualityPreset = QualityPreset.STANDARD
     codec: Codec = Codec.PRORES_HQ
     output_dir: str | None = None
@@ -74,10 +67,9 @@ class TraySettings:
         )
 
     def daemon_values(self) -> dict[str, Any]:
-        """The daemon settings these choices set (``settings`` request values; they apply at
-        the daemon's next start). The VRAM policy is kept here until the daemon can set it:
-        its ``keep_models_loaded`` is read-only."""
-        return {"allow_lan": self.allow_lan}
+        """The daemon settings these choices set (``settings`` request values): the VRAM
+        policy applies from the next job, LAN access from the daemon's next start."""
+        return {"vram_policy": self.vram_policy.value, "allow_lan": self.allow_lan}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,7 +83,7 @@ class TraySettings:
         """Settings from JSON; unknown keys are ignored, a bad value raises ``XdubError``."""
         try:
             return cls(
-                vram_policy=VramPolicy(obj.get("vram_policy", VramPolicy.KEEP_LOADED.value)),
+                vram_policy=VramPolicy(obj.get("vram_policy", VramPolicy.RESIDENT.value)),
                 quality=QualityPreset(obj.get("quality", QualityPreset.STANDARD.value)),
                 codec=Codec(obj.get("codec", Codec.PRORES_HQ.value)),
                 output_dir=_optional_dir(obj.get("output_dir")),

@@ -25,12 +25,11 @@ from PySide6.QtWidgets import (
 )
 
 from xdub.errors import XdubError
-from xdub.protocol.records import Codec
+from xdub.protocol.records import Codec, VramPolicy
 from xdub_gui.settings import (
     LAN_WARNING,
     QualityPreset,
     TraySettings,
-    VramPolicy,
     apply_autostart,
     save_settings,
 )
@@ -41,8 +40,9 @@ CODEC_LABELS = {
     Codec.H264: "H.264 (high quality)",
 }
 VRAM_LABELS = {
-    VramPolicy.KEEP_LOADED: "Keep models loaded (fastest)",
-    VramPolicy.RELEASE_WHEN_IDLE: "Release VRAM when idle (for the editor)",
+    VramPolicy.RESIDENT: "Keep models on the GPU (fastest)",
+    VramPolicy.OFFLOAD: "Offload between stages (frees the GPU for the editor when idle)",
+    VramPolicy.LOW_VRAM: "Low VRAM: also stream the model block by block (slowest)",
 }
 
 
@@ -101,9 +101,9 @@ class SettingsView(QWidget):
         if output is not None and not os.path.isabs(output):
             raise XdubError(f"the output folder {output!r} is not an absolute path")
         return TraySettings(
-            vram_policy=self.vram_combo.currentData(),
-            quality=self.quality_combo.currentData(),
-            codec=self.codec_combo.currentData(),
+            vram_policy=VramPolicy(self.vram_combo.currentData()),
+            quality=QualityPreset(self.quality_combo.currentData()),
+            codec=Codec(self.codec_combo.currentData()),
             output_dir=output,
             autostart=self.autostart_check.isChecked(),
             allow_lan=self.lan_check.isChecked(),

@@ -52,7 +52,7 @@ def daemon_status(
         fraction = running[0].fraction
         more = f", {queued} queued" if queued else ""
         return DaemonStatus(
-            TrayState.WORKING, f"xdub: dubbing {running[0].name} {fraction:.0%}{more}", fraction
+            TrayState.WORKING, f"xdub: dubbing {running[0].title} {fraction:.0%}{more}", fraction
         )
     if queued:
         return DaemonStatus(TrayState.WORKING, f"xdub: {queued} queued")

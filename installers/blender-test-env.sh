@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create the Blender test environments: .venv-bpy45 (bpy 4.5 LTS) and .venv-bpy50 (bpy 5.0),
+# Create the Blender test environments: .venv-bpy42 (bpy 4.2 LTS, the oldest Blender the
+# extension supports), .venv-bpy45 (bpy 4.5 LTS) and .venv-bpy50 (bpy 5.0),
 # Blender as a Python module from PyPI on Python 3.11. bpy pins its own numpy, so each version
 # gets its own venv. The Blender tests (tests/plugins/blender) launch these venvs' python.
 # Idempotent: a venv whose bpy already has the wanted version is left as it is.
@@ -20,5 +21,6 @@ sys.exit(0 if bpy.app.version_string.startswith('$version'.rsplit('.', 1)[0]) el
     echo "$dir: $("$dir/bin/python" -c 'import bpy; print("bpy", bpy.app.version_string)')"
 }
 
+make_env .venv-bpy42 4.2.23
 make_env .venv-bpy45 4.5.15
 make_env .venv-bpy50 5.0.1

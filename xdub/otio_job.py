@@ -26,14 +26,11 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from xdub.errors import JobError
+from xdub.protocol.otio_json import NAMESPACE, ROLE_DIALOGUE, ROLE_SOURCE, SCHEMA
+from xdub.protocol.otio_json import ROLE_RESULT as ROLE_RESULT
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "xdub"
-SCHEMA = 1
-ROLE_SOURCE = "source"
-ROLE_DIALOGUE = "dialogue"
-ROLE_RESULT = "result"
 SPAN_TOLERANCE_S = 0.5e-3
 """Slack when comparing times of different rates (23.976 fps frames vs 48 kHz samples): far
 below one video frame (>= 8 ms) and a few samples wide, so rounding never fails a job."""
@@ -166,9 +163,12 @@ class DialogueSpan:
 
 @dataclass(frozen=True)
 class DubJob:
-    """A validated job. Video times are seconds from the file's first frame, at ``fps``."""
+    """A validated job. Video times are seconds from the file's first frame, at ``fps``.
+    ``name`` is the timeline's name, ``clip_name`` the video clip's (its file's name when the
+    clip has none)."""
 
     name: str
+    clip_name: str
     host: str
     host_ids: dict[str, Any]
     video_path: Path
@@ -349,6 +349,7 @@ def parse_job(otio_json: str, *, check_files: bool = True) -> DubJob:
         )
     return DubJob(
         name=timeline.name,
+        clip_name=clip.name or video_path.name,
         host=host,
         host_ids=host_ids,
         video_path=video_path,

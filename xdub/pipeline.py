@@ -43,7 +43,7 @@ from xdub.media.timestamps import frame_times
 from xdub.model.bundle import ModelBundle
 from xdub.options import DubOptions
 from xdub.progress import ProgressCallback, ProgressReporter
-from xdub.protocol.records import Stage
+from xdub.protocol.records import Stage, VramPolicy
 from xdub.sample.clips import LoopInputs, LoopState, decode_take, run_windows, stitched_latents
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
@@ -107,7 +107,9 @@ class DubPipeline:
     """Dubs takes with the models of one folder, loaded once and kept for every call.
 
     ``device``: ``"auto"`` (CUDA, then MPS, then CPU) or a torch device name; ``precision``:
-    ``"auto"`` (bf16 on accelerators, fp32 on the CPU), ``"bf16"`` or ``"fp32"``.
+    ``"auto"`` (bf16 on accelerators, fp32 on the CPU), ``"bf16"`` or ``"fp32"``;
+    ``vram_policy``: where the weights wait between stages (``xdub.protocol.records.VramPolicy``);
+    ``face_backend``: ``"builtin"`` or ``"openmmlab"`` landmark networks (``xdub.face.backends``).
     """
 
     def __init__(
@@ -118,8 +120,16 @@ class DubPipeline:
         precision: str = "auto",
         feature_cache: FeatureCache | None = None,
         work_dir: Path | None = None,
+        vram_policy: VramPolicy = VramPolicy.RESIDENT,
+        face_backend: str = "builtin",
     ) -> None:
-        self.models = ModelBundle.load(Path(model_dir), device=device, precision=precision)
+        self.models = ModelBundle.load(
+            Path(model_dir),
+            device=device,
+            precision=precision,
+            vram_policy=vram_policy,
+            face_backend=face_backend,
+        )
         self.feature_cache = feature_cache
         self.work_dir = work_dir
         self.plan = WindowPlan()
@@ -154,8 +164,11 @@ class DubPipeline:
             raise JobError(
                 f"out of GPU memory on {self.models.device}: {error}".splitlines()[0],
                 code="out_of_memory",
-                hint="close other GPU programs, or run with --precision bf16 or on a larger GPU",
+                hint="close other GPU programs, or choose the VRAM policy 'offload' or "
+                "'low_vram' (`xdub daemon` setting vram_policy, or `xdub dub --vram-policy`)",
             ) from error
+        finally:
+            self.models.residency.release()
 
     def _run(
         self,
@@ -200,8 +213,9 @@ class DubPipeline:
             )
             state = self._denoise(inputs, options, progress, resume, on_window)
             progress.stage(Stage.WRITE_TAKE)
-            faces = self._faces(state, inputs, crops, progress)
-            written = _write(video, output, plan, track, faces, dialogue, options, progress)
+            with self.models.residency.stage("vae"):
+                faces = self._faces(state, inputs, crops, progress)
+                written = _write(video, output, plan, track, faces, dialogue, options, progress)
             crops.close()
         return DubResult(
             output=output,
@@ -224,11 +238,12 @@ class DubPipeline:
             missing_face=options.missing_face,
         )
         total = plan.num_model_frames
-        return tracker.track(
-            _model_frames(video, plan),
-            fps=float(MODEL_FPS),
-            on_frames=lambda done: progress.report(done / total),
-        )
+        with self.models.residency.stage("face"):
+            return tracker.track(
+                _model_frames(video, plan),
+                fps=float(MODEL_FPS),
+                on_frames=lambda done: progress.report(done / total),
+            )
 
     def _crop(
         self, video: Path, plan: _Plan, track: FaceTrack, path: Path, progress: ProgressReporter
@@ -243,9 +258,14 @@ class DubPipeline:
 
     def _audio_features(self, samples_16k: np.ndarray) -> AudioFeatures:
         encoder = self.models.audio
-        if self.feature_cache is not None:
-            return self.feature_cache.get_or_encode(encoder, samples_16k)
-        return encoder.encode(samples_16k)
+        cache = self.feature_cache
+        features = cache.get(samples_16k, encoder.identity) if cache is not None else None
+        if features is None:
+            with self.models.residency.stage("audio"):
+                features = encoder.encode(samples_16k)
+            if cache is not None:
+                cache.put(samples_16k, encoder.identity, features)
+        return features
 
     def _denoise(
         self,
@@ -267,17 +287,19 @@ class DubPipeline:
                 done, clip=window + 1, num_clips=num_windows, step=step, num_steps=num_steps
             )
 
-        return run_windows(
-            self.models.dit,
-            self.models.vae,
-            inputs,
-            settings,
-            plan=self.plan,
-            state=resume,
-            dtype=self.models.dtype,
-            on_step=on_step,
-            on_window=on_window,
-        )
+        with self.models.residency.stage("dit", "vae"):
+            return run_windows(
+                self.models.dit,
+                self.models.vae,
+                # The text context moves with the DiT: take it once the group is on the device.
+                replace(inputs, context=self.models.text),
+                settings,
+                plan=self.plan,
+                state=resume,
+                dtype=self.models.dtype,
+                on_step=on_step,
+                on_window=on_window,
+            )
 
     def _faces(
         self, state: LoopState, inputs: LoopInputs, crops: CropStore, progress: ProgressReporter

@@ -63,25 +63,54 @@ def check_picture(scene: Any, strip: Any) -> list[str]:
             hint="render the sequence to a movie file (e.g. ProRes) and dub that",
         )
     if kind != "MOVIE":
-        raise MediaError(f"{strip.name!r} is a {kind.lower()} strip, not a movie strip")
-    if len(getattr(strip, "retiming_keys", ())) > 0 or getattr(strip, "use_reverse_frames", False):
         raise MediaError(
-            f"{strip.name!r} has a speed change (retiming or reversed playback)",
-            hint="remove the retiming (Strip > Retiming > Reset), dub, then retime the take",
+            f"{strip.name!r} is a {kind.lower()} strip, not a movie strip",
+            hint="click the movie strip to dub (not an effect on it), then Dub Clip",
+        )
+    _check_not_retimed(strip)
+    if getattr(strip, "use_reverse_frames", False):
+        raise MediaError(
+            f"{strip.name!r} plays reversed",
+            hint="turn off Reverse Frames (4.x: sidebar > Strip > Video; 5.x has no button: "
+            "strip.use_reverse_frames = False in the Python console), dub, then reverse the take",
         )
     warnings = []
-    for other in compat.all_strips(scene.sequence_editor):
-        if strip not in compat.effect_inputs(other):
-            continue
-        if other.type in TIME_EFFECTS:
+    for effect in effects_using(scene.sequence_editor, strip):
+        if effect.type in TIME_EFFECTS:
             raise MediaError(
-                f"{strip.name!r} feeds the speed effect {other.name!r}",
+                f"{strip.name!r} feeds the speed effect {effect.name!r}",
                 hint="remove the speed effect, dub, then apply it to the take",
             )
-        warnings.append(f"effect {other.name!r} uses {strip.name!r}; reconnect it to the take")
+        warnings.append(f"effect {effect.name!r} uses {strip.name!r}; reconnect it to the take")
     if len(strip.modifiers):
         warnings.append(f"{strip.name!r} has modifiers; the take does not copy them")
     return warnings
+
+
+def _check_not_retimed(strip: Any) -> None:
+    """Refuse a strip with retiming keys: its media frames no longer map 1:1 to scene frames
+    (the keys' speeds are not readable from Python, so even 100 % keys are refused)."""
+    if len(getattr(strip, "retiming_keys", ())) > 0:
+        raise MediaError(
+            f"{strip.name!r} has a speed change (retiming keys)",
+            hint="Strip > Retiming > Reset Retiming, dub, then retime the take",
+        )
+
+
+def effects_using(editor: Any, strip: Any) -> list[Any]:
+    """The effect strips fed by ``strip``, directly or through other effects, nearest first."""
+    found: list[Any] = []
+    frontier = [strip]
+    others = compat.all_strips(editor)
+    while frontier:
+        fed = [
+            other
+            for other in others
+            if other not in found and any(item in frontier for item in compat.effect_inputs(other))
+        ]
+        found.extend(fed)
+        frontier = fed
+    return found
 
 
 def picture_span(scene: Any, strip: Any) -> MovieSpan:
@@ -89,15 +118,19 @@ def picture_span(scene: Any, strip: Any) -> MovieSpan:
 
 
 def sound_timings(strips: list[Any]) -> list[SoundStripTiming]:
-    """The unmuted sound strips among ``strips``, with absolute file paths."""
+    """The unmuted sound strips among ``strips``, with absolute file paths; a retimed one is
+    refused (its sound no longer plays 1:1)."""
+    sounds = [strip for strip in strips if strip.type == "SOUND" and not strip.mute]
+    for strip in sounds:
+        _check_not_retimed(strip)
     return [
         SoundStripTiming(
             timing_of(strip),
             bpy.path.abspath(strip.sound.filepath),
             float(getattr(strip, "sound_offset", 0.0)),
         )
-        for strip in strips
-        if strip.type == "SOUND" and not strip.mute and strip.sound is not None
+        for strip in sounds
+        if strip.sound is not None
     ]
 
 

@@ -123,9 +123,12 @@ def _place(scene: Any, record: Any, result_otio: str) -> None:
 
 
 def _undo_push(message: str) -> None:
-    """Make placing the take its own undo step (needs a window; skipped headless)."""
-    if bpy.app.background:
-        return
+    """Record the current state as an undo step named ``message``.
+
+    Blender's own undo system does it (memfile undo): Ctrl+Z goes back to the step before.
+    Timers have a screen, which is all ``ed.undo_push`` polls for; in background mode the
+    first push starts the undo stack, which is off there until a script pushes.
+    """
     try:
         bpy.ops.ed.undo_push(message=message)
     except RuntimeError as error:
@@ -145,8 +148,13 @@ def apply_update(scene: Any, record: Any, update: Update) -> None:
         record.fraction = update.fraction
     if update.state and update.state != record.state:
         record.state = update.state
+        if update.state in TERMINAL_STATES:
+            if update.state == "done":
+                record.fraction = 1.0
+            # Its own step, so that undoing what comes next (the take, or a later edit) does
+            # not take the record back to a state the daemon will never report again.
+            _undo_push(f"xdub: {record.clip_name} {update.state}")
         if update.state == "done" and update.result_otio and not record.take_strip:
-            record.fraction = 1.0
             try:
                 _place(scene, record, update.result_otio)
             except XdubError as error:

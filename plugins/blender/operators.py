@@ -11,10 +11,11 @@ from typing import Any
 import bpy
 
 from . import compat, host, jobs, runtime
-from .core.job_json import build_job, job_to_json
+from .core.job_json import build_job
 from .core.timing import dialogue_pieces, file_dialogue
 from .xdub_protocol.connection import find_daemon
 from .xdub_protocol.exceptions import MediaError, XdubError
+from .xdub_protocol.otio_json import job_to_json
 from .xdub_protocol.records import JobOptions
 
 QUALITY_STEPS = {"DRAFT": 10, "STANDARD": 30, "HIGH": 50}
@@ -141,6 +142,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
                 os.path.abspath(video_path),
                 picture,
                 pieces,
+                clip_name=strip.name,
                 timeline_start=min(scene.frame_start, picture.record_start),
                 host_ids={"scene": scene.name, "strip": strip.name, "blend": bpy.data.filepath},
             )

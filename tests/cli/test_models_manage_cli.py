@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from xdub.cli import main
-from xdub.model.folder import COMPONENTS, ModelFolder
-from xdub.model.manager import component_of
+from xdub.model.folder import COMPONENTS, ModelFolder, component_of
 from xdub.model.sources import PARTIAL_SUFFIX, LocalSource
 from xdub.model.tiny import make_tiny_folder
 

@@ -24,6 +24,8 @@ SHORT_CLIP_S = 0.4
 model, so clip length is what makes a tiny take slow."""
 TWO_WINDOW_CLIP_S = 3.2
 """80 frames at 25 fps: two 77-frame windows (77 + 72 >= 80)."""
+FOUR_WINDOW_CLIP_S = 9.0
+"""225 frames at 25 fps: four windows (77 + 2 x 72 < 225 <= 77 + 3 x 72)."""
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,11 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
 @pytest.fixture(scope="session")
 def two_window_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
     return make_clip(tmp_path_factory.mktemp("media-two"), "two", TWO_WINDOW_CLIP_S, seed=5)
+
+
+@pytest.fixture(scope="session")
+def four_window_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("media-four"), "four", FOUR_WINDOW_CLIP_S, seed=9)
 
 
 def _fast_options(**changes: object) -> JobOptions:

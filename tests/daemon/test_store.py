@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -13,6 +14,32 @@ from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress, Sta
 from xdub_daemon.config import Retention
 from xdub_daemon.jobs import transition
 from xdub_daemon.store import SCHEMA_VERSION, JobStore
+
+SCHEMA_1 = """
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    otio TEXT NOT NULL,
+    options TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    client TEXT NOT NULL,
+    host TEXT NOT NULL,
+    queue_seq INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    progress TEXT,
+    error TEXT,
+    result_otio TEXT,
+    warnings TEXT NOT NULL,
+    windows_done INTEGER NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE INDEX jobs_queue ON jobs (state, priority DESC, queue_seq);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+PRAGMA user_version=1;
+"""
+"""The job store as protocol 1.0's daemon created it (schema 1, before ``clip``), kept verbatim."""
 
 
 def _store(tmp_path: Path) -> JobStore:
@@ -28,6 +55,7 @@ def _add(store: JobStore, job_id: str, priority: int = 0) -> None:
         priority=priority,
         client="test",
         host="cli",
+        clip=f"clip of {job_id}",
     )
 
 
@@ -45,6 +73,51 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(JobError, match="schema"):
         _store(tmp_path)
+
+
+def _columns(path: Path) -> list[tuple[str, str]]:
+    db = sqlite3.connect(path)
+    try:
+        return [(row[1], row[2]) for row in db.execute("PRAGMA table_info(jobs)")]
+    finally:
+        db.close()
+
+
+def test_a_schema_1_store_is_upgraded_and_its_jobs_have_no_clip(tmp_path: Path) -> None:
+    old_path = tmp_path / "old" / "jobs.sqlite3"
+    old_path.parent.mkdir()
+    db = sqlite3.connect(old_path)
+    db.executescript(SCHEMA_1)
+    db.execute(
+        "INSERT INTO jobs VALUES ('old', 'Scene 1', '{}', ?, 'done', 0, 'resolve', 'resolve', 1,"
+        " '2020-01-01T10:00:00Z', '2020-01-01T10:05:00Z', NULL, NULL, '{}', '[]', 2, 1)",
+        (json.dumps(JobOptions(seed=4).to_json()),),
+    )
+    db.execute("INSERT INTO settings VALUES ('queue_paused', 'true')")
+    db.commit()
+    db.close()
+    store = JobStore(old_path, tmp_path / "old" / "jobs")
+    old = store.get("old")
+    assert (old.name, old.host, old.clip, old.state, old.windows_done) == (
+        "Scene 1",
+        "resolve",
+        None,
+        JobState.DONE,
+        2,
+    )
+    assert old.info().clip is None and old.options.seed == 4
+    assert store.settings() == {"queue_paused": True}
+    _add(store, "new")
+    assert store.get("new").info().clip == "clip of new"
+    store.close()
+    _store(tmp_path).close()  # a new store, for comparison
+    assert _columns(old_path) == _columns(tmp_path / "jobs.sqlite3")
+    db = sqlite3.connect(old_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+    reopened = JobStore(old_path, tmp_path / "old" / "jobs")  # upgraded once, opens as is
+    assert [job.job_id for job in reopened.list_jobs()] == ["new", "old"]
+    reopened.close()
 
 
 def test_job_round_trips_with_progress_error_and_warnings(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from xdub.face.affine import bbox_center_scale, fix_aspect_ratio, warp_affine_linear, warp_matrix
+from xdub.face.configs import RtmwConfig
 from xdub.face.pose import (
     BBOX_PADDING,
     WHOLEBODY_FLIP_INDICES,
@@ -21,7 +22,7 @@ from xdub.face.pose import (
     normalize_crops,
     simcc_decode,
 )
-from xdub.face.rtmw import Rtmw, RtmwConfig
+from xdub.face.rtmw import Rtmw
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xdub.face.configs import RtmwConfig, YoloxConfig
 from xdub.face.landmarks import pose_filter
-from xdub.face.rtmw import Rtmw, RtmwConfig
+from xdub.face.rtmw import Rtmw
 from xdub.face.wholebody import (
     WholebodyEstimator,
     WholebodyFrame,
     normalized_dwpose,
     to_openpose_134,
 )
-from xdub.face.yolox import Yolox, YoloxConfig
+from xdub.face.yolox import Yolox
 
 
 @pytest.fixture(scope="module")

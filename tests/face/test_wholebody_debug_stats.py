@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from xdub.face.rtmw import Rtmw, RtmwConfig
-from xdub.face.yolox import Yolox, YoloxConfig
+from xdub.face.configs import RtmwConfig, YoloxConfig
+from xdub.face.rtmw import Rtmw
+from xdub.face.yolox import Yolox
 
 
 def _captured(model: nn.Module, names: list[str], inputs: torch.Tensor) -> dict:

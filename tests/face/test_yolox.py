@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from xdub.errors import ModelError
 from xdub.face.checkpoint import load_checkpoint
-from xdub.face.yolox import Yolox, YoloxConfig
+from xdub.face.configs import YoloxConfig
+from xdub.face.yolox import Yolox
 
 
 def _reduced_config(pose_dir: Path) -> YoloxConfig:

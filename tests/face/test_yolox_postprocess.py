@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from xdub.errors import MediaError
+from xdub.face.configs import YoloxConfig
 from xdub.face.detect import (
     Detections,
     batched_nms,
@@ -20,7 +21,7 @@ from xdub.face.detect import (
     person_box,
     postprocess,
 )
-from xdub.face.yolox import Yolox, YoloxConfig
+from xdub.face.yolox import Yolox
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,23 @@ from xdub_gui.status import TrayState, daemon_status, status_icon
 
 
 def _job(job_id: str, created_at: str, state: JobState = JobState.QUEUED) -> JobInfo:
-    return JobInfo(job_id, f"clip {job_id}", state, created_at, created_at, JobOptions())
+    """A job as a 1.0 daemon reports it: a timeline name, no clip name."""
+    return JobInfo(job_id, f"scene {job_id}", state, created_at, created_at, JobOptions())
+
+
+def _result_otio(tmp_path: Path, video_name: str) -> str:
+    """A real result timeline whose source clip is named ``video_name``."""
+    from opentimelineio.opentime import RationalTime, TimeRange
+
+    from xdub.otio_job import DialogueClip, SourceClip, build_job, job_to_json, parse_job
+    from xdub.otio_result import build_result
+
+    used = TimeRange(RationalTime(0, 25), RationalTime(25, 25))
+    source = SourceClip(tmp_path / video_name, used)
+    line = DialogueClip(tmp_path / "line.wav", used, offset=RationalTime(0, 25))
+    job = parse_job(job_to_json(build_job(source, [line], name="S", host="cli")), check_files=False)
+    result = build_result(job, tmp_path / "take.mov", job_id="j", model="tiny", settings={})
+    return job_to_json(result)
 
 
 def _progress(fraction: float, eta_s: float | None = 12.0) -> Progress:
@@ -25,7 +41,7 @@ def test_list_is_shown_newest_first() -> None:
     model = JobTableModel()
     model.reset_jobs([_job("a", "2026-01-01T10:00:00Z"), _job("b", "2026-01-01T11:00:00Z")])
     assert [row.job_id for row in model.rows()] == ["b", "a"]
-    assert model.data(model.index(0, Column.CLIP)) == "clip b"
+    assert model.data(model.index(0, Column.CLIP)) == "scene b"
     assert model.data(model.index(0, Column.STATE)) == "queued"
 
 
@@ -68,6 +84,31 @@ def test_host_of_the_job_info_is_shown_while_queued_and_running() -> None:
     row = model.find("a")
     assert row is not None and row.state is JobState.RUNNING and row.host == "resolve"
     assert model.data(model.index(1, Column.HOST)) == "resolve"
+
+
+def test_clip_column_shows_the_clip_name_or_else_the_job_name() -> None:
+    model = JobTableModel()
+    with_clip = dataclasses.replace(_job("a", "2026-01-01T10:00:00Z"), clip="A012_C004.mov")
+    model.reset_jobs([with_clip, _job("b", "2026-01-01T11:00:00Z")])
+    assert model.data(model.index(1, Column.CLIP)) == "A012_C004.mov"
+    assert model.data(model.index(0, Column.CLIP)) == "scene b"  # a 1.0 daemon's job
+    model.apply_event(JobStateEvent("a", JobState.RUNNING, JobState.QUEUED))
+    model.apply_event(ProgressEvent("a", _progress(0.5)))
+    assert model.data(model.index(1, Column.CLIP)) == "A012_C004.mov"
+    row = model.find("a")
+    assert row is not None and "timeline: scene a" in row.error_details()
+
+
+def test_a_done_job_without_a_clip_name_takes_it_from_its_result(tmp_path: Path) -> None:
+    model = JobTableModel()
+    result = _result_otio(tmp_path, "B007_C012.mov")
+    old = dataclasses.replace(_job("a", "2026-01-01T10:00:00Z", JobState.DONE), result_otio=result)
+    new = dataclasses.replace(
+        _job("b", "2026-01-01T11:00:00Z", JobState.DONE), result_otio=result, clip="Ana close-up"
+    )
+    model.reset_jobs([old, new])
+    assert model.data(model.index(1, Column.CLIP)) == "B007_C012.mov"  # a 1.0 daemon's job
+    assert model.data(model.index(0, Column.CLIP)) == "Ana close-up"  # JobInfo.clip comes first
 
 
 def test_format_eta() -> None:

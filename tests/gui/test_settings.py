@@ -8,11 +8,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from xdub.errors import XdubError
-from xdub.protocol.records import Codec
+from xdub.protocol.records import Codec, VramPolicy
 from xdub_gui.settings import (
     QualityPreset,
     TraySettings,
-    VramPolicy,
     apply_autostart,
     autostart_dir,
     load_settings,
@@ -30,7 +29,7 @@ def test_defaults_keep_lan_access_off() -> None:
 
 def test_saved_settings_round_trip(tmp_path: Path) -> None:
     chosen = TraySettings(
-        VramPolicy.RELEASE_WHEN_IDLE, QualityPreset.DRAFT, Codec.H264, str(tmp_path), True, True
+        VramPolicy.OFFLOAD, QualityPreset.DRAFT, Codec.H264, str(tmp_path), True, True
     )
     path = save_settings(chosen)
     assert path.parent == Path(str(tmp_path / "config"))

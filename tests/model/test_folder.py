@@ -12,13 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from xdub.model.config import DiTConfig
-from xdub.model.folder import (
-    COMPONENTS,
-    METADATA_FILE,
-    FolderMetadata,
-    ModelFolder,
-    expected_dit_specs,
-)
+from xdub.model.folder import COMPONENTS, METADATA_FILE, FolderMetadata, ModelFolder
+from xdub.model.folder_checks import CHECKS, expected_dit_specs
 from xdub.model.loading import SAFETENSORS_DTYPES, shape_text
 from xdub.model.tiny import make_tiny_folder
 
@@ -48,6 +43,10 @@ def test_made_tiny_folder_verifies_clean(pristine: ModelFolder) -> None:
     assert pristine.metadata.is_test_weights
     assert all(status.is_present for status in pristine.status())
     assert {entry.name for entry in COMPONENTS} <= set(pristine.metadata.components) | {"tokenizer"}
+
+
+def test_every_component_has_a_file_check() -> None:
+    assert set(CHECKS) == {entry.name for entry in COMPONENTS}
 
 
 def test_same_seed_gives_the_same_weights(pristine: ModelFolder, tmp_path: Path) -> None:

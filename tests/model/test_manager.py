@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from xdub.errors import JobCancelled, ModelError
-from xdub.model.folder import COMPONENTS, ModelFolder
-from xdub.model.manager import DownloadProgress, ModelManager, component_of
+from xdub.model.folder import COMPONENTS, ModelFolder, component_of
+from xdub.model.manager import ModelManager
 from xdub.model.sources import (
     MANIFEST_FILE,
     PARTIAL_SUFFIX,
@@ -24,6 +24,7 @@ from xdub.model.sources import (
     write_manifest,
 )
 from xdub.model.tiny import make_tiny_folder
+from xdub.model.transfer import DownloadProgress
 from xdub.protocol.records import DownloadState, ModelState
 
 DOWNLOADING = ModelState.DOWNLOADING

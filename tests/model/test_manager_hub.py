@@ -24,9 +24,10 @@ import pytest
 
 from xdub.errors import JobCancelled, ModelError
 from xdub.model.folder import ModelFolder
-from xdub.model.manager import DownloadProgress, ModelManager
+from xdub.model.manager import ModelManager
 from xdub.model.sources import PARTIAL_SUFFIX, HubSource, LocalSource, file_sha256
 from xdub.model.tiny import make_tiny_folder
+from xdub.model.transfer import DownloadProgress
 
 REPO_ID = "KlingTeam/X-Dub"
 LFS_SUFFIXES = (".safetensors", ".pt", ".pth")

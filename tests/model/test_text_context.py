@@ -11,10 +11,8 @@ from diffsynth.models.wan_video_text_encoder import WanTextEncoder
 from safetensors.torch import load_file
 
 from xdub.errors import ModelError
+from xdub.model.text_config import TEXT_CONTEXT_FILE, TEXT_LENGTH, Umt5Config
 from xdub.model.text_context import (
-    TEXT_CONTEXT_FILE,
-    TEXT_LENGTH,
-    Umt5Config,
     compute_text_context,
     load_text_context,
     save_text_context,

@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from xdub.model.loading import load_vae
-from xdub.model.vae import VAE_TEMPORAL_FACTOR, VaeConfig, WanVae, vae_output_to_frames
+from xdub.model.vae import VAE_TEMPORAL_FACTOR, WanVae, vae_output_to_frames
+from xdub.model.vae_config import VaeConfig
 
 
 def golden_vae(golden_dir: Path, dtype: torch.dtype) -> WanVae:

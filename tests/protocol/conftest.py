@@ -59,6 +59,23 @@ def doc_text() -> str:
 
 
 @pytest.fixture(scope="session")
+def doc_table(doc_text: str) -> Callable[[str], list[list[str]]]:
+    """``doc_table(heading)``: the body rows (cells stripped of backticks) of the first table
+    after ``heading``."""
+
+    def table(heading: str) -> list[list[str]]:
+        rows = []
+        for line in doc_text.split(heading, 1)[1].splitlines():
+            if line.startswith("|"):
+                rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+            elif rows:
+                break
+        return rows[2:]  # drop the head and the --- row
+
+    return table
+
+
+@pytest.fixture(scope="session")
 def doc_examples() -> list[tuple[str, str]]:
     """``(tag, JSON text)`` of every tagged ```json block."""
     return _doc_examples()

@@ -49,6 +49,11 @@ def test_host_copy_imports_without_site_packages(tmp_path: Path) -> None:
         "m = s.deserialize(s.serialize('list', {'limit': 5}));"
         "assert m.content.limit == 5, m;"
         "print(c.default_connection_path().name);"
+        "import json, xdub.protocol.otio_json as j;"
+        "clip = j.MediaClip('A1', '/m/a.mov', j.Span(0, 5, 25));"
+        "line = j.DialogueClip(j.MediaClip('', '/m/d.wav', j.Span(0, 9600, 48000)), 0);"
+        "t = j.build_job(clip, [line], name='S', host='h', rate=25, start_frame=0, record_frame=0);"
+        "print(j.clips_with_role(json.loads(j.job_to_json(t)), 'source')[0]['name']);"
         "heavy = {'zmq', 'torch', 'numpy', 'av', 'platformdirs', 'opentimelineio'};"
         "print(sorted(heavy & set(sys.modules)))"
     )
@@ -59,7 +64,7 @@ def test_host_copy_imports_without_site_packages(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["daemon.json", "[]"]
+    assert result.stdout.split() == ["daemon.json", "A1", "[]"]
 
 
 @pytest.mark.parametrize("name", HOST_MODULES)

@@ -19,7 +19,8 @@ from xdub.face.paste import blend_border, paste_face
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
 from xdub.model.loading import load_vae
-from xdub.model.vae import VaeConfig, WanVae
+from xdub.model.vae import WanVae
+from xdub.model.vae_config import VaeConfig
 from xdub.sample.clips import LoopInputs, decode_take, run_windows, stitched_latents
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales

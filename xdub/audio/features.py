@@ -68,11 +68,27 @@ class AudioEncoder:
         settings = f"whisper {self.whisper.dtype} on {torch.device(device).type}, wav2vec2 fp32"
         self.identity = model_identity([Path(whisper_path), Path(wav2vec2_folder)], settings)
 
+    @property
+    def networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The Whisper and Wav2Vec2 modules (to move them between devices)."""
+        return self.whisper.encoder, self.wav2vec.model
+
     @classmethod
-    def from_model_folder(cls, folder: Path, *, device: torch.device | str = "cpu") -> AudioEncoder:
+    def from_model_folder(
+        cls,
+        folder: Path,
+        *,
+        device: torch.device | str = "cpu",
+        whisper_dtype: torch.dtype | None = None,
+    ) -> AudioEncoder:
         """Both encoders from a model folder in the HF bundle layout."""
         folder = Path(folder)
-        return cls(folder / WHISPER_IN_FOLDER, folder / WAV2VEC2_IN_FOLDER, device=device)
+        return cls(
+            folder / WHISPER_IN_FOLDER,
+            folder / WAV2VEC2_IN_FOLDER,
+            device=device,
+            whisper_dtype=whisper_dtype,
+        )
 
     def encode(self, samples_16k: np.ndarray) -> AudioFeatures:
         """Features of a whole take; ``samples_16k``: (N,) float mono at 16 kHz in [-1, 1]."""

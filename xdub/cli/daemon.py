@@ -17,6 +17,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from xdub.cli.pipeline_args import add_pipeline_arguments, pipeline_argv
 from xdub.errors import ProtocolError
 
 START_TIMEOUT_S = 60.0
@@ -29,8 +30,7 @@ def register(subparsers: Any) -> None:
     start = commands.add_parser("start", help="start the daemon in the background")
     start.add_argument("--model", type=Path, help="model folder (default: the installed one)")
     start.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
-    start.add_argument("--device", default="auto", help="auto, cuda, cuda:1, mps or cpu")
-    start.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    add_pipeline_arguments(start, vram_policy_default=None)
     start.add_argument("--allow-lan", action="store_true", help="listen beyond loopback")
     start.add_argument("--ip", default="127.0.0.1", help="address to bind (with --allow-lan)")
     start.set_defaults(handler=run_start)
@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
 
 def _daemon_args(args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "xdub_daemon", "--transport", args.transport]
-    command += ["--device", args.device, "--precision", args.precision, "--ip", args.ip]
+    command += [*pipeline_argv(args), "--ip", args.ip]
     if args.model is not None:
         command += ["--model", str(args.model.resolve())]
     if args.allow_lan:

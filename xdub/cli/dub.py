@@ -4,7 +4,8 @@ When a daemon runs (its connection file names a live process) the job goes to it
 job is built from the whole file, its progress events drive the same bar, and the take is
 copied to OUT. ``--local``, or an option the daemon's jobs cannot carry (``--model``,
 ``--independent-noise``, ``--crf``, ``--speaker highest_score``, ``--device``,
-``--precision``), dubs in this process.
+``--precision``, ``--vram-policy``, ``--face-backend``: the daemon has its own), dubs in this
+process.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xdub.cli.pipeline_args import add_pipeline_arguments
 from xdub.face.speaker import SpeakerRule
 from xdub.media.codecs import VIDEO_CODECS
+from xdub.protocol.records import VramPolicy
 
 if TYPE_CHECKING:
     from xdub.protocol.records import JobOptions
@@ -50,8 +53,7 @@ def register(subparsers: Any) -> None:
         default=SpeakerRule.LARGEST.value,
         help="whom to dub when several people are in the shot",
     )
-    dub.add_argument("--device", default="auto", help="auto, cuda, cuda:1, mps or cpu")
-    dub.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    add_pipeline_arguments(dub, vram_policy_default=VramPolicy.RESIDENT.value)
     dub.add_argument(
         "--local", action="store_true", help="dub in this process even when a daemon runs"
     )
@@ -100,6 +102,10 @@ def _daemon_unsupported(args: argparse.Namespace) -> list[str]:
         found.append("--device")
     if args.precision != "auto":
         found.append("--precision")
+    if args.vram_policy != VramPolicy.RESIDENT.value:
+        found.append("--vram-policy")
+    if args.face_backend != "builtin":
+        found.append("--face-backend")
     return found
 
 
@@ -177,7 +183,13 @@ def run_local(args: argparse.Namespace) -> int:
         speaker=SpeakerChoice(rule=SpeakerRule(args.speaker)),
     )
     model_dir = args.model or default_model_dir()
-    pipeline = DubPipeline(model_dir, device=args.device, precision=args.precision)
+    pipeline = DubPipeline(
+        model_dir,
+        device=args.device,
+        precision=args.precision,
+        vram_policy=VramPolicy(args.vram_policy),
+        face_backend=args.face_backend,
+    )
     if pipeline.models.is_test_weights:
         print(
             f"note: {model_dir} holds TINY RANDOM TEST WEIGHTS: the take exercises the whole "

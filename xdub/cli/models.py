@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from xdub.model.manager import DownloadProgress, DownloadResult, ModelManager
+    from xdub.model.manager import DownloadResult, ModelManager
+    from xdub.model.transfer import DownloadProgress
 
 _DTYPES = ("bf16", "fp16", "fp32")
 _PROBLEMS_SHOWN = 20
@@ -160,9 +161,9 @@ def run_prepare_context(args: argparse.Namespace) -> int:
     """Handler of ``xdub models prepare-context``."""
     from safetensors import safe_open
 
+    from xdub.model.context_prep import prepare_text_context
     from xdub.model.folder import ModelFolder
-    from xdub.model.manager import prepare_text_context
-    from xdub.model.text_context import TEXT_CONTEXT_KEY
+    from xdub.model.text_config import TEXT_CONTEXT_KEY
 
     folder = ModelFolder(args.folder)
     target = folder.path("text_context")

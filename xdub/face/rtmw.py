@@ -9,109 +9,17 @@ network maps a normalised RGB crop to SimCC logits; crops, decoding and the flip
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from xdub.errors import ModelError
 from xdub.face.checkpoint import load_checkpoint
+from xdub.face.configs import RtmwConfig
 from xdub.face.cspnext import CSPNeXt
 from xdub.face.layers import BlockStyle, ConvBNAct
 from xdub.face.pafpn import PAFPN
-
-
-@dataclass(frozen=True)
-class RtmwConfig:
-    """Network, codec and test-time settings; the defaults are X-Dub's RTMW-x (cocktail14)."""
-
-    deepen_factor: float = 1.33
-    widen_factor: float = 1.25
-    expand_ratio: float = 0.5
-    channel_attention: bool = True
-    neck_in_channels: tuple[int, ...] = (320, 640, 1280)
-    neck_num_csp_blocks: int = 2
-    neck_out_indices: tuple[int, ...] = (1, 2)
-    head_in_channels: int = 1280
-    num_keypoints: int = 133
-    input_size: tuple[int, int] = (288, 384)
-    """Network input (width, height) in pixels."""
-    in_featuremap_size: tuple[int, int] = (9, 12)
-    simcc_split_ratio: float = 2.0
-    final_layer_kernel_size: int = 7
-    gau_hidden_dims: int = 256
-    gau_s: int = 128
-    gau_expansion_factor: int = 2
-    bn_eps: float = 1e-5
-    mean_rgb: tuple[float, float, float] = (123.675, 116.28, 103.53)
-    std_rgb: tuple[float, float, float] = (58.395, 57.12, 57.375)
-    sigma: tuple[float, float] = (6.0, 6.93)
-    decode_beta: float = 150.0
-    flip_test: bool = True
-
-    @classmethod
-    def from_mmpose(cls, model: Mapping[str, Any]) -> RtmwConfig:
-        """From a resolved mmpose ``model`` dict (e.g. ``reduced_config.json['rtmw']``)."""
-        try:
-            backbone, neck, head = model["backbone"], model["neck"], model["head"]
-            gau, codec = head["gau_cfg"], head["decoder"]
-            preprocessor = model["data_preprocessor"]
-            unsupported = {
-                "backbone arch": backbone.get("arch", "P5") != "P5",
-                "depthwise": backbone.get("use_depthwise", False),
-                "neck out_channels": neck.get("out_channels") is not None,
-                "GAU rel bias / pos enc": gau["use_rel_bias"] or gau["pos_enc"],
-                "DARK decoding": codec.get("use_dark", False),
-                "RGB input order": not preprocessor.get("bgr_to_rgb", False),
-            }
-            if any(unsupported.values()):
-                names = [name for name, bad in unsupported.items() if bad]
-                raise ModelError(f"unsupported RTMW variant: {', '.join(names)}")
-            return cls(
-                deepen_factor=float(backbone["deepen_factor"]),
-                widen_factor=float(backbone["widen_factor"]),
-                expand_ratio=float(backbone["expand_ratio"]),
-                channel_attention=bool(backbone["channel_attention"]),
-                neck_in_channels=tuple(int(c) for c in neck["in_channels"]),
-                neck_num_csp_blocks=int(neck["num_csp_blocks"]),
-                neck_out_indices=tuple(int(i) for i in neck["out_indices"]),
-                head_in_channels=int(head["in_channels"]),
-                num_keypoints=int(head["out_channels"]),
-                input_size=(int(head["input_size"][0]), int(head["input_size"][1])),
-                in_featuremap_size=(
-                    int(head["in_featuremap_size"][0]),
-                    int(head["in_featuremap_size"][1]),
-                ),
-                simcc_split_ratio=float(head["simcc_split_ratio"]),
-                final_layer_kernel_size=int(head["final_layer_kernel_size"]),
-                gau_hidden_dims=int(gau["hidden_dims"]),
-                gau_s=int(gau["s"]),
-                gau_expansion_factor=int(gau["expansion_factor"]),
-                mean_rgb=_triple(preprocessor["mean"]),
-                std_rgb=_triple(preprocessor["std"]),
-                sigma=(float(codec["sigma"][0]), float(codec["sigma"][1])),
-                decode_beta=float(codec.get("decode_beta", 150.0)),
-                flip_test=bool(model.get("test_cfg", {}).get("flip_test", False)),
-            )
-        except (KeyError, TypeError, IndexError) as exc:
-            raise ModelError(f"incomplete mmpose RTMW config: missing {exc}") from exc
-
-    @property
-    def simcc_bins(self) -> tuple[int, int]:
-        """SimCC vector lengths (x, y): ``int(input_size * split_ratio)``."""
-        return (
-            int(self.input_size[0] * self.simcc_split_ratio),
-            int(self.input_size[1] * self.simcc_split_ratio),
-        )
-
-
-def _triple(values: Any) -> tuple[float, float, float]:
-    a, b, c = (float(v) for v in values)
-    return a, b, c
 
 
 class ScaleNorm(nn.Module):

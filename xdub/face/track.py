@@ -17,11 +17,10 @@ import numpy as np
 
 from xdub.errors import MediaError
 from xdub.face.bbox import CropCase, face_boxes_from_landmarks, process_bbox
-from xdub.face.detect import detect_persons, person_candidates
+from xdub.face.detect import person_candidates
 from xdub.face.landmarks import FACE, face_landmarks, pose_filter
-from xdub.face.pose import estimate_wholebody
 from xdub.face.speaker import NO_CANDIDATE, SpeakerChoice, choose_speaker
-from xdub.face.wholebody import RTMW_SCORE_SCALE, WholebodyEstimator, to_openpose_134
+from xdub.face.wholebody import RTMW_SCORE_SCALE, WholebodyBackend, to_openpose_134
 
 MIN_FACE_SIDE_PX = 48
 """Crop boxes smaller than this are refused: the 512 px crop would be mostly upscaling blur."""
@@ -71,7 +70,7 @@ class FaceTracker:
 
     def __init__(
         self,
-        estimator: WholebodyEstimator,
+        estimator: WholebodyBackend,
         *,
         speaker: SpeakerChoice | None = None,
         batch_size: int = 8,
@@ -115,14 +114,14 @@ class FaceTracker:
         )
 
     def _people(self, batch_bgr: list[np.ndarray]) -> list[FramePeople]:
-        detections = detect_persons(self.estimator.detector, batch_bgr, self.batch_size)
+        detections = self.estimator.detect(batch_bgr, self.batch_size)
         rows = [person_candidates(d) for d in detections]
         pose_frames, pose_boxes = [], []
         for frame, frame_rows in zip(batch_bgr, rows, strict=True):
             boxes = [row[:4] for row in frame_rows] or [None]
             pose_frames += [frame] * len(boxes)
             pose_boxes += boxes
-        poses = estimate_wholebody(self.estimator.pose, pose_frames, pose_boxes, self.batch_size)
+        poses = self.estimator.estimate(pose_frames, pose_boxes, self.batch_size)
         info_133 = np.concatenate(
             [poses.keypoints, poses.scores[..., None], poses.visible[..., None]], axis=-1
         )

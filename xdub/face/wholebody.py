@@ -3,10 +3,15 @@
 Per frame: YOLOX picks one person box (or none: the whole frame is used), RTMW gives 133
 COCO-WholeBody points; a neck point (mean of the shoulders) is inserted at row 17 and the body
 rows are reordered to OpenPose order, giving the 134-point layout of ``xdub.face.landmarks``.
+
+``WholebodyBackend`` holds that per-frame assembly; a backend supplies the two networks' steps
+(``detect``, ``estimate``). ``WholebodyEstimator`` is the built-in plain-PyTorch backend;
+``xdub.face.openmmlab`` runs the same steps through mmdet/mmpose.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -14,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from xdub.face.detect import detect_persons, person_box
-from xdub.face.pose import estimate_wholebody
-from xdub.face.rtmw import Rtmw, RtmwConfig
-from xdub.face.yolox import Yolox, YoloxConfig
+from xdub.face.configs import RtmwConfig, YoloxConfig
+from xdub.face.detect import Detections, detect_persons, person_box
+from xdub.face.pose import PoseKeypoints, estimate_wholebody
+from xdub.face.rtmw import Rtmw
+from xdub.face.yolox import Yolox
 
 NECK_ROW = 17
 MMPOSE_ROWS = (17, 6, 8, 10, 7, 9, 12, 14, 16, 13, 15, 2, 1, 4, 3)
@@ -83,8 +90,79 @@ def _one_box(box: np.ndarray) -> np.ndarray:
     return boxes
 
 
-class WholebodyEstimator:
-    """YOLOX + RTMW on one device, run over frames in batches (``Wholebody.__call__`` per frame)."""
+def _info_133(poses: PoseKeypoints) -> np.ndarray:
+    """``(F, 133, 4)`` float32: x, y, score, visibility per frame, as the wrapper concatenates."""
+    return np.concatenate([poses.keypoints, poses.scores[..., None], poses.visible[..., None]], -1)
+
+
+class WholebodyBackend(ABC):
+    """``Wholebody.__call__`` over frames in batches, given a backend's detector and pose steps."""
+
+    @property
+    @abstractmethod
+    def networks(self) -> tuple[nn.Module, ...]:
+        """The detector and pose modules (``.to(device)`` moves the backend)."""
+
+    @abstractmethod
+    def detect(self, frames_bgr: Sequence[np.ndarray], batch_size: int = 8) -> list[Detections]:
+        """Every detection (all classes, descending score) of each ``(H, W, 3)`` uint8 BGR frame."""
+
+    @abstractmethod
+    def estimate(
+        self,
+        frames_bgr: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray | None],
+        batch_size: int = 8,
+    ) -> PoseKeypoints:
+        """133 points per frame for its ``(4,)`` xyxy float32 box (None: the whole frame)."""
+
+    def stream(
+        self,
+        frames_bgr: Iterable[np.ndarray],
+        batch_size: int = 8,
+        boxes: Iterable[np.ndarray] | None = None,
+    ) -> Iterator[WholebodyFrame]:
+        """Results for ``(H, W, 3)`` uint8 BGR frames, in order, holding one batch at a time.
+
+        ``boxes`` is X-Dub's ``box_ext``: per frame a ``(1, 4)`` xyxy box (or ``(0, 4)``: whole
+        frame) used instead of the detector.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        frames_iter = iter(frames_bgr)
+        boxes_iter = None if boxes is None else iter(boxes)
+        while batch := list(islice(frames_iter, batch_size)):
+            if boxes_iter is None:
+                chosen = [person_box(d) for d in self.detect(batch, batch_size)]
+            else:
+                chosen = [_one_box(box) for box in islice(boxes_iter, len(batch))]
+                if len(chosen) != len(batch):
+                    raise ValueError("fewer boxes than frames")
+            poses = self.estimate(
+                batch, [box[0] if len(box) else None for box in chosen], batch_size
+            )
+            for info_133, box in zip(_info_133(poses), chosen, strict=True):
+                info_134 = to_openpose_134(info_133[None])
+                yield WholebodyFrame(
+                    info_133[None], info_134[..., :2], info_134[..., 2], info_134[..., 3], box
+                )
+
+    def __call__(
+        self,
+        frames_bgr: Sequence[np.ndarray],
+        batch_size: int = 8,
+        boxes: Sequence[np.ndarray] | None = None,
+    ) -> list[WholebodyFrame]:
+        return list(self.stream(frames_bgr, batch_size, boxes))
+
+    def extract_dwpose(self, frames_bgr: Sequence[np.ndarray], batch_size: int = 8) -> np.ndarray:
+        """X-Dub's ``extract_dwpose``: ``(F, 1, 134, 3)`` normalised x, y and score / 10."""
+        results = self(frames_bgr, batch_size)
+        return normalized_dwpose(results, [(f.shape[1], f.shape[0]) for f in frames_bgr])
+
+
+class WholebodyEstimator(WholebodyBackend):
+    """The built-in backend: plain-PyTorch YOLOX + RTMW on one device, batched."""
 
     def __init__(self, detector: Yolox, pose: Rtmw) -> None:
         self.detector = detector.eval()
@@ -105,50 +183,17 @@ class WholebodyEstimator:
         pose = Rtmw.from_checkpoint(pose_path, pose_config).to(device)
         return cls(detector, pose)
 
-    def stream(
-        self,
-        frames_bgr: Iterable[np.ndarray],
-        batch_size: int = 8,
-        boxes: Iterable[np.ndarray] | None = None,
-    ) -> Iterator[WholebodyFrame]:
-        """Results for ``(H, W, 3)`` uint8 BGR frames, in order, holding one batch at a time.
+    @property
+    def networks(self) -> tuple[nn.Module, ...]:
+        return (self.detector, self.pose)
 
-        ``boxes`` is X-Dub's ``box_ext``: per frame a ``(1, 4)`` xyxy box (or ``(0, 4)``: whole
-        frame) used instead of the detector.
-        """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-        frames_iter = iter(frames_bgr)
-        boxes_iter = None if boxes is None else iter(boxes)
-        while batch := list(islice(frames_iter, batch_size)):
-            if boxes_iter is None:
-                chosen = [person_box(d) for d in detect_persons(self.detector, batch, batch_size)]
-            else:
-                chosen = [_one_box(box) for box in islice(boxes_iter, len(batch))]
-                if len(chosen) != len(batch):
-                    raise ValueError("fewer boxes than frames")
-            poses = estimate_wholebody(
-                self.pose, batch, [box[0] if len(box) else None for box in chosen], batch_size
-            )
-            for i, box in enumerate(chosen):
-                info_133 = np.concatenate(
-                    [poses.keypoints[i], poses.scores[i][:, None], poses.visible[i][:, None]],
-                    axis=-1,
-                )[None]
-                info_134 = to_openpose_134(info_133)
-                yield WholebodyFrame(
-                    info_133, info_134[..., :2], info_134[..., 2], info_134[..., 3], box
-                )
+    def detect(self, frames_bgr: Sequence[np.ndarray], batch_size: int = 8) -> list[Detections]:
+        return detect_persons(self.detector, frames_bgr, batch_size)
 
-    def __call__(
+    def estimate(
         self,
         frames_bgr: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray | None],
         batch_size: int = 8,
-        boxes: Sequence[np.ndarray] | None = None,
-    ) -> list[WholebodyFrame]:
-        return list(self.stream(frames_bgr, batch_size, boxes))
-
-    def extract_dwpose(self, frames_bgr: Sequence[np.ndarray], batch_size: int = 8) -> np.ndarray:
-        """X-Dub's ``extract_dwpose``: ``(F, 1, 134, 3)`` normalised x, y and score / 10."""
-        results = self(frames_bgr, batch_size)
-        return normalized_dwpose(results, [(f.shape[1], f.shape[0]) for f in frames_bgr])
+    ) -> PoseKeypoints:
+        return estimate_wholebody(self.pose, frames_bgr, boxes, batch_size)

@@ -8,16 +8,13 @@ lives in ``xdub.face.detect``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from xdub.errors import ModelError
 from xdub.face.checkpoint import load_checkpoint
+from xdub.face.configs import YoloxConfig
 from xdub.face.layers import BlockStyle, ConvBNAct, backbone_stage, run_stages, scaled_stages
 from xdub.face.pafpn import PAFPN
 
@@ -30,59 +27,9 @@ CSP_DARKNET_P5 = (
 """mmdet CSPDarknet 'P5' arch: (in, out, blocks, add_identity, use_spp) per stage."""
 
 
-@dataclass(frozen=True)
-class YoloxConfig:
-    """Network and test-time settings; the defaults are X-Dub's YOLOX-L COCO model."""
-
-    deepen_factor: float = 1.0
-    widen_factor: float = 1.0
-    neck_in_channels: tuple[int, ...] = (256, 512, 1024)
-    neck_out_channels: int = 256
-    neck_num_csp_blocks: int = 3
-    head_in_channels: int = 256
-    head_feat_channels: int = 256
-    stacked_convs: int = 2
-    num_classes: int = 80
-    strides: tuple[int, ...] = (8, 16, 32)
-    spp_kernel_sizes: tuple[int, ...] = (5, 9, 13)
-    bn_eps: float = 1e-3
-    score_thr: float = 0.01
-    nms_iou_thr: float = 0.65
-
-    @classmethod
-    def from_mmdet(cls, model: Mapping[str, Any]) -> YoloxConfig:
-        """From a resolved mmdet ``model`` config dict (e.g. ``reduced_config.json['yolox']``)."""
-        try:
-            backbone, neck, head = model["backbone"], model["neck"], model["bbox_head"]
-            unsupported = [
-                name
-                for name, part in (("backbone", backbone), ("neck", neck), ("head", head))
-                if part.get("use_depthwise", False)
-            ]
-            if backbone.get("arch", "P5") != "P5" or unsupported:
-                raise ModelError(f"unsupported YOLOX variant (arch/depthwise: {unsupported})")
-            return cls(
-                deepen_factor=float(backbone["deepen_factor"]),
-                widen_factor=float(backbone["widen_factor"]),
-                neck_in_channels=tuple(int(c) for c in neck["in_channels"]),
-                neck_out_channels=int(neck["out_channels"]),
-                neck_num_csp_blocks=int(neck["num_csp_blocks"]),
-                head_in_channels=int(head["in_channels"]),
-                head_feat_channels=int(head["feat_channels"]),
-                stacked_convs=int(head["stacked_convs"]),
-                num_classes=int(head["num_classes"]),
-                strides=tuple(int(s) for s in head["strides"]),
-                spp_kernel_sizes=tuple(int(k) for k in backbone["spp_kernal_sizes"]),
-                bn_eps=float(backbone["norm_cfg"]["eps"]),
-                score_thr=float(model["test_cfg"]["score_thr"]),
-                nms_iou_thr=float(model["test_cfg"]["nms"]["iou_threshold"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ModelError(f"incomplete mmdet YOLOX config: missing {exc}") from exc
-
-    @property
-    def style(self) -> BlockStyle:
-        return BlockStyle(bn_eps=self.bn_eps, activation="swish")
+def _block_style(config: YoloxConfig) -> BlockStyle:
+    """Conv/BN/Swish blocks with the config's BatchNorm epsilon."""
+    return BlockStyle(bn_eps=config.bn_eps, activation="swish")
 
 
 class Focus(nn.Module):
@@ -103,7 +50,7 @@ class CSPDarknet(nn.Module):
 
     def __init__(self, config: YoloxConfig) -> None:
         super().__init__()
-        style = config.style
+        style = _block_style(config)
         specs = scaled_stages(CSP_DARKNET_P5, config.deepen_factor, config.widen_factor)
         self.stem = Focus(specs[0].in_channels, style)
         for i, spec in enumerate(specs, start=1):
@@ -127,7 +74,7 @@ class YoloxHead(nn.Module):
 
     def __init__(self, config: YoloxConfig) -> None:
         super().__init__()
-        style = config.style
+        style = _block_style(config)
 
         def stacked() -> nn.Sequential:
             widths = [config.head_in_channels] + [config.head_feat_channels] * config.stacked_convs
@@ -168,7 +115,7 @@ class Yolox(nn.Module):
         self.neck = PAFPN(
             self.config.neck_in_channels,
             self.config.neck_num_csp_blocks,
-            self.config.style,
+            _block_style(self.config),
             cspnext_block=False,
             out_channels=self.config.neck_out_channels,
             out_indices=range(len(self.config.neck_in_channels)),

@@ -1,16 +1,6 @@
-"""Model: the X-Dub DiT, AudioProjModule, VAE, text context and the model folder."""
+"""Model: the X-Dub DiT, AudioProjModule, VAE, text context and the model folder.
 
-from __future__ import annotations
-
-from xdub.model.config import AudioProjConfig, DiTConfig
-from xdub.model.dit import VARIANTS, TextContext, XDubDiT, build_dit, init_random_weights
-
-__all__ = [
-    "VARIANTS",
-    "AudioProjConfig",
-    "DiTConfig",
-    "TextContext",
-    "XDubDiT",
-    "build_dit",
-    "init_random_weights",
-]
+Import the submodules by name (``xdub.model.dit``, ``xdub.model.manager`` ...). This package
+imports nothing itself, so that the torch-free parts (the folder table, the model manager) stay
+cheap to import for the daemon's server and the CLI.
+"""

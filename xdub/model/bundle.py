@@ -1,7 +1,8 @@
-"""Every network a take needs, loaded once from a model folder and kept resident.
+"""Every network a take needs, loaded once from a model folder and kept for every take.
 
 The daemon's worker and the CLI hold one :class:`ModelBundle` for as long as they live, so a
-second take starts denoising without reading any weights.
+second take starts denoising without reading any weights. Its :class:`Residency` places the
+weights on the GPU by the VRAM policy (resident, offload between stages, low-VRAM).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import torch
 
 from xdub.audio.features import AudioEncoder
 from xdub.errors import ModelError
-from xdub.face.wholebody import WholebodyEstimator
-from xdub.model.dit import TextContext, XDubDiT
+from xdub.face.backends import load_wholebody
+from xdub.face.wholebody import WholebodyBackend
+from xdub.model.dit import TextContext, TextContextBuffers, XDubDiT
 from xdub.model.folder import ModelFolder
 from xdub.model.loading import load_dit, load_vae
+from xdub.model.residency import HOME_DEVICE, Residency
 from xdub.model.text_context import load_text_context
 from xdub.model.vae import WanVae
+from xdub.protocol.records import VramPolicy
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +53,26 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 @dataclass
 class ModelBundle:
-    """The loaded networks: DiT (with its prepared text context), VAE, audio and face models."""
+    """The loaded networks: DiT (with its prepared text context), VAE, audio and face models.
+
+    ``residency`` says where their weights are; pipeline stages ask it for the groups
+    ``face``, ``audio``, ``dit`` (with the text context) and ``vae``.
+    """
 
     folder: ModelFolder
     device: torch.device
     dtype: torch.dtype
     dit: XDubDiT
-    text: TextContext
+    text_buffers: TextContextBuffers
     vae: WanVae
     audio: AudioEncoder
-    face: WholebodyEstimator
+    face: WholebodyBackend
+    residency: Residency
+
+    @property
+    def text(self) -> TextContext:
+        """The prepared text context, on the device the DiT's group is on now."""
+        return self.text_buffers.context
 
     @property
     def crop_size(self) -> int:
@@ -71,8 +85,21 @@ class ModelBundle:
         return self.folder.metadata.is_test_weights
 
     @classmethod
-    def load(cls, root: Path, *, device: str = "auto", precision: str = "auto") -> ModelBundle:
-        """Verify the folder at ``root``, then load every component onto ``device``."""
+    def load(
+        cls,
+        root: Path,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        vram_policy: VramPolicy = VramPolicy.RESIDENT,
+        face_backend: str = "builtin",
+    ) -> ModelBundle:
+        """Verify the folder at ``root``, then load every component: onto ``device`` when
+        resident, else into CPU memory for the residency to move stage by stage.
+
+        ``face_backend``: ``"builtin"`` (plain PyTorch) or ``"openmmlab"`` (mmdet + mmpose,
+        if installed) for the landmark networks; both give the same landmarks.
+        """
         folder = ModelFolder(Path(root))
         problems = folder.verify()
         if problems:
@@ -85,24 +112,36 @@ class ModelBundle:
             )
         torch_device = resolve_device(device)
         dtype = resolve_dtype(precision, torch_device)
-        log.info("loading models from %s to %s (%s)", root, torch_device, dtype)
-        dit = load_dit(folder, device=torch_device, dtype=dtype)
-        context = load_text_context(folder.root).to(device=torch_device, dtype=dtype)
+        policy = VramPolicy(vram_policy)
+        load_device = torch_device if policy is VramPolicy.RESIDENT else HOME_DEVICE
+        log.info("loading models from %s to %s (%s)", root, load_device, dtype)
+        dit = load_dit(folder, device=load_device, dtype=dtype)
+        context = load_text_context(folder.root).to(device=load_device, dtype=dtype)
         with torch.no_grad():
-            text = dit.prepare_text(context, cache_kv=True)
-        return cls(
-            folder=folder,
-            device=torch_device,
-            dtype=dtype,
-            dit=dit,
-            text=text,
-            vae=load_vae(folder, device=torch_device, dtype=dtype),
-            audio=AudioEncoder.from_model_folder(folder.root, device=torch_device),
-            face=WholebodyEstimator.from_checkpoints(
-                folder.path("yolox"),
-                folder.path("rtmw"),
-                device=torch_device,
-                detector_config=folder.yolox_config(),
-                pose_config=folder.rtmw_config(),
-            ),
+            text = TextContextBuffers(dit.prepare_text(context, cache_kv=True))
+        vae = load_vae(folder, device=load_device, dtype=dtype)
+        audio = AudioEncoder.from_model_folder(
+            folder.root,
+            device=load_device,
+            whisper_dtype=torch.float16 if torch_device.type == "cuda" else torch.float32,
         )
+        face = load_wholebody(
+            folder.path("yolox"),
+            folder.path("rtmw"),
+            backend=face_backend,
+            device=load_device,
+            detector_config=folder.yolox_config(),
+            pose_config=folder.rtmw_config(),
+        )
+        residency = Residency(
+            {
+                "face": face.networks,
+                "audio": audio.networks,
+                "dit": (dit, text),
+                "vae": (vae.module,),
+            },
+            torch_device,
+            policy,
+            streamed=tuple(dit.blocks),
+        )
+        return cls(folder, torch_device, dtype, dit, text, vae, audio, face, residency)

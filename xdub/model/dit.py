@@ -46,6 +46,27 @@ class TextContext:
     kv: tuple[tuple[Tensor, Tensor], ...] | None = None
 
 
+class TextContextBuffers(nn.Module):
+    """A :class:`TextContext` held as buffers, so it moves between devices with the DiT."""
+
+    def __init__(self, text: TextContext) -> None:
+        super().__init__()
+        self.register_buffer("embedding", text.embedding, persistent=False)
+        self.num_blocks = 0 if text.kv is None else len(text.kv)
+        for index, (key, value) in enumerate(text.kv or ()):
+            self.register_buffer(f"key_{index}", key, persistent=False)
+            self.register_buffer(f"value_{index}", value, persistent=False)
+
+    @property
+    def context(self) -> TextContext:
+        """The context on whatever device the buffers are on now."""
+        buffers = dict(self.named_buffers())
+        kv = tuple(
+            (buffers[f"key_{index}"], buffers[f"value_{index}"]) for index in range(self.num_blocks)
+        )
+        return TextContext(buffers["embedding"], kv or None)
+
+
 class XDubDiT(nn.Module):
     """The X-Dub DiT. ``strict_parity`` selects the reference complex128 RoPE multiply
     (default: float32 real rotation, ~1e-7 relative, within bf16 rounding)."""

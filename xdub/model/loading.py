@@ -18,7 +18,6 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
@@ -27,10 +26,10 @@ from torch import nn
 from xdub.errors import ModelError
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
-from xdub.model.vae import VaeConfig, WanVae, build_vae_module
-
-if TYPE_CHECKING:
-    from xdub.model.folder import ModelFolder  # folder imports this module
+from xdub.model.folder import ModelFolder
+from xdub.model.problem import Problem
+from xdub.model.vae import WanVae, build_vae_module
+from xdub.model.vae_config import VaeConfig
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +70,6 @@ class TensorSpec:
     @property
     def num_bytes(self) -> int:
         return math.prod(self.shape) * SAFETENSORS_DTYPES[self.dtype].itemsize
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a model file; ``file`` is relative to the model folder."""
-
-    file: str
-    message: str
-    tensor: str | None = None
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        subject = f"{self.tensor} " if self.tensor else ""
-        return f"{self.file}: {subject}{self.message}"
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -295,4 +280,4 @@ def load_vae(
         path, config = source.path("vae"), config or source.vae_config()
     module = build_vae_module(config)
     load_weights(module, path, device=device, dtype=dtype)
-    return WanVae(module, device=torch.device(device), dtype=dtype)
+    return WanVae(module, dtype=dtype)

@@ -1,92 +1,53 @@
 """The model manager: what a model folder lacks, fetching it resumably, verify, delete, disk use.
 
-Files stream from a ``Source`` into ``<file>.incomplete`` beside their target; a later download
-resumes from that partial file's length (an HTTP range request for the hub, a seek for a local
-folder), the digest is checked when the source knows it, and ``os.replace`` puts the file in
-place. Cancelling (``cancel.set()``) stops within one chunk and keeps the partial file, so pause is
-cancel + download again. Components are the rows of ``xdub.model.folder.COMPONENTS``.
+``ModelManager`` is the one object the CLI, the daemon and the tray drive. It plans which files
+to fetch, runs a ``Transfer`` (``xdub.model.transfer``: resumable, hashed, rate-limited), then
+prepares the text context (``xdub.model.context_prep``). Cancelling keeps the partial files, so
+pause is cancel + download again. Components are the rows of ``xdub.model.folder.COMPONENTS``.
+Listing, planning, disk use and delete import neither torch nor transformers nor DiffSynth;
+``verify`` (the folder's file checks) and preparing the context do.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from xdub.errors import JobCancelled, ModelError
-from xdub.model.folder import COMPONENTS, METADATA_FILE, Component, ModelFolder, component
-from xdub.model.loading import Problem
-from xdub.model.sources import PARTIAL_SUFFIX, RemoteFile, Source
-from xdub.protocol.messages import ModelDownloadEvent
-from xdub.protocol.records import DownloadState, ModelInfo, ModelState
+from xdub.errors import ModelError
+from xdub.model.context_prep import CONTEXT_INPUTS, prepare_context_if_possible
+from xdub.model.disk import (
+    file_bytes,
+    finished_bytes,
+    partial_files,
+    partial_path,
+    prune_empty_parents,
+    remove,
+)
+from xdub.model.folder import (
+    COMPONENTS,
+    METADATA_FILE,
+    Component,
+    ModelFolder,
+    component,
+    component_of,
+)
+from xdub.model.problem import Problem
+from xdub.model.sources import RemoteFile, Source
+from xdub.model.transfer import (
+    PROGRESS_INTERVAL_S,
+    FileTask,
+    Plan,
+    ProgressCallback,
+    Transfer,
+    hash_prefix,
+)
+from xdub.protocol.records import ModelInfo, ModelState
 
 log = logging.getLogger(__name__)
-
-CONTEXT_INPUTS = ("umt5", "tokenizer")
-"""Components needed only to prepare the text context (``xdub models prepare-context``)."""
-PROGRESS_INTERVAL_S = 0.25
-_SPEED_WINDOW_S = 5.0
-
-
-@dataclass(frozen=True)
-class FileTask:
-    """One file to fetch: its component (``None`` for ``xdub-model.json``) and how many of its
-    bytes a previous download already left in ``<file>.incomplete``."""
-
-    component: str | None
-    file: RemoteFile
-    resume_bytes: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What ``download`` would fetch; ``unavailable``: selected components the source lacks."""
-
-    tasks: tuple[FileTask, ...]
-    unavailable: tuple[str, ...]
-
-    @property
-    def bytes_total(self) -> int:
-        return sum(task.file.size_bytes for task in self.tasks)
-
-    @property
-    def bytes_to_fetch(self) -> int:
-        return sum(task.file.size_bytes - task.resume_bytes for task in self.tasks)
-
-
-@dataclass(frozen=True)
-class DownloadProgress:
-    """One progress report. ``file_*``: the current file; ``bytes_*``: the whole plan (resumed
-    bytes count as done); ``speed_bps`` over the last few seconds; ``eta_s`` None while unknown."""
-
-    component: str
-    file: str
-    state: DownloadState
-    file_bytes_done: int
-    file_bytes_total: int
-    bytes_done: int
-    bytes_total: int
-    speed_bps: float
-    eta_s: float | None
-
-    def to_event(self) -> ModelDownloadEvent:
-        """The protocol's ``model_download`` event (per file, as docs/protocol.md says)."""
-        return ModelDownloadEvent(
-            name=self.component,
-            file=self.file,
-            state=self.state,
-            bytes_done=self.file_bytes_done,
-            bytes_total=self.file_bytes_total,
-            speed_bps=self.speed_bps,
-            eta_s=self.eta_s,
-        )
 
 
 @dataclass(frozen=True)
@@ -126,9 +87,6 @@ class DiskUsage:
     @property
     def total_bytes(self) -> int:
         return sum(self.by_component.values())
-
-
-ProgressCallback = Callable[[DownloadProgress], None]
 
 
 class ModelManager:
@@ -173,8 +131,8 @@ class ModelManager:
     def _report(self, entry: Component) -> ComponentReport:
         path = self.root / entry.path.rstrip("/")
         files = self.files_of(entry.name)
-        partial_bytes = sum(_size(item) for item in _partials_of(self.root, entry))
-        on_disk = _tree_size(path)
+        partial_bytes = sum(file_bytes(item) for item in partial_files(self.root, entry.path))
+        on_disk = finished_bytes(path)
         has_wrong_size = any(
             (self.root / file.path).is_file()
             and (self.root / file.path).stat().st_size != file.size_bytes
@@ -202,8 +160,8 @@ class ModelManager:
         by_component = {}
         partial_bytes = 0
         for entry in COMPONENTS:
-            partials = sum(_size(item) for item in _partials_of(self.root, entry))
-            by_component[entry.name] = _tree_size(self.root / entry.path.rstrip("/")) + partials
+            partials = sum(file_bytes(item) for item in partial_files(self.root, entry.path))
+            by_component[entry.name] = finished_bytes(self.root / entry.path.rstrip("/")) + partials
             partial_bytes += partials
         existing = next(p for p in (self.root, *self.root.parents) if p.exists())
         return DiskUsage(by_component, partial_bytes, shutil.disk_usage(existing).free)
@@ -234,7 +192,7 @@ class ModelManager:
             is_in_place = target.is_file() and target.stat().st_size == file.size_bytes
             if is_in_place and (is_metadata or name not in self._corrupt):
                 continue
-            resume = _size(self._partial(file))
+            resume = file_bytes(partial_path(target))
             tasks.append(FileTask(name, file, resume if resume <= file.size_bytes else 0))
         tasks.sort(key=lambda task: task.component is not None)  # configs first
         unavailable = tuple(name for name in names if not self.files_of(name))
@@ -253,17 +211,13 @@ class ModelManager:
         are kept for resuming) and ``ModelError`` when a file fails (a digest mismatch deletes
         that partial file). Afterwards prepares the text context when umt5 arrived (see
         ``prepare_context_if_possible``)."""
-        cancel = cancel or threading.Event()
         if not self._busy.acquire(blocking=False):
             raise ModelError(f"a download into {self.root} is already running", code="model_busy")
         try:
             plan = self.plan(only)
-            meter = _Meter(plan.bytes_total, plan.bytes_to_fetch)
-            for task in plan.tasks:
-                self._active = task.component
-                self._fetch(task, meter, on_progress or (lambda progress: None), cancel)
-                if task.component:
-                    self._corrupt.discard(task.component)
+            fetched_bytes = self._fetch_all(
+                plan, on_progress or (lambda progress: None), cancel or threading.Event()
+            )
         finally:
             self._active = None
             self._busy.release()
@@ -273,121 +227,37 @@ class ModelManager:
         if plan.unavailable:
             note = f"{self.source_label} lacks {', '.join(plan.unavailable)}. {note}".strip()
         fetched = tuple(task.file.path for task in plan.tasks)
-        return DownloadResult(fetched, meter.fetched_bytes, has_context, note)
+        return DownloadResult(fetched, fetched_bytes, has_context, note)
+
+    def _fetch_all(self, plan: Plan, on_progress: ProgressCallback, cancel: threading.Event) -> int:
+        """Fetch every file of ``plan`` in order; returns the bytes fetched."""
+        if not plan.tasks:
+            return 0
+        assert self.source is not None  # a plan has tasks only when there is a source
+        transfer = Transfer(
+            self.source,
+            self.root,
+            plan,
+            on_progress,
+            cancel,
+            max_bps=self.max_bps,
+            progress_interval_s=self.progress_interval_s,
+        )
+        for task in plan.tasks:
+            self._active = task.component
+            transfer.fetch(task)
+            if task.component:
+                self._corrupt.discard(task.component)
+        return transfer.meter.fetched_bytes
 
     @property
     def source_label(self) -> str:
         return self.source.label if self.source else "no source"
 
-    def _partial(self, file: RemoteFile) -> Path:
-        return self.root / (file.path + PARTIAL_SUFFIX)
-
-    def _fetch(
-        self, task: FileTask, meter: _Meter, on_progress: ProgressCallback, cancel: threading.Event
-    ) -> None:
-        assert self.source is not None  # a plan has tasks only when there is a source
-        file, label = task.file, task.component or "metadata"
-        target, partial = self.root / file.path, self._partial(file)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        done = task.resume_bytes
-        hasher = file.digest.hasher(file.size_bytes) if file.digest else None
-        if hasher and done:
-            _hash_prefix(partial, done, hasher)
-        last_report = float("-inf")
-
-        def report(state: DownloadState, *, force: bool = False) -> None:
-            nonlocal last_report
-            now = time.monotonic()
-            if force or now - last_report >= self.progress_interval_s:
-                last_report = now
-                speed = meter.speed_bps(now)
-                progress = DownloadProgress(
-                    label,
-                    file.path,
-                    state,
-                    done,
-                    file.size_bytes,
-                    meter.done_bytes,
-                    meter.total_bytes,
-                    speed,
-                    meter.eta_s(speed),
-                )
-                on_progress(progress)
-
-        report(DownloadState.DOWNLOADING, force=True)
-        with open(partial, "r+b" if done else "wb") as stream:
-            stream.truncate(done)
-            stream.seek(done)
-            chunks = self.source.read(file, done)
-            try:
-                for chunk in chunks if done < file.size_bytes else ():
-                    if done + len(chunk) > file.size_bytes:
-                        raise ModelError(f"{self.source_label}: {file.path} is longer than listed")
-                    stream.write(chunk)
-                    if hasher:
-                        hasher.update(chunk)
-                    done += len(chunk)
-                    meter.add(len(chunk), time.monotonic())
-                    if cancel.is_set() or self._throttle(meter, cancel):
-                        report(DownloadState.CANCELLED, force=True)
-                        raise JobCancelled(f"download of {file.path} cancelled at {done} bytes")
-                    report(DownloadState.DOWNLOADING)
-            except JobCancelled:
-                raise
-            except Exception:
-                report(DownloadState.FAILED, force=True)
-                raise
-            finally:
-                chunks.close()
-            stream.flush()
-            os.fsync(stream.fileno())
-        report(DownloadState.VERIFYING, force=True)
-        self._check_download(task, done, hasher, partial)
-        os.replace(partial, target)
-        report(DownloadState.DONE, force=True)
-
-    def _check_download(self, task: FileTask, done: int, hasher: Any, partial: Path) -> None:
-        file = task.file
-        problem = None
-        if done != file.size_bytes:
-            problem = f"ended at {done} of {file.size_bytes} bytes"
-        elif hasher is not None and file.digest is not None:
-            found = hasher.hexdigest()
-            if found != file.digest.hexdigest:
-                problem = f"{file.digest.algorithm} {found} != {file.digest.hexdigest} (listed)"
-        if problem:
-            partial.unlink()
-            raise ModelError(
-                f"download of {file.path} from {self.source_label} {problem}; "
-                "the partial file was removed",
-                code="model_corrupt",
-                hint="run the download again",
-            )
-
-    def _throttle(self, meter: _Meter, cancel: threading.Event) -> bool:
-        """Sleep as long as ``max_bps`` asks; True when ``cancel`` was set meanwhile."""
-        if not self.max_bps:
-            return False
-        ahead_s = meter.fetched_bytes / self.max_bps - (time.monotonic() - meter.start_s)
-        return ahead_s > 0 and cancel.wait(ahead_s)
-
-    # -- text context -----------------------------------------------------------------------
-
     def prepare_context_if_possible(self, device: str | None = None) -> tuple[bool, str]:
-        """Compute the text context when it is missing and umt5 + tokenizer are present, on
-        ``device`` or on the first of cuda / cpu with memory for umt5; returns whether it was
-        written and, if not, a note saying what to run."""
-        folder = ModelFolder(self.root)
-        if folder.path("text_context").is_file():
-            return False, ""
-        command = f"xdub models prepare-context {self.root} --device DEVICE"
-        if not all(folder.path(name).exists() for name in CONTEXT_INPUTS):
-            return False, f"the text context is missing: get umt5 and its tokenizer, then {command}"
-        device = device or choose_context_device(_tree_size(folder.path("umt5")))
-        if device is None:
-            return False, f"not enough memory for umt5 here; on a larger machine run {command}"
-        prepare_text_context(folder, device, "fp32" if folder.metadata.is_test_weights else "bf16")
-        return True, f"prepared the text context on {device}; umt5 can now be deleted"
+        """See ``xdub.model.context_prep.prepare_context_if_possible`` (imports torch only
+        when the context is computed)."""
+        return prepare_context_if_possible(ModelFolder(self.root), device)
 
     # -- verify and delete ------------------------------------------------------------------
 
@@ -424,7 +294,7 @@ class ModelManager:
                 problems.append(Problem(file.path, message, hint="run `xdub models download`"))
             elif file.digest:
                 hasher = file.digest.hasher(file.size_bytes)
-                _hash_prefix(path, file.size_bytes, hasher)
+                hash_prefix(path, file.size_bytes, hasher)
                 if hasher.hexdigest() != file.digest.hexdigest:
                     message = f"{file.digest.algorithm} does not match the source (corrupt)"
                     problems.append(Problem(file.path, message, hint="run `xdub models download`"))
@@ -440,87 +310,15 @@ class ModelManager:
             freed = 0
             for entry in entries:
                 path = self.root / entry.path.rstrip("/")
-                for item in (path, *_partials_of(self.root, entry)):
-                    freed += _remove(item)
-                _prune_empty_parents(path.parent, self.root)
+                for item in (path, *partial_files(self.root, entry.path)):
+                    freed += remove(item)
+                prune_empty_parents(path.parent, self.root)
                 self._corrupt.discard(entry.name)
             if names is None:
-                freed += _remove(self.root / METADATA_FILE)
+                freed += remove(self.root / METADATA_FILE)
             return freed
         finally:
             self._busy.release()
-
-
-def component_of(path: str) -> str | None:
-    """The component a folder-relative file path belongs to (None: no component)."""
-    for entry in COMPONENTS:
-        if path == entry.path or (entry.path.endswith("/") and path.startswith(entry.path)):
-            return entry.name
-    return None
-
-
-def choose_context_device(umt5_bytes: int) -> str | None:
-    """``cuda`` when its free memory holds umt5 with headroom, else ``cpu`` when the available
-    RAM does, else None."""
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.mem_get_info()[0] >= 1.2 * umt5_bytes:
-        return "cuda"
-    available_bytes = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return "cpu" if available_bytes >= 1.5 * umt5_bytes else None
-
-
-def prepare_text_context(folder: ModelFolder, device: str, dtype_name: str = "bf16") -> Path:
-    """Encode the empty prompt with the folder's umt5 on ``device`` in ``dtype_name``
-    (bf16 / fp16 / fp32) and save the cache; returns its path."""
-    import torch
-
-    from xdub.model.text_context import compute_text_context, save_text_context
-
-    for name in CONTEXT_INPUTS:
-        if not folder.path(name).exists():
-            raise ModelError(
-                f"{folder.path(name)} is missing; it is needed once to prepare the text context",
-                code="model_missing",
-                hint="download the umt5 encoder and tokenizer into the folder",
-            )
-    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-    context = compute_text_context(
-        folder.path("tokenizer"),
-        folder.path("umt5"),
-        device,
-        dtypes[dtype_name],
-        config=folder.umt5_config(),
-    )
-    target = folder.path("text_context")
-    save_text_context(context, target, encoder_file=folder.path("umt5").name)
-    return target
-
-
-class _Meter:
-    """Bytes done over the plan and a sliding-window speed (fetched bytes only)."""
-
-    def __init__(self, total_bytes: int, to_fetch_bytes: int) -> None:
-        self.total_bytes = total_bytes
-        self.done_bytes = total_bytes - to_fetch_bytes
-        self.fetched_bytes = 0
-        self.start_s = time.monotonic()
-        self._samples: deque[tuple[float, int]] = deque([(self.start_s, 0)])
-
-    def add(self, size_bytes: int, now_s: float) -> None:
-        self.done_bytes += size_bytes
-        self.fetched_bytes += size_bytes
-        self._samples.append((now_s, self.fetched_bytes))
-        while len(self._samples) > 2 and now_s - self._samples[1][0] > _SPEED_WINDOW_S:
-            self._samples.popleft()
-
-    def speed_bps(self, now_s: float) -> float:
-        first_s, first_bytes = self._samples[0]
-        elapsed_s = now_s - first_s
-        return (self.fetched_bytes - first_bytes) / elapsed_s if elapsed_s > 0 else 0.0
-
-    def eta_s(self, speed_bps: float) -> float | None:
-        return (self.total_bytes - self.done_bytes) / speed_bps if speed_bps > 0 else None
 
 
 def _checked_names(names: Iterable[str]) -> list[str]:
@@ -531,56 +329,3 @@ def _checked_names(names: Iterable[str]) -> list[str]:
             f"unknown model component(s) {unknown}; known: {sorted(known)}", code="unknown_model"
         )
     return list(names)
-
-
-def _partials_of(root: Path, entry: Component) -> list[Path]:
-    path = root / entry.path.rstrip("/")
-    if entry.path.endswith("/"):
-        return sorted(path.rglob(f"*{PARTIAL_SUFFIX}")) if path.is_dir() else []
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    return [partial] if partial.is_file() else []
-
-
-def _hash_prefix(path: Path, size_bytes: int, hasher: Any, chunk_bytes: int = 1 << 20) -> None:
-    """Feed the first ``size_bytes`` of ``path`` into ``hasher``."""
-    with open(path, "rb") as stream:
-        remaining = size_bytes
-        while remaining and (chunk := stream.read(min(chunk_bytes, remaining))):
-            hasher.update(chunk)
-            remaining -= len(chunk)
-
-
-def _partials_in(path: Path) -> list[Path]:
-    return list(path.rglob(f"*{PARTIAL_SUFFIX}")) if path.is_dir() else []
-
-
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.is_file() else 0
-
-
-def _tree_size(path: Path) -> int:
-    """Bytes of a file, or of every finished file under a folder (partial files excluded)."""
-    if path.is_file():
-        return path.stat().st_size
-    if path.is_dir():
-        return sum(
-            item.stat().st_size
-            for item in path.rglob("*")
-            if item.is_file() and not item.name.endswith(PARTIAL_SUFFIX)
-        )
-    return 0
-
-
-def _remove(path: Path) -> int:
-    freed = _tree_size(path) + sum(_size(item) for item in _partials_in(path))
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-    return freed
-
-
-def _prune_empty_parents(folder: Path, root: Path) -> None:
-    while folder != root and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent

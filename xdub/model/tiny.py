@@ -24,8 +24,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from torch import nn
 
 from xdub.audio.tiny import write_tiny_openai_whisper, write_tiny_wav2vec2
-from xdub.face.rtmw import Rtmw, RtmwConfig
-from xdub.face.yolox import Yolox, YoloxConfig
+from xdub.face.configs import RtmwConfig, YoloxConfig
+from xdub.face.rtmw import Rtmw
+from xdub.face.yolox import Yolox
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT, init_random_weights
 from xdub.model.folder import (
@@ -36,12 +37,10 @@ from xdub.model.folder import (
     config_to_json,
 )
 from xdub.model.loading import dtype_name
-from xdub.model.text_context import (
-    Umt5Config,
-    compute_text_context,
-    save_text_context,
-)
-from xdub.model.vae import VaeConfig, build_vae_module
+from xdub.model.text_config import Umt5Config
+from xdub.model.text_context import compute_text_context, save_text_context
+from xdub.model.vae import build_vae_module
+from xdub.model.vae_config import VaeConfig
 
 TINY_DTYPE = torch.float32
 TINY_WHISPER = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 32, "n_audio_head": 2,

@@ -1,8 +1,9 @@
 """The daemon protocol (docs/protocol.md): messages, signing, the connection file, transport.
 
-``schema``, ``records``, ``messages``, ``signing``, ``connection`` and ``errors`` are
-stdlib-only and Python 3.10-compatible, so hosts' Pythons (Resolve, Blender) can use a copy.
-``zmq_transport`` needs pyzmq and is therefore not imported here: import it by name.
+``schema``, ``records``, ``messages``, ``signing``, ``connection``, ``errors`` and
+``otio_json`` are stdlib-only and Python 3.10-compatible, so hosts' Pythons (Resolve, Blender)
+can use a copy. ``otio_json`` (the OTIO job as plain JSON, for hosts without opentimelineio)
+and ``zmq_transport`` (which needs pyzmq) are not imported here: import them by name.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from xdub.protocol.records import TRANSITIONS, ErrorInfo, JobOptions, JobState, 
 from xdub.protocol.schema import PROTOCOL_VERSION
 from xdub.protocol.signing import Header, Limits, Message, RejectedMessage, Session
 
-HOST_MODULES = ("schema", "records", "messages", "signing", "connection", "errors")
+HOST_MODULES = ("schema", "records", "messages", "signing", "connection", "errors", "otio_json")
 """The stdlib-only modules of this package that hosts' Pythons get a copy of (with this
 ``__init__``); ``zmq_transport`` goes along where pyzmq is bundled."""
 

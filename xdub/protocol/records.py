@@ -133,6 +133,22 @@ class SettingsAction(str, Enum):
     SET = "set"
 
 
+class VramPolicy(str, Enum):
+    """Where the worker keeps the networks' weights (the daemon's ``vram_policy`` setting).
+
+    ``resident``: every network stays on the GPU between stages and jobs (fastest; the
+    released model's weights take about 16 GB). ``offload``: weights live in CPU memory and
+    each stage moves only its own networks to the GPU, so the largest stage bounds the VRAM
+    and none is held between jobs. ``low_vram``: as ``offload``, and the DiT's blocks also
+    move to the GPU one at a time as the forward pass reaches them (slowest; for GPUs under
+    16 GB).
+    """
+
+    RESIDENT = "resident"
+    OFFLOAD = "offload"
+    LOW_VRAM = "low_vram"
+
+
 # ---------------------------------------------------------------------------------------------
 # Parts
 
@@ -207,8 +223,10 @@ class JobOptions(Content):
 
 @dataclass(frozen=True)
 class JobInfo(Content):
-    """A job as ``list`` and ``get`` return it; ``host`` is the editor that made the job (the
-    OTIO job's ``metadata["xdub"]["host"]``), ``None`` from daemons that do not say."""
+    """A job as ``list`` and ``get`` return it. ``name`` is the OTIO job timeline's name;
+    ``host`` (protocol 1.1) is the editor that made the job (the OTIO job's
+    ``metadata["xdub"]["host"]``) and ``clip`` (1.1) the name of the clip being dubbed (the job's
+    video clip's ``name``); both are ``None`` from 1.0 daemons and for jobs stored before 1.1."""
 
     job_id: str
     name: str
@@ -221,6 +239,7 @@ class JobInfo(Content):
     result_otio: str | None = None
     warnings: tuple[str, ...] = ()
     host: str | None = None
+    clip: str | None = None
 
     def _validate(self) -> None:
         check_job_id(self.job_id)

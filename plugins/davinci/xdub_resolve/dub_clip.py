@@ -14,9 +14,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from xdub.protocol.otio_json import job_to_json
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
-from xdub_resolve.job import DialogueSource, JobSpec, build_job, job_to_json, read_take
+from xdub_resolve.job import DialogueSource, JobSpec, build_job, read_take
 from xdub_resolve.link import LinkError, open_link
 from xdub_resolve.progress import ConsoleView, JobWatcher, WindowView
 from xdub_resolve.settings import job_options
@@ -82,10 +83,11 @@ def gather_job(host: ResolveTimeline, item: Any, dialogue: int | str) -> JobSpec
     pool_item = item.GetMediaPoolItem()
     return JobSpec(
         name=host.name,
+        clip_name=str(item.GetName() or ""),
         video_path=media.path,
         span=span,
         media_num_frames=media.num_frames,
-        record_offset_s=host.rate.seconds(timing.record_start - host.start_frame),
+        record_start_frame=timing.record_start,
         timeline_fps=host.rate.fps,
         timeline_start_frame=host.start_frame,
         dialogue=tuple(sources),

@@ -1,9 +1,10 @@
 """Talking to the daemon from Resolve's Python: pyzmq when it imports, else ``xdub bridge``.
 
 Stdlib-only. The protocol modules come from the copy ``xdub plugins install resolve`` puts in
-``_vendor/`` (or an installed ``xdub``). Without pyzmq, the daemon's own interpreter (named by
-the connection file's ``python_executable``) runs ``python -m xdub bridge``: one JSON request
-per line on its stdin, replies and events as JSON lines on its stdout (docs/resolve.md).
+``_vendor/`` (see the package), or an installed ``xdub``. Without pyzmq, the daemon's own
+interpreter (named by the connection file's ``python_executable``) runs ``python -m xdub
+bridge``: one JSON request per line on its stdin, replies and events as JSON lines on its stdout
+(docs/resolve.md).
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
-VENDOR_DIR = Path(__file__).resolve().parent / "_vendor"
 CLIENT_NAME = "resolve"
 CLIENT_VERSION = "0.1.0"
 REQUEST_TIMEOUT_S = 30.0
@@ -46,12 +45,6 @@ class DaemonLink(Protocol):
         """``(msg_type, content)`` of the events that arrive within ``timeout_s``."""
 
     def close(self) -> None: ...
-
-
-def use_vendored_protocol() -> None:
-    """Put the vendored ``xdub`` protocol copy first on ``sys.path`` (once)."""
-    if VENDOR_DIR.is_dir() and str(VENDOR_DIR) not in sys.path:
-        sys.path.insert(0, str(VENDOR_DIR))
 
 
 def _checked(reply: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +192,6 @@ class BridgeLink:
 
 def open_link(connection_file: Path | None = None) -> DaemonLink:
     """A link to the running daemon: pyzmq if Resolve's Python has it, else the CLI bridge."""
-    use_vendored_protocol()
     try:
         import zmq  # noqa: F401
     except ImportError:

@@ -67,6 +67,42 @@ def fresh_scene(config: dict[str, Any], fps: int = FPS) -> tuple[Any, Any]:
     return scene, movie
 
 
+def window_override(**extra: Any) -> Any:
+    """A context with the (headless) window and its screen: undo/redo poll for a screen."""
+    window = bpy.context.window_manager.windows[0]
+    return bpy.context.temp_override(window=window, screen=window.screen, **extra)
+
+
+def retime(scene: Any, strip: Any) -> dict[str, Any]:
+    """Add a retiming key mid-strip and set a segment to 50 % with Blender's Retiming operators,
+    in a Sequencer area. (``retiming_keys.add()`` segfaults bpy 4.5 and 5.0 on a strip that has
+    no retiming data yet: the RNA function does not create it, the operators do.)"""
+    window = bpy.context.window_manager.windows[0]
+    area = window.screen.areas[0]
+    area.type = "SEQUENCE_EDITOR"
+    region = next(region for region in area.regions if region.type == "WINDOW")
+    if "sequencer_scene" in window.workspace.bl_rna.properties:  # 5.x polls on it
+        window.workspace.sequencer_scene = scene
+    selection = {item.name: item.select for item in strips(scene)}
+    active = scene.sequence_editor.active_strip
+    for item in strips(scene):
+        item.select = item == strip
+    scene.sequence_editor.active_strip = strip
+    before = (strip.frame_final_start, strip.frame_final_end)
+    middle = (strip.frame_final_start + strip.frame_final_end) // 2
+    with window_override(area=area, region=region):
+        bpy.ops.sequencer.retiming_key_add(timeline_frame=middle)
+        bpy.ops.sequencer.retiming_segment_speed_set(speed=50.0)
+    for item in strips(scene):
+        item.select = selection[item.name]
+    scene.sequence_editor.active_strip = active
+    return {
+        "keys": [key.timeline_frame for key in strip.retiming_keys],
+        "handles_before": before,
+        "handles_after": (strip.frame_final_start, strip.frame_final_end),
+    }
+
+
 def dub(**options: Any) -> str:
     try:
         bpy.ops.sequencer.xdub_dub_clip("EXEC_DEFAULT", **options)
@@ -77,6 +113,10 @@ def dub(**options: Any) -> str:
 
 def runtime() -> Any:
     return importlib.import_module(f"{PACKAGE}.runtime")
+
+
+def host() -> Any:
+    return importlib.import_module(f"{PACKAGE}.host")
 
 
 def record_of(job_id: str) -> Any:
@@ -138,12 +178,64 @@ def refusals(config: dict[str, Any]) -> dict[str, str]:
     scene.sequence_editor.active_strip = meta
     out["meta"] = dub()
     scene, movie = fresh_scene(config)
-    movie.use_reverse_frames = True  # retiming_keys.add() segfaults headless (bpy 4.5)
-    out["retimed"] = dub()
+    movie.use_reverse_frames = True
+    out["reversed"] = dub()
     scene, movie = fresh_scene(config)
     for strip in strips(scene):
         strip.select = strip == movie
     out["no_dialogue"] = dub()
+    return out
+
+
+def speed_changes(config: dict[str, Any]) -> dict[str, Any]:
+    """Retimed strips, speed effects on the clip (directly or through another effect) and
+    other effects, which only warn (read from the host adapter: the operator would submit)."""
+    prefs().connection_file = config["connection_file"]
+    out: dict[str, Any] = {}
+    scene, movie = fresh_scene(config)
+    out["retiming"] = retime(scene, movie)
+    out["retimed"] = dub()
+    scene, movie = fresh_scene(config)
+    out["dialogue_retiming"] = retime(scene, strips(scene)["line1"])
+    out["retimed_dialogue"] = dub()
+    scene, movie = fresh_scene(config)
+    start = movie.frame_final_start
+    strips(scene).new_effect(name="slow", type="SPEED", channel=3, frame_start=start, input1=movie)
+    out["speed_effect"] = dub()
+    scene, movie = fresh_scene(config)
+    blur = strips(scene).new_effect(
+        name="blur", type="GAUSSIAN_BLUR", channel=3, frame_start=start, input1=movie
+    )
+    out["effect_warnings"] = host().check_picture(scene, movie)
+    strips(scene).new_effect(name="slow", type="SPEED", channel=4, frame_start=start, input1=blur)
+    out["speed_after_effect"] = dub()
+    return out
+
+
+def undo_redo(dubbed: dict[str, Any]) -> dict[str, Any]:
+    """Undo the placed take, poll again, redo: what the timeline holds after each step."""
+
+    def seen() -> dict[str, Any]:
+        scene = bpy.data.scenes[0]  # looked up again: undo replaces every data-block
+        collection = strips(scene)
+        (record,) = scene.xdub_jobs
+        take = collection.get(dubbed["take_strip"])
+        return {
+            "strips": sorted(strip.name for strip in collection),
+            "original_mute": collection["A001"].mute,
+            "record": (record.state, record.take_strip),
+            "take": describe(take) if take else None,
+        }
+
+    out = {"placed": seen()}
+    with window_override():
+        out["undo"] = sorted(bpy.ops.ed.undo())
+    out["undone"] = seen()
+    runtime().poll()
+    out["polled"] = seen()
+    with window_override():
+        out["redo"] = sorted(bpy.ops.ed.redo())
+    out["redone"] = seen()
     return out
 
 
@@ -196,7 +288,9 @@ def main() -> None:
     for name, scenario in (
         ("install", lambda: install(config["zip"])),
         ("refusals", lambda: refusals(config)),
+        ("speed", lambda: speed_changes(config)),
         ("dub", lambda: dub_and_reopen(config)),
+        ("undo", lambda: undo_redo(facts["dub"])),
         ("cancel", lambda: cancel(config)),
     ):
         try:

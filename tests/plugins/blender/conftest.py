@@ -13,6 +13,9 @@ import pytest
 from xdub.plugins.build import build_blender, default_wheel_cache, fetch_wheels, stage_extension
 
 PACKAGE_NAME = "xdub_blender_extension"
+BPY_VENVS = {"4.2": ".venv-bpy42", "4.5": ".venv-bpy45", "5.0": ".venv-bpy50"}
+"""Blender version -> its test venv (``installers/blender-test-env.sh``): the oldest supported
+LTS, the current LTS and 5.x."""
 
 
 @pytest.fixture(scope="session")

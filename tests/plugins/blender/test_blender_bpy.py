@@ -25,9 +25,10 @@ from xdub.media.synthetic import (
     write_synthetic_video,
 )
 
+from .conftest import BPY_VENVS
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DRIVER = Path(__file__).with_name("bpy_driver.py")
-VENVS = {"4.5": ".venv-bpy45", "5.0": ".venv-bpy50"}
 NUM_STEPS = 3
 TIMEOUT_S = 240.0
 """Per scenario wait in bpy: a real tiny take of the strip's 37 frames (face tracking on the
@@ -51,7 +52,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module", params=sorted(VENVS))
+@pytest.fixture(scope="module", params=sorted(BPY_VENVS))
 def facts(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -59,7 +60,7 @@ def facts(
     media: dict[str, str],
     blender_tiny_model: Path,
 ) -> Iterator[dict[str, Any]]:
-    python = REPO_ROOT / VENVS[request.param] / "bin" / "python"
+    python = REPO_ROOT / BPY_VENVS[request.param] / "bin" / "python"
     if not python.exists():
         pytest.skip(f"{python} is absent: run `bash installers/blender-test-env.sh`")
     work = tmp_path_factory.mktemp(f"bpy{request.param}")
@@ -138,6 +139,7 @@ def test_submitted_job_is_the_scene_as_the_daemon_reads_it(facts: dict[str, Any]
     job = parse_job(facts["submitted"][0])
     assert (job.start_frame, job.num_frames, job.fps) == (3, 37, 25.0)
     assert job.host == "blender" and job.host_ids["strip"] == "A001"
+    assert job.clip_name == "A001"  # the strip's name, not its file's (A001.mp4)
     first, second = job.dialogue.segments
     assert (first.offset_s, first.duration_s) == (0.0, pytest.approx(17 / 25))
     assert (second.offset_s, second.source_start_s) == (pytest.approx(22 / 25), 0.0)
@@ -160,7 +162,34 @@ def test_refusals_say_what_to_do(facts: dict[str, Any]) -> None:
     assert "image sequence" in refused["image"]
     assert "meta strip" in refused["meta"] and "Tab" in refused["meta"]
     assert "no selected sound strip" in refused["no_dialogue"]
-    assert "speed change" in refused["retimed"]
+    assert "plays reversed" in refused["reversed"] and "Reverse Frames" in refused["reversed"]
+
+
+def test_speed_changes_are_refused_and_other_effects_warn(facts: dict[str, Any]) -> None:
+    speed = scenario(facts, "speed")
+    for made in (speed["retiming"], speed["dialogue_retiming"]):
+        assert len(made["keys"]) >= 3, made  # Blender's own Retiming operators made the keys
+    assert "'A001' has a speed change (retiming keys)" in speed["retimed"]
+    assert "'line1' has a speed change (retiming keys)" in speed["retimed_dialogue"]
+    assert "Reset Retiming" in speed["retimed"]
+    assert "'A001' feeds the speed effect 'slow'" in speed["speed_effect"]
+    assert "'A001' feeds the speed effect 'slow'" in speed["speed_after_effect"]  # through a blur
+    assert speed["effect_warnings"] == ["effect 'blur' uses 'A001'; reconnect it to the take"]
+
+
+def test_undo_removes_the_take_and_redo_brings_it_back(facts: dict[str, Any]) -> None:
+    """Placing the take is an undo step of Blender's own (memfile) undo, exercised headless."""
+    undo = scenario(facts, "undo")
+    placed, undone, redone = undo["placed"], undo["undone"], undo["redone"]
+    take = scenario(facts, "dub")["take_strip"]
+    assert take in placed["strips"] and placed["original_mute"] is True
+    assert undo["undo"] == ["FINISHED"]
+    assert undone["take"] is None and take not in undone["strips"]
+    assert undone["original_mute"] is False  # the original plays again
+    assert sorted([*undone["strips"], take]) == placed["strips"]  # nothing else changed
+    assert undone["record"] == ["done", ""]  # the job stays done, with no take
+    assert undo["polled"] == undone  # polling again does not place it back
+    assert undo["redo"] == ["FINISHED"] and redone == placed
 
 
 def test_disabling_joins_the_worker_thread(facts: dict[str, Any]) -> None:

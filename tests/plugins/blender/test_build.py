@@ -11,6 +11,8 @@ import pytest
 from xdub.cli import main
 from xdub.plugins.build import PYZMQ_VERSION, WHEEL_TARGETS, vendor_module
 
+from .conftest import BPY_VENVS
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -20,6 +22,7 @@ def test_zip_holds_source_vendored_protocol_and_wheels(extension_zip: Path) -> N
         manifest = bundle.read("blender_manifest.toml").decode()
         transport = bundle.read("xdub_protocol/zmq_transport.py").decode()
     assert {"__init__.py", "operators.py", "core/timing.py", "xdub_protocol/exceptions.py"} <= names
+    assert "xdub_protocol/otio_json.py" in names  # core/job_json.py writes the job with it
     wheels = sorted(name for name in names if name.startswith("wheels/"))
     assert len(wheels) == len(WHEEL_TARGETS)
     assert all(f"pyzmq-{PYZMQ_VERSION}-" in name for name in wheels)
@@ -53,7 +56,7 @@ def test_cli_builds_offline(
     assert Path(capsys.readouterr().out.strip()) == tmp_path / "xdub-0.1.0.zip"
 
 
-@pytest.mark.parametrize("venv", [".venv-bpy45", ".venv-bpy50"])
+@pytest.mark.parametrize("venv", sorted(BPY_VENVS.values()))
 def test_blender_validates_the_zip(venv: str, extension_zip: Path) -> None:
     python = REPO_ROOT / venv / "bin" / "python"
     if not python.exists():

@@ -29,9 +29,15 @@ def make_job(tmp_path: Path, timing: ModuleType, job_json: ModuleType) -> tuple[
     ]
     pieces = timing.dialogue_pieces(picture, sounds, 25.0)
     timeline = job_json.build_job(
-        "Scene", str(video), picture, pieces, timeline_start=1, host_ids={"strip": "A001"}
+        "Scene",
+        str(video),
+        picture,
+        pieces,
+        clip_name="A001",
+        timeline_start=1,
+        host_ids={"strip": "A001"},
     )
-    return job_json.job_to_json(timeline), video
+    return job_json.otio_json.job_to_json(timeline), video
 
 
 def test_job_parses_with_the_real_otio_reader(
@@ -40,6 +46,7 @@ def test_job_parses_with_the_real_otio_reader(
     text, video = make_job(tmp_path, timing, job_json)
     job = parse_job(text)
     assert (job.name, job.host, job.host_ids) == ("Scene", "blender", {"strip": "A001"})
+    assert job.clip_name == "A001"  # the strip's name, not its file's ("A001 clip.mp4")
     assert job.video_path == video and job.fps == 25.0
     assert (job.start_frame, job.num_frames) == (10, 50)  # left handle 10 frames into the file
     assert job.record_start_s == pytest.approx(99 / 25)  # 99 frames after the timeline start 1
@@ -61,16 +68,19 @@ def test_job_starting_at_the_timeline_start_has_no_leading_gap(
     video.write_bytes(b"")
     picture = timing.movie_span(timing.StripTiming("v", 1.0, 1, 26, frame_duration=25), 24.0, 24.0)
     pieces = timing.file_dialogue(picture, str(video))
-    timeline = job_json.build_job("S", str(video), picture, pieces, timeline_start=1, host_ids={})
+    timeline = job_json.build_job(
+        "S", str(video), picture, pieces, clip_name="v", timeline_start=1, host_ids={}
+    )
     assert timeline["tracks"]["children"][0]["children"][0]["OTIO_SCHEMA"] == "Clip.2"
-    job = parse_job(job_json.job_to_json(timeline))
+    job = parse_job(job_json.otio_json.job_to_json(timeline))
     assert (job.record_start_s, job.num_frames, job.fps) == (0.0, 25, 24.0)
 
 
 def test_timeline_start_after_the_clip_is_refused(timing: ModuleType, job_json: ModuleType) -> None:
     picture = timing.movie_span(timing.StripTiming("v", 1.0, 1, 26, frame_duration=25), 24.0, 24.0)
-    with pytest.raises(Exception, match="after the clip"):
-        job_json.build_job("S", "/v.mov", picture, [], timeline_start=5, host_ids={})
+    with pytest.raises(Exception, match="after the clip") as raised:
+        job_json.build_job("S", "/v.mov", picture, [], clip_name="v", timeline_start=5, host_ids={})
+    assert raised.value.code == "bad_job"
 
 
 def test_take_of_a_real_result_timeline(

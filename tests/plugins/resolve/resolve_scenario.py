@@ -97,9 +97,11 @@ def make_project(
     dialogue_track_name: str = "Dub",
     left_offset: int = LEFT_OFFSET,
     duration: int = DURATION,
+    item_name: str = "",
 ) -> Project:
-    """V1 holds the clip (5 frames into its file, at 01:00:02:00); A1 its own sound; A2
-    ("Dub") the new dialogue, starting 5 frames before the clip."""
+    """V1 holds the clip (5 frames into its file, at 01:00:02:00; named ``item_name``, by
+    default as its media pool clip); A1 its own sound; A2 ("Dub") the new dialogue, starting 5
+    frames before the clip."""
     app, resolve = make_resolve(
         product, version, probe_props, timeline_fps="25", timeline_start_frame=TIMELINE_START
     )
@@ -132,6 +134,7 @@ def make_project(
         duration=duration,
         left_offset=left_offset,
         speed=speed,
+        name=item_name,
     )
     own_sound = FakeTimelineItem(
         app,

@@ -184,8 +184,9 @@ def test_collect_places_takes_that_finished_after_the_script_closed(
 ) -> None:
     from xdub_resolve.dub_clip import gather_job
     from xdub_resolve.host import ResolveTimeline
-    from xdub_resolve.job import build_job, job_to_json
+    from xdub_resolve.job import build_job
 
+    from xdub.protocol.otio_json import job_to_json
     from xdub.protocol.records import Codec, JobOptions
 
     project = _project(media, FREE, (21, 0, 3))

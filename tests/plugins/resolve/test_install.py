@@ -62,7 +62,8 @@ def test_install_is_idempotent_and_uninstall_removes_only_ours(
                 assert root / "Scripts" / category / name in written
         plugin = root / PLUGIN_FOLDER
         assert (plugin / "xdub_resolve" / "dub_clip.py").is_file()
-        assert (plugin / "xdub_resolve" / "_vendor" / "xdub" / "protocol" / "signing.py").is_file()
+        vendored = plugin / "xdub_resolve" / "_vendor" / "xdub" / "protocol"
+        assert (vendored / "signing.py").is_file() and (vendored / "otio_json.py").is_file()
         assert not list(plugin.rglob("__pycache__"))
         menu = (root / "Scripts" / "Edit" / "XDub – Dub clip.py").read_text(encoding="utf-8")
         assert f"PLUGIN_DIR = {str(plugin)!r}  # xdub:plugin-dir" in menu
@@ -86,10 +87,10 @@ def test_installed_plugin_imports_with_the_stdlib_only(tmp_path: Path) -> None:
     plugin = tmp_path / ".local" / "share" / "DaVinciResolve" / "Fusion" / PLUGIN_FOLDER
     program = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from xdub_resolve import collect, dub_clip, link, lua_host;"
-        "link.use_vendored_protocol();"
-        "import xdub.protocol.connection, xdub.protocol.signing;"
+        "from xdub_resolve import collect, dub_clip, job, link, lua_host;"
+        "import xdub.protocol.connection, xdub.protocol.otio_json, xdub.protocol.signing;"
         "assert xdub.__file__.startswith(sys.argv[1]), xdub.__file__;"
+        "assert job.otio_json is xdub.protocol.otio_json;"
         "assert 'zmq' not in sys.modules"
     )
     # -S: no site-packages, as in a Resolve Python with nothing installed; -I: no user paths

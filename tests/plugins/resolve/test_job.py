@@ -18,10 +18,11 @@ from resolve_scenario import (
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.dub_clip import gather_job, make_view
 from xdub_resolve.host import HostError, ResolveTimeline
-from xdub_resolve.job import build_job, job_to_json
+from xdub_resolve.job import build_job
 from xdub_resolve.timing import TimingError
 
 from xdub.otio_job import parse_job
+from xdub.protocol.otio_json import job_to_json
 
 
 def test_job_carries_the_media_relative_range_and_the_trimmed_dialogue(media: Media) -> None:
@@ -42,7 +43,18 @@ def test_job_carries_the_media_relative_range_and_the_trimmed_dialogue(media: Me
     assert segment.duration_s == pytest.approx(DURATION / fps, abs=1 / 48000)
     assert job.host == "resolve"
     assert job.host_ids["item"] == project.item.GetUniqueId()
+    assert (job.name, job.clip_name) == (host.name, media.video.name)  # the item's default name
     assert project.app.absent_calls == [] and project.app.limitation_dialogs == []
+
+
+def test_the_video_clip_is_named_as_the_timeline_item(media: Media) -> None:
+    project = make_project(media, FREE, (21, 0, 3), item_name="Ana close-up")
+    timeline = build_job(gather_job(ResolveTimeline(project.resolve), project.item, 2))
+    assert parse_job(job_to_json(timeline)).clip_name == "Ana close-up"
+    audio = timeline["tracks"]["children"][1]
+    assert [clip["name"] for clip in audio["children"] if clip["OTIO_SCHEMA"] == "Clip.2"] == [
+        media.dialogue.name  # dialogue clips are named as their files
+    ]
 
 
 def test_start_timecode_is_the_origin_of_the_source_range(media: Media) -> None:
