@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the Blender test environments: .venv-bpy42 (bpy 4.2 LTS, the oldest Blender the
-# extension supports), .venv-bpy45 (bpy 4.5 LTS) and .venv-bpy50 (bpy 5.0),
+# extension supports; PyPI's 4.2 is built without Audaspace, so it has no sound strips and the
+# tests adapt, see docs/blender.md), .venv-bpy45 (bpy 4.5 LTS) and .venv-bpy50 (bpy 5.0),
 # Blender as a Python module from PyPI on Python 3.11. bpy pins its own numpy, so each version
 # gets its own venv. The Blender tests (tests/plugins/blender) launch these venvs' python.
 # Idempotent: a venv whose bpy already has the wanted version is left as it is.

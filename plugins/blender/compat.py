@@ -3,11 +3,20 @@
 4.2 has ``sequence_editor.sequences`` and ``context.active_sequence_strip``; 4.4 renamed them to
 ``strips``/``active_strip`` and kept the old names; 5.0 has only the new ones, plus
 ``context.sequencer_scene``, which may be None (a bare session, a window without one).
+A Blender built without Audaspace (PyPI's bpy 4.2) has no sound strips at all.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import bpy
+
+
+def has_sound_strips() -> bool:
+    """Whether this Blender can make sound strips: ``new_sound`` raises "Blender compiled
+    without Audaspace support" otherwise."""
+    return bool(getattr(bpy.app.build_options, "audaspace", True))
 
 
 def sequencer_scene(context: Any) -> Any:

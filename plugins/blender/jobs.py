@@ -15,7 +15,7 @@ from typing import Any
 
 import bpy
 
-from . import host
+from . import compat, host
 from .core.job_json import read_take
 from .core.timing import MovieSpan
 from .worker import Update
@@ -24,6 +24,7 @@ from .xdub_protocol.exceptions import XdubError
 log = logging.getLogger(__name__)
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
+NO_SOUND_STRIPS = "no take sound: this Blender is built without audio (Audaspace)"
 
 
 class XDUB_PG_job(bpy.types.PropertyGroup):
@@ -104,6 +105,7 @@ def _place(scene: Any, record: Any, result_otio: str) -> None:
         "xdub_settings": {**json.loads(record.settings_json or "{}"), **take.settings},
         "xdub_warnings": list(take.warnings),
     }
+    add_sound = record.add_sound and compat.has_sound_strips()
     placed = host.place_take(
         scene,
         record.picture(),
@@ -113,12 +115,11 @@ def _place(scene: Any, record: Any, result_otio: str) -> None:
         name=name,
         properties=properties,
         mute_original=record.mute_original,
-        add_sound=record.add_sound,
+        add_sound=add_sound,
     )
+    notes = [*take.warnings, *([NO_SOUND_STRIPS] if record.add_sound and not add_sound else [])]
     record.take_strip = placed.strip_name
-    record.message = f"take on channel {placed.channel}" + (
-        f"; {'; '.join(take.warnings)}" if take.warnings else ""
-    )
+    record.message = f"take on channel {placed.channel}" + "".join(f"; {n}" for n in notes)
     _undo_push(f"xdub: place {name}")
 
 

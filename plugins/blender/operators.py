@@ -84,7 +84,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         return scene is not None and compat.active_strip(context) is not None
 
     def invoke(self, context: Any, event: Any) -> set[str]:
-        return context.window_manager.invoke_props_dialog(self)  # type: ignore[no-any-return]
+        return context.window_manager.invoke_props_dialog(self)
 
     def draw(self, context: Any) -> None:
         layout = self.layout
@@ -102,7 +102,9 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         layout.prop(self, "audio_cfg_scale")
         layout.prop(self, "codec")
         layout.prop(self, "mute_original")
-        layout.prop(self, "add_sound")
+        row = layout.row()
+        row.enabled = compat.has_sound_strips()  # a take sound needs Audaspace
+        row.prop(self, "add_sound")
 
     def job_options(self) -> JobOptions:
         from .xdub_protocol.records import Codec
@@ -129,6 +131,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             else:
                 sounds = host.sound_timings(compat.selected_strips(context))
                 pieces = dialogue_pieces(picture, sounds, host.fps_of(scene))
+                warnings += host.unreadable_retiming(scene, [piece.name for piece in pieces])
             video_path = bpy.path.abspath(strip.filepath)
             if not os.path.isfile(video_path):
                 raise MediaError(f"the clip's file {video_path!r} does not exist", hint="relink it")
@@ -150,8 +153,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             return _report_error(self, error)
         job_id = uuid.uuid4().hex
         settings = options.to_json()
-        jobs.add_record(scene, job_id, strip, picture, settings)
-        record = jobs.find_record([scene], job_id)[1]
+        record = jobs.add_record(scene, job_id, strip, picture, settings)
         record.mute_original = self.mute_original
         record.add_sound = self.add_sound
         runtime.ensure_worker().submit(job_id, job_to_json(timeline), options)

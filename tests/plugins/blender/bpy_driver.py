@@ -2,11 +2,16 @@
 plays the scenarios, writing what it observed as JSON for the pytest side to assert on.
 
 python bpy_driver.py CONFIG.json OUT.json   (BLENDER_USER_RESOURCES set to a temp folder)
+
+A Blender built without Audaspace (PyPI's bpy 4.2) cannot make sound strips: there the scenes
+have none, the operator is given the dialogue as a picked file, and the scenarios about sound
+strips are left out (the pytest side skips their tests).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -18,6 +23,8 @@ import bpy
 
 PACKAGE = "bl_ext.user_default.xdub"
 FPS = 25
+HAS_SOUND_STRIPS = bool(bpy.app.build_options.audaspace)
+"""``new_sound`` raises "Blender compiled without Audaspace support" where this is False."""
 
 
 def install(zip_path: str) -> dict[str, Any]:
@@ -36,6 +43,7 @@ def install(zip_path: str) -> dict[str, Any]:
         ],
         "zmq": importlib.util.find_spec("zmq") is not None,
         "version": bpy.app.version_string,
+        "sound_strips": HAS_SOUND_STRIPS,
     }
 
 
@@ -49,7 +57,8 @@ def strips(scene: Any) -> Any:
 
 
 def fresh_scene(config: dict[str, Any], fps: int = FPS) -> tuple[Any, Any]:
-    """A scene with the movie on channel 2 (handles trimmed) and two dialogue strips on 1."""
+    """A scene with the movie on channel 2 (handles trimmed) and two dialogue strips on 1
+    (none without Audaspace), all selected."""
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = fps, 1.0
@@ -57,14 +66,26 @@ def fresh_scene(config: dict[str, Any], fps: int = FPS) -> tuple[Any, Any]:
     movie = collection.new_movie("A001", config["video"], 2, 10)
     movie.frame_final_start = 13  # left handle 3 frames in
     movie.frame_final_end = 50  # right handle in too
-    first = collection.new_sound("line1", config["audio"], 1, 13)
-    first.frame_final_end = 30
-    second = collection.new_sound("line2", config["audio"], 1, 35)
+    if HAS_SOUND_STRIPS:
+        first = collection.new_sound("line1", config["audio"], 1, 13)
+        first.frame_final_end = 30
+        collection.new_sound("line2", config["audio"], 1, 35)
     for strip in collection:
         strip.select = True
     scene.sequence_editor.active_strip = movie
-    second.select = True
     return scene, movie
+
+
+def new_effect(scene: Any, name: str, kind: str, channel: int, source: Any) -> Any:
+    """An effect strip fed by ``source`` from its left handle on (the input argument is
+    ``seq1`` in 4.2, ``input1`` since 4.4)."""
+    collection = strips(scene)
+    parameters = collection.bl_rna.functions["new_effect"].parameters
+    source_key = "input1" if "input1" in parameters else "seq1"
+    start = source.frame_final_start
+    return collection.new_effect(
+        name=name, type=kind, channel=channel, frame_start=start, **{source_key: source}
+    )
 
 
 def window_override(**extra: Any) -> Any:
@@ -103,7 +124,11 @@ def retime(scene: Any, strip: Any) -> dict[str, Any]:
     }
 
 
-def dub(**options: Any) -> str:
+def dub(config: dict[str, Any], **options: Any) -> str:
+    """Run Dub Clip; returns its error ("" when it submitted). Without Audaspace the dialogue
+    is the picked file unless ``options`` say otherwise."""
+    if not HAS_SOUND_STRIPS:
+        options = {"dialogue": "FILE", "filepath": config["audio"], **options}
     try:
         bpy.ops.sequencer.xdub_dub_clip("EXEC_DEFAULT", **options)
     except RuntimeError as error:
@@ -154,7 +179,9 @@ def describe(strip: Any) -> dict[str, Any]:
         "frame_final_start": strip.frame_final_start,
         "frame_final_end": strip.frame_final_end,
         "frame_start": strip.frame_start,
-        "filepath": bpy.path.abspath(getattr(strip, "filepath", "")),
+        "filepath": bpy.path.abspath(
+            strip.sound.filepath if strip.type == "SOUND" else getattr(strip, "filepath", "")
+        ),
         "fps": getattr(strip, "fps", None),
         "mute": strip.mute,
         "props": {key: strip[key] for key in strip.keys() if key.startswith("xdub")},
@@ -165,50 +192,53 @@ def refusals(config: dict[str, Any]) -> dict[str, str]:
     out = {}
     prefs().connection_file = str(Path(config["work"]) / "no-daemon.json")
     fresh_scene(config)
-    out["daemon_down"] = dub()
+    out["daemon_down"] = dub(config)
     prefs().connection_file = config["connection_file"]
     fresh_scene(config, fps=24)
-    out["fps"] = dub()
+    out["fps"] = dub(config)
     scene, movie = fresh_scene(config)
     image = strips(scene).new_image("stills", config["image"], 5, 1)
     scene.sequence_editor.active_strip = image
-    out["image"] = dub()
+    out["image"] = dub(config)
     scene, movie = fresh_scene(config)
     meta = strips(scene).new_meta("group", 6, 1)
     scene.sequence_editor.active_strip = meta
-    out["meta"] = dub()
+    out["meta"] = dub(config)
     scene, movie = fresh_scene(config)
     movie.use_reverse_frames = True
-    out["reversed"] = dub()
+    out["reversed"] = dub(config)
     scene, movie = fresh_scene(config)
     for strip in strips(scene):
         strip.select = strip == movie
-    out["no_dialogue"] = dub()
+    out["no_dialogue"] = dub(config, dialogue="STRIPS")
+    fresh_scene(config)
+    missing = str(Path(config["work"]) / "absent.wav")
+    out["missing_file"] = dub(config, dialogue="FILE", filepath=missing)
     return out
 
 
 def speed_changes(config: dict[str, Any]) -> dict[str, Any]:
-    """Retimed strips, speed effects on the clip (directly or through another effect) and
-    other effects, which only warn (read from the host adapter: the operator would submit)."""
+    """Retimed strips (the dialogue's only with Audaspace), speed effects on the clip (directly
+    or through another effect) and other effects, which only warn (read from the host adapter:
+    the operator would submit)."""
     prefs().connection_file = config["connection_file"]
     out: dict[str, Any] = {}
     scene, movie = fresh_scene(config)
     out["retiming"] = retime(scene, movie)
-    out["retimed"] = dub()
+    out["retimed"] = dub(config)
+    if HAS_SOUND_STRIPS:
+        scene, movie = fresh_scene(config)
+        out["unreadable_retiming"] = host().unreadable_retiming(scene, ["line1", "line2"])
+        out["dialogue_retiming"] = retime(scene, strips(scene)["line1"])
+        out["retimed_dialogue"] = dub(config)
     scene, movie = fresh_scene(config)
-    out["dialogue_retiming"] = retime(scene, strips(scene)["line1"])
-    out["retimed_dialogue"] = dub()
+    new_effect(scene, "slow", "SPEED", 3, movie)
+    out["speed_effect"] = dub(config)
     scene, movie = fresh_scene(config)
-    start = movie.frame_final_start
-    strips(scene).new_effect(name="slow", type="SPEED", channel=3, frame_start=start, input1=movie)
-    out["speed_effect"] = dub()
-    scene, movie = fresh_scene(config)
-    blur = strips(scene).new_effect(
-        name="blur", type="GAUSSIAN_BLUR", channel=3, frame_start=start, input1=movie
-    )
+    blur = new_effect(scene, "blur", "GAUSSIAN_BLUR", 3, movie)
     out["effect_warnings"] = host().check_picture(scene, movie)
-    strips(scene).new_effect(name="slow", type="SPEED", channel=4, frame_start=start, input1=blur)
-    out["speed_after_effect"] = dub()
+    new_effect(scene, "slow", "SPEED", 4, blur)
+    out["speed_after_effect"] = dub(config)
     return out
 
 
@@ -227,7 +257,7 @@ def undo_redo(dubbed: dict[str, Any]) -> dict[str, Any]:
             "take": describe(take) if take else None,
         }
 
-    out = {"placed": seen()}
+    out: dict[str, Any] = {"placed": seen()}
     with window_override():
         out["undo"] = sorted(bpy.ops.ed.undo())
     out["undone"] = seen()
@@ -242,9 +272,15 @@ def undo_redo(dubbed: dict[str, Any]) -> dict[str, Any]:
 def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
     prefs().connection_file = config["connection_file"]
     scene, movie = fresh_scene(config)
-    blocker = strips(scene).new_sound("blocker", config["audio"], 3, 40)  # channel 3 is busy
+    blocker = (  # channel 3 is busy
+        strips(scene).new_sound("blocker", config["audio"], 3, 40)
+        if HAS_SOUND_STRIPS
+        else strips(scene).new_image("blocker", config["image"], 3, 40)
+    )
     blocker.select = False
-    error = dub(quality="CUSTOM", num_steps=config["num_steps"], codec="h264")
+    error = dub(
+        config, quality="CUSTOM", num_steps=config["num_steps"], codec="h264", add_sound=True
+    )
     (record,) = scene.xdub_jobs
     job_id = record.job_id
     blend = str(Path(config["work"]) / "project.blend")
@@ -261,14 +297,20 @@ def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
         take_media_frames=collection[result["take_strip"]].frame_duration
         if result["take_strip"]
         else None,
+        take_sounds=[
+            describe(strip)
+            for strip in collection
+            if strip.type == "SOUND" and strip.get("xdub_job") == job_id
+        ],
     )
     return result
 
 
 def cancel(config: dict[str, Any]) -> dict[str, Any]:
+    """A long job with the dialogue picked as a file (on every version), cancelled once it runs."""
     prefs().connection_file = config["connection_file"]
     scene, _ = fresh_scene(config)
-    error = dub(quality="CUSTOM", num_steps=1000)
+    error = dub(config, quality="CUSTOM", num_steps=1000, dialogue="FILE", filepath=config["audio"])
     (record,) = scene.xdub_jobs
     job_id = record.job_id
     poll_until(job_id, ("running",), config["timeout_s"])
@@ -278,7 +320,8 @@ def cancel(config: dict[str, Any]) -> dict[str, Any]:
         time.sleep(0.05)
     bpy.ops.sequencer.xdub_cancel_job(job_id=job_id)
     result = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])
-    result.update(submit_error=error, strips=sorted(s.name for s in strips(bpy.data.scenes[0])))
+    collection = strips(bpy.data.scenes[0])
+    result.update(submit_error=error, job_id=job_id, strips=sorted(s.name for s in collection))
     return result
 
 

@@ -1,9 +1,10 @@
-"""The extension in real Blender (bpy 4.5 LTS and 5.0 from PyPI, each in its own venv).
+"""The extension in real Blender (bpy 4.2 LTS, 4.5 LTS and 5.0 from PyPI, each in its own venv).
 
 One bpy process per version installs the built zip offline, builds scenes from generated media
 and plays every scenario (bpy_driver.py); the tests below assert on what it observed. They talk
 to a real daemon (``support.daemon``) with tiny random weights, which dubs the part of the file
-the strip uses.
+the strip uses. PyPI's bpy 4.2 is built without Audaspace, so it has no sound strips: there the
+dialogue is a picked file, and the tests about sound strips skip.
 """
 
 from __future__ import annotations
@@ -88,10 +89,13 @@ def facts(
         out = work / "facts.json"
         assert out.exists(), f"bpy {request.param} wrote nothing:\n{run.stdout}\n{run.stderr}"
         observed = json.loads(out.read_text())
-        job_id = observed.get("dub", {}).get("job_id")
-        observed["submitted"] = [daemon.submitted_otio(job_id)] if job_id else []
+        job_ids = {name: observed.get(name, {}).get("job_id") for name in ("dub", "cancel")}
+        observed["submitted"] = {
+            name: daemon.submitted_otio(job_id) for name, job_id in job_ids.items() if job_id
+        }
     finally:
         daemon.stop()
+    observed["bpy"] = request.param
     observed["model"] = f"{blender_tiny_model.name} (TEST WEIGHTS)"
     observed["log"] = f"exit {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     yield observed
@@ -101,6 +105,12 @@ def scenario(facts: dict[str, Any], name: str) -> dict[str, Any]:
     result = facts.get(name, {"crash": "the bpy process died before this scenario"})
     assert "crash" not in result, f"{name} crashed:\n{result['crash']}\n{facts['log']}"
     return result
+
+
+def needs_sound_strips(facts: dict[str, Any]) -> None:
+    """Skip a test about sound strips where Blender cannot make them."""
+    if not scenario(facts, "install")["sound_strips"]:
+        pytest.skip(f"bpy {facts['bpy']} from PyPI has no Audaspace: no sound strips")
 
 
 def test_zip_installs_offline_and_registers(facts: dict[str, Any]) -> None:
@@ -132,18 +142,61 @@ def test_take_lands_above_the_original_over_the_same_frames(facts: dict[str, Any
     assert dub["fractions"][-1] == 1.0 and len(dub["fractions"]) >= 2  # progress was shown
 
 
+def test_take_sound_lands_above_the_take(facts: dict[str, Any]) -> None:
+    needs_sound_strips(facts)
+    dub = scenario(facts, "dub")
+    (sound,) = dub["take_sounds"]
+    assert sound["name"] == "A001 take 1 audio"
+    assert sound["channel"] == 5  # the first channel above the take's (4) free over its frames
+    assert (sound["frame_final_start"], sound["frame_final_end"]) == (13, 50)
+    assert sound["filepath"] == dub["take"]["filepath"] and sound["mute"] is False
+    assert sound["props"] == {"xdub_job": dub["job_id"]}
+
+
+def test_take_without_audaspace_comes_without_its_sound_and_says_so(
+    facts: dict[str, Any],
+) -> None:
+    if scenario(facts, "install")["sound_strips"]:
+        pytest.skip(f"bpy {facts['bpy']} has Audaspace: its take sound is placed")
+    dub = scenario(facts, "dub")
+    assert dub["state"] == "done" and dub["take"] is not None
+    assert dub["take_sounds"] == []
+    assert "no take sound: this Blender is built without audio (Audaspace)" in dub["message"]
+
+
 def test_submitted_job_is_the_scene_as_the_daemon_reads_it(facts: dict[str, Any]) -> None:
     from xdub.otio_job import parse_job
 
     scenario(facts, "dub")
-    job = parse_job(facts["submitted"][0])
+    job = parse_job(facts["submitted"]["dub"])
     assert (job.start_frame, job.num_frames, job.fps) == (3, 37, 25.0)
     assert job.host == "blender" and job.host_ids["strip"] == "A001"
     assert job.clip_name == "A001"  # the strip's name, not its file's (A001.mp4)
-    first, second = job.dialogue.segments
+
+
+def test_selected_sound_strips_are_the_dialogue_gaps_kept(facts: dict[str, Any]) -> None:
+    from xdub.otio_job import parse_job
+
+    needs_sound_strips(facts)
+    scenario(facts, "dub")
+    first, second = parse_job(facts["submitted"]["dub"]).dialogue.segments
     assert (first.offset_s, first.duration_s) == (0.0, pytest.approx(17 / 25))
     assert (second.offset_s, second.source_start_s) == (pytest.approx(22 / 25), 0.0)
     assert second.duration_s == pytest.approx(15 / 25)  # clipped at the picture's right handle
+
+
+def test_picked_dialogue_file_plays_from_the_left_handle(
+    facts: dict[str, Any], media: dict[str, str]
+) -> None:
+    """The cancel scenario picks the dialogue as a file (every version)."""
+    from xdub.otio_job import parse_job
+
+    scenario(facts, "cancel")
+    job = parse_job(facts["submitted"]["cancel"])
+    (segment,) = job.dialogue.segments
+    assert segment.path == Path(media["audio"])
+    assert (segment.offset_s, segment.source_start_s) == (0.0, 0.0)
+    assert segment.duration_s == pytest.approx(37 / 25)  # the picture's length
 
 
 def test_cancel_stops_the_job_and_places_nothing(facts: dict[str, Any]) -> None:
@@ -163,30 +216,40 @@ def test_refusals_say_what_to_do(facts: dict[str, Any]) -> None:
     assert "meta strip" in refused["meta"] and "Tab" in refused["meta"]
     assert "no selected sound strip" in refused["no_dialogue"]
     assert "plays reversed" in refused["reversed"] and "Reverse Frames" in refused["reversed"]
+    assert "absent.wav' does not exist" in refused["missing_file"]
 
 
 def test_speed_changes_are_refused_and_other_effects_warn(facts: dict[str, Any]) -> None:
     speed = scenario(facts, "speed")
-    for made in (speed["retiming"], speed["dialogue_retiming"]):
-        assert len(made["keys"]) >= 3, made  # Blender's own Retiming operators made the keys
+    made = speed["retiming"]
+    assert len(made["keys"]) >= 3, made  # Blender's own Retiming operators made the keys
     assert "'A001' has a speed change (retiming keys)" in speed["retimed"]
-    assert "'line1' has a speed change (retiming keys)" in speed["retimed_dialogue"]
     assert "Reset Retiming" in speed["retimed"]
     assert "'A001' feeds the speed effect 'slow'" in speed["speed_effect"]
     assert "'A001' feeds the speed effect 'slow'" in speed["speed_after_effect"]  # through a blur
     assert speed["effect_warnings"] == ["effect 'blur' uses 'A001'; reconnect it to the take"]
 
 
+def test_retimed_dialogue_strip_is_refused(facts: dict[str, Any]) -> None:
+    needs_sound_strips(facts)
+    speed = scenario(facts, "speed")
+    assert speed["unreadable_retiming"] == []  # 4.5+ sound strips show their retiming keys
+    made = speed["dialogue_retiming"]
+    assert len(made["keys"]) >= 3, made
+    assert "'line1' has a speed change (retiming keys)" in speed["retimed_dialogue"]
+
+
 def test_undo_removes_the_take_and_redo_brings_it_back(facts: dict[str, Any]) -> None:
     """Placing the take is an undo step of Blender's own (memfile) undo, exercised headless."""
     undo = scenario(facts, "undo")
     placed, undone, redone = undo["placed"], undo["undone"], undo["redone"]
-    take = scenario(facts, "dub")["take_strip"]
+    dub = scenario(facts, "dub")
+    take, sounds = dub["take_strip"], [sound["name"] for sound in dub["take_sounds"]]
     assert take in placed["strips"] and placed["original_mute"] is True
     assert undo["undo"] == ["FINISHED"]
     assert undone["take"] is None and take not in undone["strips"]
     assert undone["original_mute"] is False  # the original plays again
-    assert sorted([*undone["strips"], take]) == placed["strips"]  # nothing else changed
+    assert sorted([*undone["strips"], take, *sounds]) == placed["strips"]  # nothing else changed
     assert undone["record"] == ["done", ""]  # the job stays done, with no take
     assert undo["polled"] == undone  # polling again does not place it back
     assert undo["redo"] == ["FINISHED"] and redone == placed
