@@ -58,13 +58,15 @@ def take_path(name: str, job_id: str, folder: Path, suffix: str) -> Path:
 
 
 class _Channel:
-    """The worker's end of the pipe: sends from any thread, cancel events by job id."""
+    """The worker's end of the pipe: sends from any thread; each queued run has its own cancel
+    event, found by job id while that run is the job's latest (a retry right after a cancel
+    queues a new run of the same job before the cancelled one has returned)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._lock = threading.Lock()
         self.cancels: dict[str, threading.Event] = {}
-        self.jobs: list[WorkerSpec] = []
+        self.jobs: list[tuple[WorkerSpec, threading.Event]] = []
         self.has_job = threading.Condition()
 
     def send(self, *message: Any) -> None:
@@ -72,30 +74,41 @@ class _Channel:
             self.conn.send(message)
 
     def read_forever(self) -> None:
-        """Reader thread: queue jobs, set cancel events; exit when the server is gone."""
+        """Reader thread: handle the server's messages; exit when the server is gone."""
         while True:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
                 log.warning("the server closed the pipe; the worker exits")
                 os._exit(0)
-            kind = message[0]
-            if kind == "run":
-                spec: WorkerSpec = message[1]
-                self.cancels[spec.job_id] = threading.Event()
-                with self.has_job:
-                    self.jobs.append(spec)
-                    self.has_job.notify()
-            elif kind == "cancel" and message[1] in self.cancels:
-                self.cancels[message[1]].set()
-            elif kind == "stop":
+            if message[0] == "stop":
                 os._exit(0)
+            self.handle(message)
 
-    def next_job(self) -> WorkerSpec:
+    def handle(self, message: tuple[Any, ...]) -> None:
+        """``("run", spec)`` queues a run with a fresh cancel event; ``("cancel", job_id)``
+        sets the event of that job's latest run."""
+        kind = message[0]
+        if kind == "run":
+            spec: WorkerSpec = message[1]
+            cancel = self.cancels[spec.job_id] = threading.Event()
+            with self.has_job:
+                self.jobs.append((spec, cancel))
+                self.has_job.notify()
+        elif kind == "cancel" and message[1] in self.cancels:
+            self.cancels[message[1]].set()
+
+    def next_job(self) -> tuple[WorkerSpec, threading.Event]:
+        """The next run and its cancel event (waits for one)."""
         with self.has_job:
             while not self.jobs:
                 self.has_job.wait()
             return self.jobs.pop(0)
+
+    def finished(self, job_id: str, cancel: threading.Event) -> None:
+        """Forget a finished run's cancel event, unless a newer run of the job replaced it."""
+        if self.cancels.get(job_id) is cancel:
+            del self.cancels[job_id]
 
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
@@ -121,9 +134,9 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     channel.send("ready", device, os.getpid())
     log.info("models loaded from %s on %s", config.model_dir, device)
     while True:
-        spec = channel.next_job()
-        exit_after = _run_one(pipeline, spec, channel)
-        channel.cancels.pop(spec.job_id, None)
+        spec, cancel = channel.next_job()
+        exit_after = _run_one(pipeline, spec, cancel, channel)
+        channel.finished(spec.job_id, cancel)
         if exit_after:
             os._exit(0)
 
@@ -140,7 +153,7 @@ def _error_dict(error: BaseException) -> dict[str, Any]:
     }
 
 
-def _run_one(pipeline: Any, spec: WorkerSpec, channel: _Channel) -> bool:
+def _run_one(pipeline: Any, spec: WorkerSpec, cancel: threading.Event, channel: _Channel) -> bool:
     """Run ``spec``, reporting on the pipe; True when the worker should restart after it."""
     import torch
 
@@ -151,7 +164,7 @@ def _run_one(pipeline: Any, spec: WorkerSpec, channel: _Channel) -> bool:
         job_log.info("VRAM policy %s from now on", spec.vram_policy.value)
         pipeline.models.residency.set_policy(spec.vram_policy)
     try:
-        result_otio, warnings = _dub(pipeline, spec, channel, job_log)
+        result_otio, warnings = _dub(pipeline, spec, cancel, channel, job_log)
     except JobCancelled:
         job_log.info("cancelled")
         channel.send("cancelled", spec.job_id)
@@ -175,7 +188,11 @@ def _run_one(pipeline: Any, spec: WorkerSpec, channel: _Channel) -> bool:
 
 
 def _dub(
-    pipeline: Any, spec: WorkerSpec, channel: _Channel, job_log: JobLog
+    pipeline: Any,
+    spec: WorkerSpec,
+    cancel: threading.Event,
+    channel: _Channel,
+    job_log: JobLog,
 ) -> tuple[str, list[str]]:
     from xdub.media.mix import write_dialogue_wav
     from xdub.media.probe import probe
@@ -211,7 +228,7 @@ def _dub(
         spec.output,
         dub,
         on_progress=on_progress,
-        cancel=channel.cancels[spec.job_id],
+        cancel=cancel,
         resume=resume,
         on_window=with_test_faults(on_window),
         frames=file_frames(job),
