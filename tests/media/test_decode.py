@@ -68,3 +68,18 @@ def test_frames_are_streamed_lazily(make_clip: MakeClip):
     first = next(frames)
     assert first.index == 0 and first.time_s == 0.0
     frames.close()  # closing early releases the file without decoding the rest
+
+
+def test_pixels_convert_on_first_use_and_stay_valid_after_the_file_is_closed(
+    make_clip: MakeClip,
+):
+    """A pass that skips frames pays only their decode; a kept frame converts later, equal to
+    converting it at once."""
+    clip = make_clip(fps=Fraction(50), duration_s=0.4, seed=4)
+    at_once = [frame.rgb for frame in iter_frames(clip.path)]
+    kept = list(iter_frames(clip.path))  # the decoder is closed when this returns
+    assert all("rgb" not in vars(frame) for frame in kept)
+    for frame, expected in zip(kept[::2], at_once[::2], strict=True):
+        np.testing.assert_array_equal(frame.rgb, expected)
+        assert frame.rgb is frame.rgb  # converted once
+    assert all("rgb" not in vars(frame) for frame in kept[1::2])
