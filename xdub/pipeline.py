@@ -208,7 +208,6 @@ class DubPipeline:
                 ref_frames=ref_frames,
                 whisper=features.whisper,
                 wav2vec=features.wav2vec,
-                context=self.models.text,
                 total_length=total_length,
                 seed=options.seed,
                 independent_noise=options.independent_noise,
@@ -293,8 +292,8 @@ class DubPipeline:
             return run_windows(
                 self.models.dit,
                 self.models.vae,
-                # The text context moves with the DiT: take it once the group is on the device.
-                replace(inputs, context=self.models.text),
+                inputs,
+                self.models.text,  # moves with the DiT: taken once the group is on the device
                 settings,
                 plan=self.plan,
                 state=resume,

@@ -79,7 +79,6 @@ def loop_run(config: dict, dit: XDubDiT, vae: WanVae, golden_inputs: dict):
         ref_frames=lambda start, stop: ref_video[start:stop],
         whisper=golden_inputs["whisper"],
         wav2vec=golden_inputs["wav2vec"],
-        context=golden_inputs["context"],
         total_length=config["total_length"],
         seed=config["seed"],
     )
@@ -97,12 +96,13 @@ def loop_run(config: dict, dit: XDubDiT, vae: WanVae, golden_inputs: dict):
         dit,
         vae,
         inputs,
+        golden_inputs["context"],
         settings,
         plan=plan,
         dtype=torch.float32,
         on_window=lambda done, total, state: checkpoints.append(state),
     )
-    return inputs, settings, plan, state, checkpoints
+    return inputs, golden_inputs["context"], settings, plan, state, checkpoints
 
 
 def assert_frames_close(actual: np.ndarray, expected: np.ndarray) -> None:
@@ -113,7 +113,7 @@ def assert_frames_close(actual: np.ndarray, expected: np.ndarray) -> None:
 
 
 def test_every_window_matches_the_reference(golden_dir: Path, config: dict, loop_run) -> None:
-    _, _, _, state, _ = loop_run
+    _, _, _, _, state, _ = loop_run
     assert state.windows_done == config["num_clips"]
     for k, latents in enumerate(state.window_latents):
         golden = load_file(golden_dir / f"loop_clip{k}.safetensors")
@@ -125,7 +125,7 @@ def test_every_window_matches_the_reference(golden_dir: Path, config: dict, loop
 
 def state_motion_before(loop_run, window: int) -> np.ndarray:
     """The motion frames the loop handed to ``window`` (from the checkpoint before it)."""
-    checkpoints = loop_run[4]
+    checkpoints = loop_run[5]
     motion = checkpoints[window - 1].motion_video
     assert motion is not None
     return motion
@@ -134,7 +134,7 @@ def state_motion_before(loop_run, window: int) -> np.ndarray:
 def test_final_decode_blend_and_paste_match(
     golden_dir: Path, config: dict, vae: WanVae, golden_inputs: dict, loop_run
 ) -> None:
-    inputs, _, plan, state, _ = loop_run
+    inputs, _, _, plan, state, _ = loop_run
     final = load_file(golden_dir / "loop_final.safetensors")
     stitched = stitched_latents(state, plan)
     torch.testing.assert_close(stitched, final["stitched_latents"], atol=LATER_CLIP_ATOL, rtol=0)
@@ -150,9 +150,9 @@ def test_final_decode_blend_and_paste_match(
 def test_resuming_from_a_checkpoint_gives_the_same_latents(
     dit: XDubDiT, vae: WanVae, loop_run
 ) -> None:
-    inputs, settings, plan, state, checkpoints = loop_run
+    inputs, context, settings, plan, state, checkpoints = loop_run
     resumed = run_windows(
-        dit, vae, inputs, settings, plan=plan, state=checkpoints[0], dtype=torch.float32
+        dit, vae, inputs, context, settings, plan=plan, state=checkpoints[0], dtype=torch.float32
     )
     for a, b in zip(resumed.window_latents, state.window_latents, strict=True):
         assert torch.equal(a, b)

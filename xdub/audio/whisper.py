@@ -160,6 +160,11 @@ def load_whisper_encoder(
     return encoder.eval().requires_grad_(False)
 
 
+def whisper_dtype(device: torch.device | str) -> torch.dtype:
+    """The reference's Whisper precision on ``device``: fp16 on CUDA, fp32 elsewhere."""
+    return torch.float16 if torch.device(device).type == "cuda" else torch.float32
+
+
 class WhisperFeatureEncoder:
     """Whisper encoder returning the last block's output before ``ln_post``, 50 frames/s."""
 
@@ -173,9 +178,7 @@ class WhisperFeatureEncoder:
         cls, path: Path, *, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
     ) -> WhisperFeatureEncoder:
         """Load from ``path``; ``dtype`` defaults to fp16 on CUDA and fp32 elsewhere (reference)."""
-        if dtype is None:
-            dtype = torch.float16 if torch.device(device).type == "cuda" else torch.float32
-        return cls(load_whisper_encoder(path, device=device, dtype=dtype))
+        return cls(load_whisper_encoder(path, device=device, dtype=dtype or whisper_dtype(device)))
 
     @property
     def chunk_frames(self) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from xdub.audio.features import AudioEncoder
+from xdub.audio.whisper import whisper_dtype
 from xdub.errors import ModelError
 from xdub.face.backends import load_wholebody
 from xdub.face.wholebody import WholebodyBackend
@@ -123,7 +124,7 @@ class ModelBundle:
         audio = AudioEncoder.from_model_folder(
             folder.root,
             device=load_device,
-            whisper_dtype=torch.float16 if torch_device.type == "cuda" else torch.float32,
+            whisper_dtype=whisper_dtype(torch_device),  # for the compute device, not the CPU
         )
         face = load_wholebody(
             folder.path("yolox"),

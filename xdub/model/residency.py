@@ -95,7 +95,6 @@ class Residency:
         resident = _all_on([*(m for ms in groups.values() for m in ms), *streamed], device)
         self._on_device: set[str] = set(groups) if resident else set()
         self._streaming_on_device: set[int] = {id(m) for m in streamed} if resident else set()
-        self._policy = VramPolicy.RESIDENT if resident else VramPolicy.OFFLOAD
         self.set_policy(policy)
 
     @property
@@ -115,7 +114,7 @@ class Residency:
     def set_policy(self, policy: VramPolicy) -> None:
         """Switch policy between jobs: ``resident`` uploads everything and frees the CPU
         copies; the others send everything home."""
-        policy = VramPolicy(policy)
+        self._policy = policy = VramPolicy(policy)
         if policy is VramPolicy.RESIDENT:
             self._remove_hooks()
             for home in self._groups.values():
@@ -123,9 +122,7 @@ class Residency:
             self._upload_blocks(keep_home=False)
             self._on_device = set(self._groups)
         else:
-            self._policy = policy
             self._place(set())
-        self._policy = policy
         sizes = {name: f"{home.num_bytes / 2**30:.2f} GiB" for name, home in self._groups.items()}
         log.info("VRAM policy %s on %s; weights %s", policy.value, self.device, sizes)
 

@@ -63,7 +63,7 @@ class LoopInputs:
     """The per-take inputs of the window loop.
 
     whisper: (F_w, 1280) and wav2vec: (F_v, 768) 50 Hz features of the whole take's audio;
-    context: the constant text context for the model; total_length: generated frames
+    total_length: generated frames
     (77 + 72k); seed: noise seed; independent_noise: draw each window's noise from seed + k
     instead of the reference's identical noise for every window.
     """
@@ -71,7 +71,6 @@ class LoopInputs:
     ref_frames: RefFrames
     whisper: Tensor
     wav2vec: Tensor
-    context: object
     total_length: int
     seed: int = 42
     independent_noise: bool = False
@@ -89,6 +88,7 @@ def run_windows(
     model: VelocityModel,
     vae: WindowVae,
     inputs: LoopInputs,
+    context: object,
     settings: SamplerSettings,
     *,
     plan: WindowPlan = DEFAULT_PLAN,
@@ -99,7 +99,9 @@ def run_windows(
 ) -> LoopState:
     """Denoise every window not yet in ``state``; returns the completed state.
 
-    Latents are (1, 48, 20, H/16, W/16) per window in ``dtype`` on the VAE's device.
+    ``context``: the constant text context (a ``TextContext`` or the raw umt5 output) on the
+    model's device. Latents are (1, 48, 20, H/16, W/16) per window in ``dtype`` on the VAE's
+    device.
     """
     state = state if state is not None else LoopState()
     starts = plan.clip_starts(inputs.total_length)
@@ -119,7 +121,7 @@ def run_windows(
             model,
             ref_latents,
             audio,
-            inputs.context,
+            context,
             settings.guidance,
             num_motion_latents=0 if motion_latents is None else motion_latents.shape[2],
         )
