@@ -11,6 +11,7 @@ the uniform error reply. A clean exit removes the connection file.
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import signal
@@ -64,14 +65,16 @@ from xdub_daemon.lock import DaemonLock
 from xdub_daemon.logs import JobLog
 from xdub_daemon.manage import ModelsDesk, SettingsDesk, stored_config
 from xdub_daemon.store import JobStore
-from xdub_daemon.submit import accept_submit
+from xdub_daemon.submit import add_job, existing_job
 from xdub_daemon.supervisor import Supervisor, WorkerExit
+from xdub_daemon.validator import SubmitValidator, ValidationResult
 from xdub_daemon.worker import WorkerConfig, WorkerSpec, take_path
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_MS = 200
-Handler = Callable[[Message], Content]
+Handler = Callable[[Message], Content | None]
+"""A handler's reply content, or None when the reply is sent later (``submit``)."""
 
 
 class Daemon:
@@ -99,6 +102,10 @@ class Daemon:
             config.model_dir, config.model_source, max_bps=config.model_max_bps
         )
         self.settings = SettingsDesk(config, self.store)
+        self.validator = SubmitValidator()
+        self._tokens = itertools.count()
+        self._validating: dict[int, Message] = {}
+        """Submits in the validator, by token, answered once it is done."""
         self.clients: dict[str, str] = {}
         """Session id -> the client name its hello gave."""
         self.load_error: ErrorInfo | None = None
@@ -141,6 +148,7 @@ class Daemon:
         signals = (signal.SIGTERM, signal.SIGINT)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in signals}
         try:
+            self.validator.start()
             self.supervisor.start()
             self._loop(router)
         finally:
@@ -159,6 +167,9 @@ class Daemon:
             worker_fd = self.supervisor.fileno()
             if worker_fd is not None:
                 poller.register(worker_fd, zmq.POLLIN)
+            validator_fd = self.validator.fileno()
+            if validator_fd is not None:
+                poller.register(validator_fd, zmq.POLLIN)
             try:
                 ready = dict(poller.poll(POLL_INTERVAL_MS))
             except zmq.ZMQError as error:
@@ -167,6 +178,7 @@ class Daemon:
                 raise
             if router in ready:
                 self._serve_requests(router)
+            self._finish_submits(router)
             self._handle_worker()
             self._dispatch()
             for event in self.models.pending_events():
@@ -176,6 +188,7 @@ class Daemon:
     def _close(self, router: zmq.Socket[bytes], context: zmq.Context[zmq.Socket[bytes]]) -> None:
         running = self.supervisor.job_id
         self.supervisor.stop()
+        self.validator.stop()
         if running is not None and self.store.get(running).state is JobState.RUNNING:
             self._change(running, JobState.QUEUED, keep_place=True)
         self._publish_health()
@@ -193,7 +206,11 @@ class Daemon:
                 frames = router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            answer = self.answer(frames)
+            try:
+                answer = self.answer(frames)
+            except Exception:  # a reply that cannot be built must never end the loop
+                log.exception("could not answer a message; it is dropped")
+                continue
             if answer is not None:
                 router.send_multipart(answer)
 
@@ -210,6 +227,8 @@ class Daemon:
             return None
         try:
             content = handler(request)
+            if content is None:
+                return None  # answered later
         except XdubError as error:
             log.info("%s failed: %s", request.msg_type, error.code)
             content = ErrorReply.from_exception(error)
@@ -239,11 +258,35 @@ class Daemon:
             models_ready=self.models.is_ready,
         )
 
-    def on_submit(self, request: Message) -> Content:
+    def on_submit(self, request: Message) -> Content | None:
         submit: Submit = request.content  # type: ignore[assignment]
-        client = self.clients.get(request.header.session, "unknown")
-        job, is_new = accept_submit(self.store, submit, client=client)
-        if is_new:
+        job = existing_job(self.store, submit)
+        if job is not None:
+            return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))
+        token = next(self._tokens)
+        self._validating[token] = request
+        self.validator.validate(token, submit.otio, submit.options.to_json())
+        return None
+
+    def _finish_submits(self, router: zmq.Socket[bytes]) -> None:
+        """Answer the submits the validator is done with (a new job is queued then)."""
+        for token, result in self.validator.receive():
+            request = self._validating.pop(token)
+            try:
+                content = self._accept(request, result)
+            except XdubError as error:
+                content = ErrorReply.from_exception(error)
+            router.send_multipart(self.session.reply(request, content))
+
+    def _accept(self, request: Message, result: ValidationResult) -> Content:
+        if isinstance(result, ErrorInfo):
+            log.info("submit refused: %s", result.code)
+            return ErrorReply(result)
+        submit: Submit = request.content  # type: ignore[assignment]
+        job = existing_job(self.store, submit)  # resent while it was validated
+        if job is None:
+            client = self.clients.get(request.header.session, "unknown")
+            job = add_job(self.store, submit, result, client=client)
             self.load_error = None  # a new job is worth another try at loading the models
             self._publish(JobStateEvent(job.job_id, JobState.QUEUED), request.header)
         return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))

@@ -1,4 +1,5 @@
-"""Accepting a ``submit``: validate the OTIO job, fix its seed, and add it to the store once.
+"""Accepting a ``submit``: validate the OTIO job (in the validator child, see
+``xdub_daemon.validator``), fix its seed, and add it to the store once.
 
 Submitting the same id with the same job again returns the existing job (a client may resend
 after a timeout); a different job under a used id is ``job_exists``.
@@ -18,6 +19,7 @@ from xdub.protocol.messages import Submit
 from xdub.protocol.records import JobOptions
 from xdub_daemon.jobs import Job
 from xdub_daemon.store import JobStore
+from xdub_daemon.validator import ValidatedJob
 
 RATE_TOLERANCE_FPS = 1e-3
 """A file whose rate differs less from the clip's is read frame for frame."""
@@ -57,7 +59,7 @@ def file_frames(job: DubJob) -> tuple[int, int]:
     return first, count
 
 
-def validate_job(otio: str) -> DubJob:
+def validate_job(otio: str, options: JobOptions) -> DubJob:
     """The parsed job; ``bad_job`` if it is invalid or its frame range is not in the file."""
     job = parse_job(otio)
     file_frames(job)
@@ -82,19 +84,22 @@ def resolved_options(options: JobOptions) -> JobOptions:
     return dataclasses.replace(options, seed=random_seed())
 
 
-def accept_submit(store: JobStore, submit: Submit, *, client: str) -> tuple[Job, bool]:
-    """The job for ``submit`` and whether it is new."""
+def existing_job(store: JobStore, submit: Submit) -> Job | None:
+    """The job already submitted under ``submit``'s id (a client may resend after a timeout),
+    or None; ``job_exists`` when that id holds a different job."""
     existing = store.find(submit.job_id)
-    if existing is not None:
-        if _same_job(existing, submit):
-            return existing, False
-        raise JobError(
-            f"a different job was already submitted with the id {submit.job_id}",
-            code="job_exists",
-            hint="use a fresh job id (a uuid4 hex) for a new job",
-        )
-    job = validate_job(submit.otio)
-    added = store.add(
+    if existing is None or _same_job(existing, submit):
+        return existing
+    raise JobError(
+        f"a different job was already submitted with the id {submit.job_id}",
+        code="job_exists",
+        hint="use a fresh job id (a uuid4 hex) for a new job",
+    )
+
+
+def add_job(store: JobStore, submit: Submit, job: ValidatedJob, *, client: str) -> Job:
+    """Store the validated ``job`` of ``submit``, queued."""
+    return store.add(
         submit.job_id,
         name=job.name,
         otio=submit.otio,
@@ -102,7 +107,6 @@ def accept_submit(store: JobStore, submit: Submit, *, client: str) -> tuple[Job,
         priority=submit.priority,
         client=client,
         host=job.host,
-        clip=job.clip_name,
+        clip=job.clip,
         warnings=job.warnings,
     )
-    return added, True

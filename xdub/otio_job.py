@@ -13,12 +13,13 @@ belongs to ``xdub.media`` (not written yet).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
@@ -31,6 +32,12 @@ from xdub.protocol.otio_json import ROLE_RESULT as ROLE_RESULT
 
 log = logging.getLogger(__name__)
 
+MAX_JOB_BYTES = 2 * 2**20
+"""A job's OTIO JSON is refused above 2 MiB (a one-clip job is a few KB; its metadata, even a
+host's, far less than this). At this size opentimelineio parses in about 0.3 s."""
+MAX_JOB_DEPTH = 64
+"""Nesting deeper than this is refused before opentimelineio sees it (a job is about 10 deep;
+opentimelineio recurses per level: 10,000 levels took 9 s and 50,000 crashed the process)."""
 SPAN_TOLERANCE_S = 0.5e-3
 """Slack when comparing times of different rates (23.976 fps frames vs 48 kHz samples): far
 below one video frame (>= 8 ms) and a few samples wide, so rounding never fails a job."""
@@ -326,8 +333,51 @@ def plan_dialogue_span(segments: Sequence[DialogueSegment], duration_s: float) -
     return DialogueSpan(duration_s, tuple(ordered), tuple(gaps))
 
 
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _nesting_depth(obj: Any) -> int:
+    """How deeply lists and objects nest in decoded JSON (a scalar is 0), without recursion."""
+    deepest = 0
+    pending = [(obj, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def check_job_text(otio_json: str) -> None:
+    """Refuse with ``bad_job`` a job text that is too large, not JSON, or nested too deeply;
+    cheap (the stdlib's C decoder), and run before opentimelineio, which recurses per level."""
+    size_bytes = len(otio_json.encode("utf-8", "surrogatepass"))
+    if size_bytes > MAX_JOB_BYTES:
+        raise bad_job(
+            f"the job is {size_bytes} bytes of OTIO JSON, more than the {MAX_JOB_BYTES} allowed",
+            hint="a job holds one clip and its dialogue; leave bulky metadata out",
+        )
+    try:
+        obj = json.loads(otio_json, parse_constant=_refuse_constant)
+    except RecursionError:
+        obj, depth = None, MAX_JOB_DEPTH + 1
+    except ValueError as error:
+        raise bad_job(f"the job is not valid OTIO JSON: {error}") from None
+    else:
+        depth = _nesting_depth(obj)
+    if depth > MAX_JOB_DEPTH:
+        raise bad_job(
+            f"the job's JSON is nested more than {MAX_JOB_DEPTH} levels deep",
+            hint="a job timeline is about 10 levels deep; this is not one",
+        )
+
+
 def parse_job(otio_json: str, *, check_files: bool = True) -> DubJob:
     """Validate a job timeline; raises ``JobError(code="bad_job")`` saying what is wrong."""
+    check_job_text(otio_json)
     try:
         timeline = otio.adapters.read_from_string(otio_json, "otio_json")
     except (ValueError, KeyError, TypeError) as error:

@@ -291,3 +291,20 @@ def test_unsigned_messages_and_misdirected_events_get_no_answer() -> None:
 
 def _download_event() -> ModelDownloadEvent:
     return ModelDownloadEvent("dit", "dit.safetensors", DownloadState.DONE, 10, 10, 0.0)
+
+
+@pytest.mark.parametrize("frame_offset", [1, 2, 3, 4])
+def test_a_lone_surrogate_in_any_frame_is_rejected_as_malformed(frame_offset: int) -> None:
+    """JSON may escape a lone surrogate (``"\\ud800"``) that no UTF-8 reply could carry back."""
+    client, daemon = _pair()
+    frames = client.serialize("list", ListJobs(), identities=[b"peer"])
+    start = _body_start(frames)
+    obj = json.loads(frames[start + frame_offset]) or {"note": "x"}
+    field = next(iter(obj))
+    obj[field] = "\ud800abc"
+    text = json.dumps(obj).encode()  # ensure_ascii: the surrogate travels as an escape
+    assert b"\\ud800" in text
+    rejected = _rejection(daemon, _resign(client, _with_frame(frames, start + frame_offset, text)))
+    assert rejected.code == "malformed"
+    assert "surrogate" in str(rejected)
+    assert daemon.rejection_reply(rejected) is None  # checked before the header: no answer

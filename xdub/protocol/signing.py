@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -133,6 +134,20 @@ class Message:
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: the only way a decoded frame can hold one."""
+
+
+def _is_encodable(obj: Any) -> bool:
+    """Whether ``obj`` can be sent back as UTF-8 (paired surrogate escapes decode to one
+    character; a lone one cannot be encoded, and a reply echoing it would fail)."""
+    try:
+        _dumps(obj)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -317,6 +332,8 @@ class Session:
                 self._reject(ErrorCode.MALFORMED, f"{name}: invalid JSON ({error})", identities)
             if not isinstance(obj, dict):
                 self._reject(ErrorCode.MALFORMED, f"{name} is not a JSON object", identities)
+            if _ESCAPED_SURROGATE.search(frame) and not _is_encodable(obj):
+                self._reject(ErrorCode.MALFORMED, f"{name}: text with a lone surrogate", identities)
             decoded.append(obj)
         return decoded
 
