@@ -29,7 +29,7 @@ from xdub.errors import ProtocolError
 from xdub.protocol.messages import GetJob, ListJobs, ProgressEvent
 from xdub.protocol.records import Progress, Stage
 from xdub.protocol.signing import Session
-from xdub.protocol.zmq_transport import bind_server_sockets
+from xdub.protocol.zmq_transport import bind_server_sockets, set_curve_client
 
 
 def _start_daemon(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
@@ -94,6 +94,7 @@ def bench_events(num_events: int) -> None:
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.RCVHWM, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
+    set_curve_client(sub, addresses.event_server_key)  # events over tcp are CURVE-encrypted
     sub.connect(addresses.event_address)
     time.sleep(0.5)  # the slow joiner: let the subscription reach the PUB
     progress = Progress(Stage.DENOISE, 1, 4, 5, 30, 0.2, 12.0)

@@ -142,6 +142,7 @@ class Daemon:
             addresses.request_address,
             addresses.event_address,
             xdub_version=__version__,
+            event_server_key=addresses.event_server_key,
         )
         self.session = Session(info.key_bytes)
         write_connection_file(info, self.config.connection_file)

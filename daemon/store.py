@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import time
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from xdub.errors import JobError
+from xdub.protocol.connection import DIR_MODE as PRIVATE_DIR_MODE
+from xdub.protocol.connection import FILE_MODE as PRIVATE_FILE_MODE
 from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress
 from xdub.protocol.schema import format_utc, parse_utc
 from xdub_daemon.config import Retention
@@ -99,7 +102,10 @@ class JobStore:
 
     def __init__(self, path: Path, jobs_dir: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        jobs_dir.mkdir(parents=True, exist_ok=True)
+        jobs_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(jobs_dir, PRIVATE_DIR_MODE)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+        os.chmod(path, PRIVATE_FILE_MODE)  # SQLite gives its -wal and -shm files this mode too
         self.jobs_dir = jobs_dir
         self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
@@ -195,7 +201,7 @@ class JobStore:
     def job_dir(self, job_id: str) -> Path:
         """The job's artifact folder (created on demand)."""
         folder = self.jobs_dir / job_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         return folder
 
     # -- writing -----------------------------------------------------------------------------

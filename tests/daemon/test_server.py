@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import zmq
 
 from xdub.client import new_job_id
 from xdub.errors import JobError, XdubError
@@ -197,3 +198,46 @@ def test_the_result_points_at_a_take_aligned_with_the_clip(
     assert probe(result.take_path).num_frames == probe(short_clip.video).num_frames
     assert result.settings["seed"] == 7 and "TEST WEIGHTS" in result.model
     assert json.loads(job.result_otio)["OTIO_SCHEMA"].startswith("Timeline")
+
+
+def _raw_subscriber(context: zmq.Context, address: str) -> zmq.Socket:
+    """A SUB socket that knows the address only (what any local user can see in ``ss``)."""
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(address)
+    return sub
+
+
+def test_events_over_tcp_are_unreadable_without_the_connection_file(
+    running_daemon, short_clip, fast_options
+) -> None:
+    info = read_connection_file(running_daemon.connection_file)
+    assert info.transport == "tcp" and info.event_server_key
+    context = zmq.Context()
+    plain = _raw_subscriber(context, info.event_address)
+    stranger = _raw_subscriber(context, info.event_address)  # CURVE, a made-up server key
+    stranger.curve_serverkey, _ = zmq.curve_keypair()
+    stranger.curve_publickey, stranger.curve_secretkey = zmq.curve_keypair()
+    time.sleep(0.5)  # both have joined before anything is published
+    with running_daemon.client("keyholder") as client:
+        job_id = client.submit(short_clip.otio, fast_options()).job_id
+        keyed = []
+        for event in client.events(300.0, [job_id]):
+            keyed.append(event)
+            if isinstance(event.content, JobStateEvent) and event.content.state.is_terminal:
+                break
+    assert keyed[-1].content.state is JobState.DONE, "the key holder missed the job's end"
+    for sub in (plain, stranger):
+        assert not sub.poll(500), "an event reached a subscriber without the keys"
+        sub.close()
+    context.term()
+
+
+def test_the_store_and_job_folders_are_private(running_daemon, short_clip, fast_options) -> None:
+    with running_daemon.client() as client:
+        job = client.wait(client.submit(short_clip.otio, fast_options()).job_id, 300)
+    data = running_daemon.data_dir
+    assert stat.S_IMODE((data / "jobs.sqlite3").stat().st_mode) == 0o600
+    for folder in (data / "jobs", data / "jobs" / job.job_id):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -113,7 +113,11 @@ class EchoDaemon:
             self._context, transport, ipc_dir=ipc_dir
         )
         self.info = ConnectionInfo.create(
-            transport, addresses.request_address, addresses.event_address, xdub_version=name
+            transport,
+            addresses.request_address,
+            addresses.event_address,
+            xdub_version=name,
+            event_server_key=addresses.event_server_key,
         )
         self.session = Session(self.info.key_bytes)
         self.connection_file = write_connection_file(self.info, connection_file)

@@ -71,6 +71,27 @@ def test_events_reach_the_subscriber(echo_daemon: Start, client_context: Context
     assert received[0].job_id == "job-9" and received[0].state is JobState.CANCELLED
 
 
+def test_tcp_events_reach_only_subscribers_holding_the_connection_file(
+    echo_daemon: Start, client_context: Context
+) -> None:
+    daemon = echo_daemon()
+    assert daemon.info.event_server_key
+    raw = client_context.socket(zmq.SUB)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.setsockopt(zmq.SUBSCRIBE, b"")
+    raw.connect(daemon.info.event_address)
+    with ClientTransport(daemon.connection_file, context=client_context) as transport:
+        received = []
+        for _ in range(20):
+            transport.call(CancelJob("job-9"), timeout_s=TIMEOUT_S)
+            received = list(transport.events(timeout_s=0.2))
+            if received:
+                break
+    assert received, "the key holder got no event"
+    assert not raw.poll(200), "a subscriber without the key read an event"
+    raw.close()
+
+
 def test_reconnects_when_the_daemon_restarts_with_new_ports_and_key(
     echo_daemon: Start, client_context: Context
 ) -> None:

@@ -35,6 +35,8 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 TRANSPORTS = ("tcp", "ipc")
 _KEY = re.compile(r"[0-9a-f]{64}")
+_CURVE_KEY = re.compile(r"[0-9A-Za-z.:+=^!/*?&<>()\[\]{}@%$#-]{40}")
+"""A CURVE key in Z85 text (32 bytes as 40 characters)."""
 _IS_POSIX = os.name == "posix"
 
 
@@ -60,6 +62,9 @@ class ConnectionInfo:
     xdub_version: str = ""
     python_executable: str = ""
     signature_scheme: str = SIGNATURE_SCHEME
+    event_server_key: str = ""
+    """tcp: the Z85 CURVE public key of the event socket, which only encrypts to clients
+    that know it; empty for ipc (the 0700 folder keeps others out) and older daemons."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -73,6 +78,8 @@ class ConnectionInfo:
                 raise _bad_file(f"{name} {getattr(self, name)!r} is not a {self.transport} address")
         if not _KEY.fullmatch(self.key):
             raise _bad_file("key is not 64 lowercase hex characters")
+        if self.event_server_key and not _CURVE_KEY.fullmatch(self.event_server_key):
+            raise _bad_file("event_server_key is not a 40-character Z85 CURVE key")
         if self.signature_scheme != SIGNATURE_SCHEME:
             raise _bad_file(f"signature_scheme {self.signature_scheme!r} is not {SIGNATURE_SCHEME}")
         if not isinstance(self.pid, int) or isinstance(self.pid, bool) or self.pid <= 0:
@@ -81,10 +88,17 @@ class ConnectionInfo:
 
     @classmethod
     def create(
-        cls, transport: str, request_address: str, event_address: str, *, xdub_version: str
+        cls,
+        transport: str,
+        request_address: str,
+        event_address: str,
+        *,
+        xdub_version: str,
+        event_server_key: str = "",
     ) -> ConnectionInfo:
         """The info of this process with a fresh random 256-bit key."""
         return cls(
+            event_server_key=event_server_key,
             transport=transport,
             request_address=request_address,
             event_address=event_address,

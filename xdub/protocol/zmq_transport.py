@@ -47,6 +47,8 @@ class ServerAddresses:
     transport: str
     request_address: str
     event_address: str
+    event_server_key: str = ""
+    """tcp: the CURVE public key (Z85) clients need to read the events; see ``_curve_server``."""
 
 
 def _check_loopback(ip: str, allow_lan: bool) -> None:
@@ -62,6 +64,39 @@ def _check_loopback(ip: str, allow_lan: bool) -> None:
             code=ErrorCode.NOT_LOOPBACK.value,
             hint="use the explicit LAN option (allow_lan=True) to listen on the network",
         )
+
+
+def _require_curve() -> None:
+    if not zmq.has("curve"):
+        raise ProtocolError(
+            f"this pyzmq (libzmq {zmq.zmq_version()}) has no CURVE security, which tcp events need",
+            code=ErrorCode.BAD_CONNECTION_FILE.value,
+            hint="install a pyzmq wheel from PyPI (they include CURVE), or use the ipc transport",
+        )
+
+
+def _curve_server(pub: zmq.Socket[bytes]) -> str:
+    """Make ``pub`` a CURVE server with a fresh key pair; returns its public key (Z85).
+
+    Over tcp any local user can connect to the port: CURVE encrypts every event to clients
+    that know the public key, which only the 0600 connection file holds (the handshake cannot
+    even start without it), so events are as private as the request key.
+    """
+    _require_curve()
+    public, secret = zmq.curve_keypair()
+    pub.curve_secretkey = secret
+    pub.curve_publickey = public
+    pub.curve_server = True
+    return public.decode("ascii")
+
+
+def set_curve_client(sub: zmq.Socket[bytes], server_key: str) -> None:
+    """Make ``sub`` a CURVE client of the server with public key ``server_key`` (Z85)."""
+    _require_curve()
+    public, secret = zmq.curve_keypair()  # the client's own pair: fresh per connection
+    sub.curve_serverkey = server_key.encode("ascii")
+    sub.curve_publickey = public
+    sub.curve_secretkey = secret
 
 
 def _bind_tcp(router: zmq.Socket[bytes], pub: zmq.Socket[bytes], ip: str) -> tuple[str, str]:
@@ -107,8 +142,9 @@ def bind_server_sockets(
 ) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes], ServerAddresses]:
     """Bind the daemon's ROUTER and PUB sockets; write the connection file only after this.
 
-    tcp binds ``ip`` on ports the OS picks at bind time; ipc binds in ``ipc_dir`` (default:
-    the runtime directory). A non-loopback ``ip`` needs ``allow_lan=True``.
+    tcp binds ``ip`` on ports the OS picks at bind time, the PUB socket a CURVE server
+    (``ServerAddresses.event_server_key`` goes in the connection file); ipc binds in
+    ``ipc_dir`` (default: the runtime directory). A non-loopback ``ip`` needs ``allow_lan=True``.
     """
     limits = limits or Limits()
     if transport == "tcp":
@@ -121,7 +157,9 @@ def bind_server_sockets(
         router.setsockopt(zmq.MAXMSGSIZE, limits.max_frame_bytes)
         router.setsockopt(zmq.LINGER, 0)
         pub.setsockopt(zmq.LINGER, 1000)
+        event_server_key = ""
         if transport == "tcp":
+            event_server_key = _curve_server(pub)
             request_address, event_address = _bind_tcp(router, pub, ip)
         else:
             request_address, event_address = _bind_ipc(router, pub, ipc_dir or runtime_dir())
@@ -130,7 +168,8 @@ def bind_server_sockets(
         pub.close(linger=0)
         raise
     log.info("listening for requests on %s, events on %s", request_address, event_address)
-    return router, pub, ServerAddresses(transport, request_address, event_address)
+    addresses = ServerAddresses(transport, request_address, event_address, event_server_key)
+    return router, pub, addresses
 
 
 def publish(pub: zmq.Socket[bytes], session: Session, event: Event) -> None:
@@ -205,6 +244,8 @@ class ClientTransport:
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.MAXMSGSIZE, self.limits.max_frame_bytes)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        if info.event_server_key:
+            set_curve_client(self._sub, info.event_server_key)
         self._sub.connect(info.event_address)
         hello = Hello(PROTOCOL_VERSION, self.client_name, self.client_version)
         try:
