@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "xdub.cli.media",
     "xdub.cli.models",
     "xdub.cli.plugins",
+    "xdub.cli.setup",
 )
 
 

@@ -48,6 +48,7 @@ class ErrorCode(str, Enum):
     OUT_OF_MEMORY = "out_of_memory"
     # Settings, and bugs.
     UNKNOWN_SETTING = "unknown_setting"
+    SETUP_FAILED = "setup_failed"
     NOT_IMPLEMENTED = "not_implemented"
     INTERNAL = "internal"
 
@@ -68,7 +69,12 @@ _JOB_CODES = {
     ErrorCode.WORKER_CRASHED,
     ErrorCode.OUT_OF_MEMORY,
 }
-_NOT_PROTOCOL_CODES = {ErrorCode.INTERNAL, ErrorCode.UNKNOWN_SETTING, ErrorCode.NOT_IMPLEMENTED}
+_NOT_PROTOCOL_CODES = {
+    ErrorCode.INTERNAL,
+    ErrorCode.UNKNOWN_SETTING,
+    ErrorCode.NOT_IMPLEMENTED,
+    ErrorCode.SETUP_FAILED,
+}
 
 
 def exception_for(code: str, message: str, hint: str | None = None) -> XdubError:

@@ -50,13 +50,13 @@ class MachineProbe:
         return cls(
             system=platform.system().lower(),
             machine={"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine),
-            run=_run,
+            run=run_quietly,
             read=_read,
             exists=lambda path: Path(path).exists(),
         )
 
 
-def _run(argv: list[str]) -> str | None:
+def run_quietly(argv: list[str]) -> str | None:
     if shutil.which(argv[0]) is None:
         return None
     try:
