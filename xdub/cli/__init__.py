@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "xdub.cli.daemon",
     "xdub.cli.demo",
     "xdub.cli.dub",
+    "xdub.cli.eval",
     "xdub.cli.jobs",
     "xdub.cli.media",
     "xdub.cli.models",
