@@ -23,7 +23,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QWidget
 
-from xdub import __version__
 from xdub.cli.jobs import whole_file_job
 from xdub.client import DaemonClient
 from xdub.errors import ProtocolError
@@ -36,7 +35,6 @@ from xdub.media.synthetic import (
 from xdub.model.sources import LocalSource, write_manifest
 from xdub.model.tiny import make_tiny_folder
 from xdub.protocol.records import Codec, JobOptions, JobState
-from xdub.protocol.zmq_transport import ClientTransport
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.main_window import MainWindow
 from xdub_gui.model_backend import ModelBackend
@@ -104,12 +102,7 @@ def main() -> int:
     write_manifest(model)
     process, connection_file = start_daemon(root / "daemon", model)
     try:
-        bridge = ClientBridge(
-            lambda: ClientTransport(
-                connection_file, client_name="xdub-tray", client_version=__version__
-            ),
-            connection_file=connection_file,
-        )
+        bridge = ClientBridge(connection_file=connection_file)
         controller = QueueController(bridge)
         backend = ModelBackend(
             root / "models", lambda: LocalSource(model, chunk_bytes=16 * 1024), max_bps=2e6

@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from xdub import __version__
 from xdub.errors import XdubError
 from xdub.paths import default_model_dir
-from xdub.protocol.zmq_transport import ClientTransport
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.diagnostics import log_path
 from xdub_gui.main_window import MainWindow
@@ -65,12 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except XdubError as error:
         log.warning("%s; using the defaults", error.message)
         settings = TraySettings()
-    bridge = ClientBridge(
-        lambda: ClientTransport(
-            args.connection_file, client_name="xdub-tray", client_version=__version__
-        ),
-        connection_file=args.connection_file,
-    )
+    bridge = ClientBridge(connection_file=args.connection_file)
     controller = QueueController(bridge)
     backend = ModelBackend(args.model_dir or default_model_dir(), source_factory(args.source))
     window = MainWindow(controller, backend, settings, log_file=log_path())

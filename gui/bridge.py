@@ -1,8 +1,9 @@
 """The one thread that talks to the daemon, and the Qt signals that carry what it hears.
 
 ZeroMQ sockets belong to one thread, so ``ClientBridge`` runs a worker on a ``QThread`` that
-owns the transport: it sends the requests the GUI queued, yields the daemon's events, notices a
-dead or restarted daemon (the connection file changed, or its pid died) and reconnects. Widgets
+owns the ``DaemonClient`` (the one client of the CLI and the plugins too): it sends the requests
+the GUI queued, yields the daemon's events, notices a dead or restarted daemon (the connection
+file changed, or its pid died) and reconnects. Widgets
 never block on the network; they get replies and events as signals in the GUI thread.
 """
 
@@ -12,37 +13,28 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from xdub.client import DaemonClient
 from xdub.errors import XdubError
-from xdub.protocol.connection import default_connection_path, find_daemon
+from xdub.protocol.client import RECONNECT_CODES
+from xdub.protocol.connection import default_connection_path
 from xdub.protocol.messages import HelloReply
 from xdub.protocol.schema import Content
-from xdub.protocol.signing import Message
 
 log = logging.getLogger(__name__)
+
+TRAY_NAME = "xdub-tray"
 
 ReplyHandler = Callable[[Content], None]
 ErrorHandler = Callable[[XdubError], None]
 
 
-class Transport(Protocol):
-    """What the bridge needs of a client (``ClientTransport`` is one)."""
-
-    daemon: HelloReply | None
-
-    def connect(self, timeout_s: float = 10.0) -> HelloReply: ...
-
-    def call(self, content: Content, timeout_s: float = 10.0) -> Content: ...
-
-    def events(self, timeout_s: float) -> Iterator[Message]: ...
-
-    def close(self) -> None: ...
+MakeClient = Callable[[], DaemonClient]
 
 
 @dataclass(frozen=True)
@@ -72,57 +64,54 @@ class _Worker(QObject):
     replied = Signal(int, object)  # ticket, the reply's content
     failed = Signal(int, object)  # ticket, the XdubError
 
-    def __init__(
-        self, make_transport: Callable[[], Transport], connection_file: Path, timing: BridgeTiming
-    ) -> None:
+    def __init__(self, make_client: MakeClient, timing: BridgeTiming) -> None:
         super().__init__()
-        self._make_transport = make_transport
-        self._connection_file = connection_file
+        self._make_client = make_client
         self._timing = timing
         self.requests: queue.Queue[_Request] = queue.Queue()
         self.stop = threading.Event()
 
     @Slot()
     def run(self) -> None:
-        transport: Transport | None = None
+        client: DaemonClient | None = None
         hello: HelloReply | None = None
         last_reason: str | None = None
         while not self.stop.is_set():
-            if transport is None:
-                transport, hello, last_reason = self._try_connect(last_reason)
-                if transport is None:
+            if client is None:
+                client, hello, last_reason = self._try_connect(last_reason)
+                if client is None:
                     self._fail_pending("daemon not running")
                     self.stop.wait(self._timing.retry_s)
                 continue
             try:
-                self._serve(transport)
+                self._serve(client)
             except XdubError as error:
-                transport.close()
-                transport, hello = None, None
+                client.close()
+                client, hello = None, None
                 last_reason = error.message
                 self.disconnected.emit(last_reason)
                 continue
-            if transport.daemon is not hello and transport.daemon is not None:
-                hello = transport.daemon  # the transport followed a restarted daemon
+            if client.daemon is not hello and client.daemon is not None:
+                hello = client.daemon  # the client followed a restarted daemon
                 self.connected.emit(hello)
-        if transport is not None:
-            transport.close()
+        if client is not None:
+            client.close()
 
     def _try_connect(
         self, last_reason: str | None
-    ) -> tuple[Transport | None, HelloReply | None, str | None]:
-        transport = self._make_transport()
+    ) -> tuple[DaemonClient | None, HelloReply | None, str | None]:
+        client = self._make_client()
         try:
-            hello = transport.connect(self._timing.connect_timeout_s)
+            hello = client.hello(self._timing.connect_timeout_s)
         except XdubError as error:
-            transport.close()
+            client.close()
             if error.message != last_reason:
                 self.disconnected.emit(error.message)
             return None, None, error.message
         self.connected.emit(hello)
-        return transport, hello, None
+        return client, hello, None
 
-    def _serve(self, transport: Transport) -> None:
+    def _serve(self, client: DaemonClient) -> None:
         """One round: pending requests, then events for up to ``liveness_s``, then liveness."""
         while True:
             try:
@@ -130,19 +119,19 @@ class _Worker(QObject):
             except queue.Empty:
                 break
             try:
-                reply = transport.call(request.content, request.timeout_s)
+                reply = client.call(request.content, request.timeout_s)
             except XdubError as error:
                 self.failed.emit(request.ticket, error)
-                if error.code in ("daemon_not_running", "timeout"):
+                if error.code in RECONNECT_CODES:
                     raise
                 continue
             self.replied.emit(request.ticket, reply)
         for _ in range(int(self._timing.liveness_s / self._timing.poll_s)):
             if self.stop.is_set() or not self.requests.empty():
                 return
-            for message in transport.events(self._timing.poll_s):
+            for message in client.events(self._timing.poll_s):
                 self.event_received.emit(message.content)
-        find_daemon(self._connection_file)  # raises daemon_not_running after a kill -9
+        client.check_alive()  # raises daemon_not_running after a kill -9
 
     def _fail_pending(self, reason: str) -> None:
         while True:
@@ -150,7 +139,7 @@ class _Worker(QObject):
                 request = self.requests.get_nowait()
             except queue.Empty:
                 return
-            error = XdubError(reason, code="daemon_not_running", hint="start the daemon")
+            error = XdubError(reason, code=RECONNECT_CODES[0], hint="start the daemon")
             self.failed.emit(request.ticket, error)
 
 
@@ -158,7 +147,9 @@ class ClientBridge(QObject):
     """The GUI's handle on the daemon: queue requests, receive replies and events as signals.
 
     ``request(content, on_reply, on_error)`` returns at once; the handlers run in the GUI thread.
-    ``is_connected``/``hello`` describe the last known daemon.
+    ``is_connected``/``hello`` describe the last known daemon. ``make_client`` (default: the
+    tray's ``DaemonClient`` of ``connection_file``) is called on the worker thread at each
+    (re)connect.
     """
 
     connected = Signal(object)  # HelloReply
@@ -167,7 +158,7 @@ class ClientBridge(QObject):
 
     def __init__(
         self,
-        make_transport: Callable[[], Transport],
+        make_client: MakeClient | None = None,
         *,
         connection_file: Path | None = None,
         timing: BridgeTiming | None = None,
@@ -182,7 +173,11 @@ class ClientBridge(QObject):
         self._handlers: dict[int, tuple[ReplyHandler | None, ErrorHandler | None]] = {}
         self._thread = QThread()
         self._thread.setObjectName("xdub-client")
-        self._worker = _Worker(make_transport, self.connection_file, self.timing)
+        connection_file = self.connection_file
+        self._worker = _Worker(
+            make_client or (lambda: DaemonClient(connection_file, client_name=TRAY_NAME)),
+            self.timing,
+        )
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.connected.connect(self._on_connected)

@@ -1,10 +1,10 @@
-"""The daemon link off Blender's UI thread: a worker thread owns the ZeroMQ transport.
+"""The daemon link off Blender's UI thread: a worker thread owns the daemon client.
 
-The UI thread puts commands (submit, cancel, watch) on ``commands``; the worker sends them,
-follows the daemon's events for the jobs it watches, re-reads their state every
-``refresh_s`` (events published while it was not connected are otherwise lost), and puts
-``Update`` records on ``updates``. Nothing here touches ``bpy``: ``jobs.drain`` applies the
-updates on the main thread (from a ``bpy.app.timers`` callback, or directly in tests).
+The UI thread puts commands (submit, cancel, watch) on ``commands``; the worker sends them
+with the one ``DaemonClient`` (the protocol copy's), follows the jobs it watches with the
+client's ``JobWatch`` (events, re-reads every ``refresh_s``, replay after a daemon restart),
+and puts ``Update`` records on ``updates``. Nothing here touches ``bpy``: ``jobs.drain``
+applies the updates on the main thread (from a ``bpy.app.timers`` callback, or directly in tests).
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from .xdub_protocol.client import DaemonClient, JobUpdate, JobWatch
 from .xdub_protocol.exceptions import XdubError
-from .xdub_protocol.messages import (
-    CancelJob,
-    GetJob,
-    JobStateEvent,
-    ProgressEvent,
-    Submit,
-)
-from .xdub_protocol.records import JobInfo, JobOptions
-from .xdub_protocol.zmq_transport import ClientTransport
+from .xdub_protocol.records import JobOptions
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +49,22 @@ def _error(job_id: str, error: XdubError) -> Update:
     return Update(job_id, error=(error.code, error.message, error.hint or ""))
 
 
-def _from_info(job: JobInfo) -> Update:
-    error = (job.error.code, job.error.message, job.error.hint or "") if job.error else None
-    progress = job.progress
+def _from_update(update: JobUpdate) -> Update:
+    error = update.error
+    progress = update.progress
     return Update(
-        job.job_id,
-        state=job.state.value,
+        update.job_id,
+        state=update.state.value if update.state is not None else "",
         stage=progress.stage.value if progress else "",
         fraction=progress.fraction if progress else None,
-        result_otio=job.result_otio,
-        error=error,
+        result_otio=update.result_otio,
+        error=(error.code, error.message, error.hint or "") if error else None,
     )
 
 
 class DaemonWorker:
-    """A thread that talks to the daemon named by ``connection_file`` (default: the usual one)."""
+    """A thread that talks to the daemon named by ``connection_file`` (default: the usual one)
+    through ``DaemonClient``; ``JobWatch`` follows the jobs (events, re-reads, reconnects)."""
 
     def __init__(
         self,
@@ -90,7 +82,6 @@ class DaemonWorker:
         self.timeout_s = timeout_s
         self.commands: queue.Queue[_Command] = queue.Queue()
         self.updates: queue.Queue[Update] = queue.Queue()
-        self._watched: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,85 +117,50 @@ class DaemonWorker:
     # -- worker thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        transport = ClientTransport(
-            self.connection_file, client_name=CLIENT_NAME, client_version=self.client_version
+        client = DaemonClient(
+            self.connection_file,
+            client_name=CLIENT_NAME,
+            client_version=self.client_version,
+            timeout_s=self.timeout_s,
         )
-        next_refresh = 0.0
+        watch = client.watch(refresh_s=self.refresh_s)
         try:
             while not self._stop.is_set():
-                self._run_commands(transport)
-                if not self._watched:
+                self._run_commands(client, watch)
+                if not watch.job_ids:
                     self._stop.wait(self.poll_s)
                     continue
-                if time.monotonic() >= next_refresh:
-                    self._refresh(transport)
-                    next_refresh = time.monotonic() + self.refresh_s
-                self._follow_events(transport)
+                self._follow(watch)
         finally:
-            transport.close()
+            client.close()
 
-    def _run_commands(self, transport: ClientTransport) -> None:
+    def _run_commands(self, client: DaemonClient, watch: JobWatch) -> None:
         while True:
             try:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 return
             try:
-                self._execute(transport, command)
+                if command.kind == "submit":
+                    options = command.options or JobOptions()
+                    reply = client.submit(command.otio, options, job_id=command.job_id)
+                    self.updates.put(Update(command.job_id, state=reply.state.value))
+                elif command.kind == "cancel":
+                    state = client.cancel(command.job_id)
+                    self.updates.put(Update(command.job_id, state=state.value))
+                    continue
+                watch.add(command.job_id)
             except XdubError as error:
                 log.warning("xdub %s of job %s failed: %s", command.kind, command.job_id, error)
                 self.updates.put(_error(command.job_id, error))
 
-    def _execute(self, transport: ClientTransport, command: _Command) -> None:
-        reply: Any
-        if command.kind == "submit":
-            options = command.options or JobOptions()
-            reply = transport.call(Submit(command.job_id, command.otio, options), self.timeout_s)
-            self._watched.add(command.job_id)
-            self.updates.put(Update(command.job_id, state=reply.state.value))
-        elif command.kind == "cancel":
-            reply = transport.call(CancelJob(command.job_id), self.timeout_s)
-            self.updates.put(Update(command.job_id, state=reply.state.value))
-        else:
-            self._watched.add(command.job_id)
-            reply = transport.call(GetJob(command.job_id), self.timeout_s)
-            self._report(_from_info(reply.job))
-
-    def _report(self, update: Update) -> None:
-        if update.state in ("done", "failed", "cancelled"):
-            self._watched.discard(update.job_id)
-        self.updates.put(update)
-
-    def _refresh(self, transport: ClientTransport) -> None:
-        for job_id in sorted(self._watched):
-            try:
-                reply = transport.call(GetJob(job_id), self.timeout_s)
-            except XdubError as error:
-                self._watched.discard(job_id)
-                self.updates.put(_error(job_id, error))
-                continue
-            self._report(_from_info(reply.job))
-
-    def _follow_events(self, transport: ClientTransport) -> None:
+    def _follow(self, watch: JobWatch) -> None:
         try:
-            for message in transport.events(self.poll_s):
-                event = message.content
-                if isinstance(event, ProgressEvent) and event.job_id in self._watched:
-                    progress = event.progress
-                    self.updates.put(
-                        Update(event.job_id, stage=progress.stage.value, fraction=progress.fraction)
-                    )
-                elif isinstance(event, JobStateEvent) and event.job_id in self._watched:
-                    error = event.error
-                    self._report(
-                        Update(
-                            event.job_id,
-                            state=event.state.value,
-                            result_otio=event.result_otio,
-                            error=(error.code, error.message, error.hint or "") if error else None,
-                        )
-                    )
-        except XdubError as error:
-            for job_id in sorted(self._watched):
+            updates = watch.poll(self.poll_s)
+        except XdubError as error:  # not a daemon restart: the daemon stayed away too long
+            for job_id in sorted(watch.job_ids):
                 self.updates.put(_error(job_id, error))
-            self._watched.clear()
+                watch.discard(job_id)
+            return
+        for update in updates:
+            self.updates.put(_from_update(update))

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from support.daemon import Clip, DaemonProcess, make_clip
 
-from xdub import __version__
-from xdub.protocol.zmq_transport import ClientTransport
 from xdub_gui.bridge import BridgeTiming, ClientBridge
 
 FAST_TIMING = BridgeTiming(poll_s=0.02, retry_s=0.2, liveness_s=0.2, connect_timeout_s=2.0)
@@ -50,13 +48,7 @@ class GuiDaemon(DaemonProcess):
     client_name = "gui-test"
 
     def bridge(self) -> ClientBridge:
-        return ClientBridge(
-            lambda: ClientTransport(
-                self.connection_file, client_name="xdub-tray", client_version=__version__
-            ),
-            connection_file=self.connection_file,
-            timing=FAST_TIMING,
-        )
+        return ClientBridge(connection_file=self.connection_file, timing=FAST_TIMING)
 
 
 @pytest.fixture(scope="module")

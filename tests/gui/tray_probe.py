@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
-from xdub.protocol.zmq_transport import ClientTransport
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.queue_controller import QueueController
 from xdub_gui.tray import Tray
@@ -28,7 +27,7 @@ def main() -> int:
         app.processEvents()
         time.sleep(0.1)
     result: dict[str, object] = {"tray_available": QSystemTrayIcon.isSystemTrayAvailable()}
-    bridge = ClientBridge(lambda: ClientTransport(connection_file), connection_file=connection_file)
+    bridge = ClientBridge(connection_file=connection_file)
     controller = QueueController(bridge)
     starts: list[int] = []
     tray = Tray(controller, start=lambda: starts.append(1))

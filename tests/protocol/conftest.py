@@ -91,7 +91,8 @@ class EchoDaemon:
     """A stand-in daemon: real ROUTER + PUB sockets and a ``Session``, served by one thread.
 
     It binds first, then writes the connection file, like the real daemon. It answers
-    ``hello`` (and publishes ``worker_health``), ``get`` (a job, or ``unknown_job``), ``cancel``
+    ``hello`` (and publishes ``worker_health``), ``get`` (a job of ``jobs``, job id -> state, or
+    ``unknown_job``), ``cancel``
     (publishing ``job_state``) and ``settings`` (echoing the values); requests whose type is in
     ``ignore`` get no answer.
     """
@@ -108,6 +109,7 @@ class EchoDaemon:
         self.name = name
         self.ignore = ignore
         self.requests_seen: list[str] = []
+        self.jobs: dict[str, JobState] = {"known": JobState.QUEUED}
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._router, self._pub, addresses = bind_server_sockets(
             self._context, transport, ipc_dir=ipc_dir
@@ -165,8 +167,8 @@ class EchoDaemon:
             version = negotiate_version(content.protocol_version)
             self._send(request, HelloReply(version, self.name, os.getpid(), "cpu", False))
             self._publish(WorkerHealthEvent(state=WorkerState.IDLE, pid=None, device="cpu"))
-        elif isinstance(content, GetJob) and content.job_id == "known":
-            self._send(request, GetJobReply(job=_job(content.job_id)))
+        elif isinstance(content, GetJob) and content.job_id in self.jobs:
+            self._send(request, GetJobReply(job=_job(content.job_id, self.jobs[content.job_id])))
         elif isinstance(content, GetJob):
             error = JobError(f"no job {content.job_id!r}", code="unknown_job", hint="list jobs")
             self._send(request, ErrorReply.from_exception(error))
@@ -179,11 +181,11 @@ class EchoDaemon:
             self._send(request, SettingsReply(settings={**content.values, "daemon": self.name}))
 
 
-def _job(job_id: str) -> JobInfo:
+def _job(job_id: str, state: JobState = JobState.QUEUED) -> JobInfo:
     return JobInfo(
         job_id=job_id,
         name="Scene 1",
-        state=JobState.QUEUED,
+        state=state,
         created_at="2026-03-14T09:26:53Z",
         updated_at="2026-03-14T09:26:53Z",
         options=JobOptions(),

@@ -128,14 +128,14 @@ def run_via_daemon(args: argparse.Namespace) -> int:
     from xdub.cli.progress_bar import ProgressBar
     from xdub.client import DaemonClient
     from xdub.otio_result import parse_result
+    from xdub.protocol.client import Received
     from xdub.protocol.messages import ProgressEvent
     from xdub.protocol.records import JobState
-    from xdub.protocol.signing import Message
 
     otio_json = whole_file_job(args.video, args.audio)
     bar = ProgressBar()
 
-    def on_event(event: Message) -> None:
+    def on_event(event: Received) -> None:
         if isinstance(event.content, ProgressEvent):
             bar(event.content.progress)
 

@@ -106,12 +106,12 @@ def _print_job(job: JobInfo) -> None:
 def _follow(job_id: str) -> int:
     from xdub.cli.progress_bar import ProgressBar
     from xdub.client import DaemonClient
+    from xdub.protocol.client import Received
     from xdub.protocol.messages import ProgressEvent
-    from xdub.protocol.signing import Message
 
     bar = ProgressBar()
 
-    def on_event(event: Message) -> None:
+    def on_event(event: Received) -> None:
         if isinstance(event.content, ProgressEvent):
             bar(event.content.progress)
 

@@ -1,8 +1,7 @@
 """Build the installable Blender extension zip (``xdub plugins build blender``).
 
-The zip holds ``plugins/blender`` (the extension's source), a copy of the stdlib-only protocol
-modules as the sub-package ``xdub_protocol`` (imports rewritten to relative ones, with
-``xdub/errors.py`` as ``exceptions.py``; hosts get a copy made at build time, never a fork),
+The zip holds ``plugins/blender`` (the extension's source), the protocol package as the
+sub-package ``xdub_protocol`` (``xdub.plugins.vendor``, the same copy the Resolve plugin gets),
 and the pyzmq wheels Blender installs from the zip: cp311 (Blender 4.2-5.0) and cp312-abi3
 (Blender 5.1+ on Python 3.13) for Linux, Windows and macOS. Wheels come from a cache folder;
 missing ones are fetched once with ``pip download``, so later builds run offline.
@@ -20,15 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xdub.errors import XdubError
-from xdub.protocol import HOST_MODULES
+from xdub.plugins.vendor import vendor_protocol
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_SOURCE = REPO_ROOT / "plugins" / "blender"
-PACKAGE_ROOT = REPO_ROOT / "xdub"
-VENDOR_PACKAGE = "xdub_protocol"
-PROTOCOL_MODULES = ("__init__", *HOST_MODULES, "zmq_transport")
 PYZMQ_VERSION = "27.3.0"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 _MANIFEST_ANCHOR = "# `xdub plugins build blender` adds the bundled pyzmq wheels here."
@@ -110,36 +106,12 @@ def _pip_download(cache: Path, target: WheelTarget) -> None:
         )
 
 
-_IMPORT = re.compile(r"^(\s*)from xdub\.(protocol\.(\w+)|errors) import", re.MULTILINE)
-
-
-def vendor_module(source: str, name: str) -> str:
-    """A protocol module's text with ``xdub.protocol.X``/``xdub.errors`` imports made relative."""
-
-    def relative(match: re.Match[str]) -> str:
-        module = match.group(3) or "exceptions"
-        return f"{match.group(1)}from .{module} import"
-
-    text = _IMPORT.sub(relative, source)
-    leftover = re.search(r"^\s*(from|import) xdub\b.*$", text, re.MULTILINE)
-    if leftover:
-        raise _build_error(f"{name} imports {leftover.group(0).strip()!r}, which hosts lack")
-    return text
-
-
 def stage_extension(dest: Path) -> Path:
     """Copy the extension source and the vendored protocol package into ``dest`` (no wheels)."""
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(EXTENSION_SOURCE, dest, ignore=_IGNORED)
-    vendor = dest / VENDOR_PACKAGE
-    vendor.mkdir()
-    sources = {f"{name}.py": PACKAGE_ROOT / "protocol" / f"{name}.py" for name in PROTOCOL_MODULES}
-    sources["exceptions.py"] = PACKAGE_ROOT / "errors.py"
-    for target, source in sources.items():
-        header = f"# Copied from xdub/{source.relative_to(PACKAGE_ROOT)} by xdub.plugins.build.\n"
-        text = vendor_module(source.read_text(encoding="utf-8"), source.name)
-        (vendor / target).write_text(header + text, encoding="utf-8")
+    vendor_protocol(dest)
     return dest
 
 

@@ -11,8 +11,9 @@ under Workspace > Scripts (hosts.md §A3). Per-user ``<Fusion>`` roots:
 - Windows: ``%APPDATA%\\Blackmagic Design\\DaVinci Resolve\\Support\\Fusion`` (the per-user tree
   has a ``Support`` segment; ``%APPDATA%`` already ends in ``Roaming``).
 
-The menu scripts go into both categories; the plugin itself (``xdub_resolve``, the Lua launcher
-and a copy of the stdlib-only protocol modules) into ``<Fusion>/XDub``, which Resolve does not
+The menu scripts go into both categories; the plugin itself (``xdub_resolve`` with its copy of
+the protocol package, ``xdub_resolve/xdub_protocol`` from ``xdub.plugins.vendor`` as in the
+Blender extension, and the Lua launcher) into ``<Fusion>/XDub``, which Resolve does not
 list. Menu scripts get that folder's path, and the Lua ones this Python, written in. Installing
 again replaces everything with the same files; uninstalling removes only what we installed.
 """
@@ -28,13 +29,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from xdub.errors import XdubError
-from xdub.protocol import HOST_MODULES
+from xdub.plugins.vendor import VENDOR_PACKAGE, vendor_protocol
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCE = REPO_ROOT / "plugins" / "davinci"
-PACKAGE_ROOT = REPO_ROOT / "xdub"
 PLUGIN_FOLDER = "XDub"
 CATEGORIES = ("Edit", "Utility")
 MENU_SCRIPTS = (
@@ -44,18 +44,12 @@ MENU_SCRIPTS = (
     "XDub – Collect finished takes (Lua).lua",
 )
 PLUGIN_FILES = ("xdub_lua_host.py", "xdub_launcher.lua")
-VENDORED_MODULES = (
-    "errors.py",
-    "protocol/__init__.py",
-    *(f"protocol/{name}.py" for name in HOST_MODULES),
-    "protocol/zmq_transport.py",
-)
 APP_STORE_CONTAINERS = "com.blackmagic-design.*"
 _PLUGIN_DIR_LINE = re.compile(
     r"^(?P<lead>.*?PLUGIN_DIR = ).*?(?P<tag>\s*(#|--) xdub:plugin-dir)$", re.M
 )
 _PYTHON_LINE = re.compile(r"^(?P<lead>.*?PYTHON = ).*?(?P<tag>\s*-- xdub:python)$", re.M)
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "_vendor")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", VENDOR_PACKAGE)
 
 
 def _install_error(message: str, hint: str | None = None) -> XdubError:
@@ -100,17 +94,15 @@ def render_menu_script(text: str, plugin_dir: Path, python: str, *, lua: bool) -
     return rendered
 
 
-def _write_plugin(plugin_dir: Path) -> None:
+def stage_plugin(plugin_dir: Path) -> Path:
+    """Write the plugin folder (``xdub_resolve`` with its protocol copy, the Lua helpers)."""
     if plugin_dir.exists():
         shutil.rmtree(plugin_dir)
     shutil.copytree(PLUGIN_SOURCE / "xdub_resolve", plugin_dir / "xdub_resolve", ignore=_IGNORED)
+    vendor_protocol(plugin_dir / "xdub_resolve")
     for name in PLUGIN_FILES:
         shutil.copy2(PLUGIN_SOURCE / name, plugin_dir / name)
-    vendor = plugin_dir / "xdub_resolve" / "_vendor" / "xdub"
-    (vendor / "protocol").mkdir(parents=True)
-    (vendor / "__init__.py").write_text('"""xdub protocol, as copied into Resolve."""\n')
-    for name in VENDORED_MODULES:
-        shutil.copy2(PACKAGE_ROOT / name, vendor / name)
+    return plugin_dir
 
 
 def install(
@@ -136,7 +128,7 @@ def install(
         platform or sys.platform, home or Path.home(), os.environ if env is None else env
     ):
         plugin_dir = root / PLUGIN_FOLDER
-        _write_plugin(plugin_dir)
+        stage_plugin(plugin_dir)
         for category in CATEGORIES:
             folder = root / "Scripts" / category
             folder.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 """The daemon protocol (docs/protocol.md): messages, signing, the connection file, transport.
 
-``schema``, ``records``, ``messages``, ``signing``, ``connection``, ``errors`` and
-``otio_json`` are stdlib-only and Python 3.10-compatible, so hosts' Pythons (Resolve, Blender)
-can use a copy. ``otio_json`` (the OTIO job as plain JSON, for hosts without opentimelineio)
-and ``zmq_transport`` (which needs pyzmq) are not imported here: import them by name.
+Everything but ``zmq_transport`` is stdlib-only and Python 3.10-compatible, so hosts' Pythons
+(Resolve, Blender) use a copy (``HOST_MODULES``, vendored by ``xdub.plugins.vendor``).
+``client`` (``DaemonClient``), ``takes`` (the take reader), ``otio_json`` (the
+OTIO job as plain JSON) and ``zmq_transport`` (which needs pyzmq) are not imported here: import
+them by name.
 """
 
 from __future__ import annotations
@@ -23,9 +24,21 @@ from xdub.protocol.records import TRANSITIONS, ErrorInfo, JobOptions, JobState, 
 from xdub.protocol.schema import PROTOCOL_VERSION
 from xdub.protocol.signing import Header, Limits, Message, RejectedMessage, Session
 
-HOST_MODULES = ("schema", "records", "messages", "signing", "connection", "errors", "otio_json")
-"""The stdlib-only modules of this package that hosts' Pythons get a copy of (with this
-``__init__``); ``zmq_transport`` goes along where pyzmq is bundled."""
+HOST_MODULES = (
+    "schema",
+    "records",
+    "messages",
+    "signing",
+    "connection",
+    "errors",
+    "otio_json",
+    "takes",
+    "client",
+    "bridge_transport",
+    "zmq_transport",
+)
+"""The modules of this package that hosts' Pythons get a copy of (with this ``__init__``):
+all stdlib-only except ``zmq_transport``, which ``client`` imports only where pyzmq does."""
 
 __all__ = [
     "HOST_MODULES",

@@ -7,6 +7,7 @@ without it finds the file the daemon wrote.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -255,9 +256,23 @@ def read_connection_file(path: Path | None = None) -> ConnectionInfo:
         raise _bad_file(str(error), path) from None
 
 
+def is_local(info: ConnectionInfo) -> bool:
+    """Whether ``info`` names a daemon on this machine (ipc, or a loopback or local address)."""
+    if info.transport == "ipc":
+        return True
+    host = info.request_address.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+    if host in ("localhost", "*"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: another machine
+
+
 def is_alive(info: ConnectionInfo) -> bool:
-    """Whether the daemon process named by ``info`` still exists."""
-    return _pid_exists(info.pid)
+    """Whether the daemon process named by ``info`` still exists; a daemon on another machine
+    (its connection file copied here) counts as alive, its pid meaning nothing here."""
+    return not is_local(info) or _pid_exists(info.pid)
 
 
 def find_daemon(path: Path | None = None) -> ConnectionInfo:

@@ -14,9 +14,11 @@ from typing import Any
 from xdub_resolve.dub_clip import Write
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
 from xdub_resolve.job import read_take
-from xdub_resolve.link import LinkError, open_link
+from xdub_resolve.link import open_client
 from xdub_resolve.takes import place_take
 from xdub_resolve.timing import TimingError
+from xdub_resolve.xdub_protocol.exceptions import XdubError
+from xdub_resolve.xdub_protocol.records import JobState
 
 LIST_LIMIT = 1000
 
@@ -28,14 +30,11 @@ def run(
     try:
         host = ResolveTimeline(acquire_resolve(namespace))
         project = str(host.project.GetName() or "")
-        link = open_link(connection_file)
-        try:
-            jobs = link.call("list", {"states": ["done"], "limit": LIST_LIMIT})["jobs"]
-        finally:
-            link.close()
+        with open_client(connection_file) as client:
+            jobs = client.list_jobs([JobState.DONE], LIST_LIMIT)
         placed = 0
         for job in jobs:
-            take = read_take(job["result_otio"]) if job.get("result_otio") else None
+            take = read_take(job.result_otio) if job.result_otio else None
             ids = take.host_ids if take else {}
             if take is None or take.host != "resolve":
                 continue
@@ -43,15 +42,15 @@ def run(
                 continue
             item = host.find_item(str(ids.get("item", "")))
             if item is None:
-                write(f"XDub: job {job['job_id']}: its clip is no longer on this timeline")
+                write(f"XDub: job {job.job_id}: its clip is no longer on this timeline")
                 continue
             if host.has_take(item, take.path):
                 continue
             how = place_take(host, item, take)
-            write(f"XDub: job {job['job_id']}: take placed ({how}) on {item.GetName()!r}")
+            write(f"XDub: job {job.job_id}: take placed ({how}) on {item.GetName()!r}")
             placed += 1
         write(f"XDub: {placed} finished take(s) collected")
         return 0
-    except (HostError, TimingError, LinkError, ValueError) as error:
+    except (HostError, TimingError, XdubError, ValueError) as error:
         write(f"XDub: {error}")
         return 1

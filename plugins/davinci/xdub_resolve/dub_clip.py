@@ -7,22 +7,23 @@ Stdlib-only. ``run(namespace)`` is the whole menu command; ``namespace`` is the 
 from __future__ import annotations
 
 import os
-import uuid
 import wave
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from xdub.protocol.otio_json import job_to_json
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
 from xdub_resolve.job import DialogueSource, JobSpec, build_job, read_take
-from xdub_resolve.link import LinkError, open_link
+from xdub_resolve.link import open_client
 from xdub_resolve.progress import ConsoleView, JobWatcher, WindowView
 from xdub_resolve.settings import job_options
 from xdub_resolve.takes import place_take
 from xdub_resolve.timing import Piece, TimingError, check_speed, dialogue_piece, media_span
+from xdub_resolve.xdub_protocol.exceptions import XdubError
+from xdub_resolve.xdub_protocol.otio_json import job_to_json
+from xdub_resolve.xdub_protocol.records import JobOptions
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
 Write = Callable[[str], None]
@@ -120,23 +121,19 @@ def run(
         item = host.selected_video_item()
         spec = gather_job(host, item, choose_dialogue(host, view, write))
         otio = job_to_json(build_job(spec))
-        options = job_options()
-        link = open_link(connection_file)
-        try:
-            job_id = uuid.uuid4().hex
-            link.call("submit", {"job_id": job_id, "otio": otio, "options": options})
-            watcher = JobWatcher(link, job_id)
+        options = JobOptions.from_json(job_options(), where="the settings' options")
+        with open_client(connection_file) as client:
+            job_id = client.submit(otio, options).job_id
+            watcher = JobWatcher(client, job_id)
             view.wait(watcher, str(item.GetName()))
-        finally:
-            link.close()
-        if watcher.state != "done":
+        if watcher.state != "done" or not watcher.result_otio:
             write(f"XDub: job {job_id} {watcher.status_text()}")
             return 1
-        take = read_take(watcher.job["result_otio"])
+        take = read_take(watcher.result_otio)
         how = place_take(host, item, take)
         where = "as a take (Take Selector)" if how == "take" else "on a new video track above"
         write(f"XDub: the dubbed take {take.path} is on the timeline {where}")
         return 0
-    except (HostError, TimingError, LinkError, ValueError) as error:
+    except (HostError, TimingError, XdubError, ValueError) as error:
         write(f"XDub: {error}")
         return 1

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from xdub.protocol import otio_json
-from xdub.protocol.otio_json import (
+from xdub_resolve.timing import MediaSpan, Piece
+from xdub_resolve.xdub_protocol import otio_json
+from xdub_resolve.xdub_protocol.otio_json import (
     NAMESPACE,
     ROLE_RESULT,
     DialogueClip,
@@ -25,7 +26,6 @@ from xdub.protocol.otio_json import (
     file_name,
     media_reference,
 )
-from xdub_resolve.timing import MediaSpan, Piece
 
 HOST = "resolve"
 

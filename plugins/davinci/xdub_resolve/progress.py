@@ -2,74 +2,69 @@
 
 Stdlib-only. A menu script is a child process of Resolve, so it blocks here until the job ends
 (its threads would die if it returned) while Resolve itself stays responsive. ``JobWatcher``
-follows one job from events and periodic ``get``s (a SUB socket misses events sent before it
-joined); the views call its ``step`` until it reports the end.
+follows one job through the client's ``watch`` (events, periodic re-reads, reconnects); the
+views call its ``step`` until it reports the end.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from xdub_resolve.link import DaemonLink
+from xdub_resolve.xdub_protocol.client import DaemonClient
+from xdub_resolve.xdub_protocol.records import ErrorInfo, JobInfo, Progress
 
-TERMINAL_STATES = ("done", "failed", "cancelled")
-RESYNC_S = 2.0
 POLL_INTERVAL_MS = 300
 WINDOW_EVENT_WAIT_S = 0.05
 """How long a window tick waits for events: short, so the window stays responsive."""
 
 
 class JobWatcher:
-    """The state of one job as the daemon reports it."""
+    """The state of one job as the daemon reports it (``DaemonClient.watch``)."""
 
-    def __init__(self, link: DaemonLink, job_id: str) -> None:
-        self.link = link
+    def __init__(self, client: DaemonClient, job_id: str) -> None:
+        self.client = client
         self.job_id = job_id
         self.state = "queued"
-        self.job: dict[str, Any] = {}
-        self.progress: dict[str, Any] | None = None
-        self._last_get = float("-inf")
+        self.job: JobInfo | None = None
+        self.progress: Progress | None = None
+        self.error: ErrorInfo | None = None
+        self.result_otio: str | None = None
+        self._watch = client.watch([job_id])
         self._cancel_sent = False
 
     @property
     def is_finished(self) -> bool:
-        return self.state in TERMINAL_STATES
+        return self.state in ("done", "failed", "cancelled")
 
     def step(self, timeout_s: float) -> bool:
-        """Take in events for up to ``timeout_s``; resync with ``get`` now and then."""
-        for msg_type, content in self.link.events(timeout_s):
-            if content.get("job_id") != self.job_id:
-                continue
-            if msg_type == "progress":
-                self.progress = content.get("progress")
-            elif msg_type == "job_state":
-                self.state = str(content["state"])
-        if self.is_finished or time.monotonic() - self._last_get > RESYNC_S:
-            self.job = self.link.call("get", {"job_id": self.job_id})["job"]
-            self.state = str(self.job["state"])
-            self.progress = self.job.get("progress") or self.progress
-            self._last_get = time.monotonic()
+        """Take in what happened within ``timeout_s``; ``True`` once the job has ended."""
+        for update in self._watch.poll(timeout_s):
+            self.job = update.job or self.job
+            self.progress = update.progress or self.progress
+            self.result_otio = update.result_otio or self.result_otio
+            self.error = update.error or self.error
+            if update.state is not None:
+                self.state = update.state.value
+            elif update.error is not None:
+                self.state = "failed"  # the daemon does not know the job
         return self.is_finished
 
     def cancel(self) -> None:
         if not self._cancel_sent and not self.is_finished:
             self._cancel_sent = True
-            self.link.call("cancel", {"job_id": self.job_id})
+            self.client.cancel(self.job_id)
 
     def status_text(self) -> str:
         if self.state == "failed":
-            error = self.job.get("error") or {}
-            return f"failed: {error.get('message', '')} {error.get('hint') or ''}".strip()
-        if self.progress and self.state == "running":
-            clip = self.progress.get("clip", 0)
-            num_clips = self.progress.get("num_clips", 0)
-            eta = self.progress.get("eta_s")
-            text = f"{self.progress.get('stage')} {self.progress.get('fraction', 0.0) * 100:.0f} %"
-            if num_clips:
-                text += f", window {clip}/{num_clips}"
-            return text + (f", {eta:.0f} s left" if eta is not None else "")
+            error = self.error
+            return f"failed: {error.message} {error.hint or ''}".strip() if error else "failed"
+        progress = self.progress
+        if progress is not None and self.state == "running":
+            text = f"{progress.stage.value} {progress.fraction * 100:.0f} %"
+            if progress.num_clips:
+                text += f", window {progress.clip}/{progress.num_clips}"
+            return text + (f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else "")
         return self.state
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from xdub.cli import main
-from xdub.plugins.build import PYZMQ_VERSION, WHEEL_TARGETS, vendor_module
+from xdub.plugins.build import PYZMQ_VERSION, WHEEL_TARGETS, stage_extension
+from xdub.plugins.vendor import vendor_module
 
 from .conftest import BPY_VENVS
 
@@ -68,3 +70,39 @@ def test_blender_validates_the_zip(venv: str, extension_zip: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("version", sorted(BPY_VENVS))
+def test_the_vendored_client_imports_in_each_blenders_python(version: str, tmp_path: Path) -> None:
+    """The staged extension's ``xdub_protocol`` in the bpy venv's Python (Blender's 3.11): the
+        same module names as in Resolve, no ``xdub`` install needed. The venv lacks pyzmq (Blender
+    installs the zip's wheels), so the client picks the ``xdub bridge`` transport, as Resolve's."""
+    python = REPO_ROOT / BPY_VENVS[version] / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"{python} is absent: run `bash installers/blender-test-env.sh`")
+    stage_extension(tmp_path / "ext" / "xdub_ext")
+    program = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, sys.argv[1])
+        from xdub_ext import worker
+        from xdub_ext.xdub_protocol import client, exceptions, takes
+        assert client.__file__.startswith(sys.argv[1]), client.__file__
+        c = client.DaemonClient(Path(sys.argv[2]) / "none.json", client_name="test")
+        print(client.has_pyzmq(), type(c.transport).__name__)
+        try:
+            c.hello()
+        except exceptions.ProtocolError as error:
+            print(error.code)
+        assert not any(name == "xdub" or name.startswith("xdub.") for name in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [str(python), "-I", "-c", program, str(tmp_path / "ext"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "BridgeTransport", "daemon_not_running"]

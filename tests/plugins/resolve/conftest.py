@@ -1,14 +1,18 @@
-"""Fixtures of the Resolve plugin tests: the plugin on ``sys.path`` as Resolve's menu scripts put
-it, generated media, the plugin installed into a temporary home, and a real daemon process with
+"""Fixtures of the Resolve plugin tests: the plugin staged as ``xdub plugins install resolve``
+writes it (with its ``xdub_protocol`` copy) on ``sys.path`` as Resolve's menu scripts put it,
+generated media, the plugin installed into a temporary home, and a real daemon process with
 the tiny test model."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -16,8 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from xdub.plugins.resolve_install import stage_plugin
+
 HERE = Path(__file__).resolve().parent
-PLUGIN_DIR = HERE.parents[2] / "plugins" / "davinci"
+STAGING = Path(tempfile.mkdtemp(prefix="xdub-resolve-plugin-"))
+atexit.register(shutil.rmtree, STAGING, True)
+PLUGIN_DIR = stage_plugin(STAGING / "XDub")
 for folder in (PLUGIN_DIR, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,9 @@ def test_install_is_idempotent_and_uninstall_removes_only_ours(
                 assert root / "Scripts" / category / name in written
         plugin = root / PLUGIN_FOLDER
         assert (plugin / "xdub_resolve" / "dub_clip.py").is_file()
-        vendored = plugin / "xdub_resolve" / "_vendor" / "xdub" / "protocol"
-        assert (vendored / "signing.py").is_file() and (vendored / "otio_json.py").is_file()
+        vendored = plugin / "xdub_resolve" / "xdub_protocol"
+        for name in ("signing.py", "otio_json.py", "client.py", "takes.py", "exceptions.py"):
+            assert (vendored / name).is_file(), name
         assert not list(plugin.rglob("__pycache__"))
         menu = (root / "Scripts" / "Edit" / "XDub – Dub clip.py").read_text(encoding="utf-8")
         assert f"PLUGIN_DIR = {str(plugin)!r}  # xdub:plugin-dir" in menu
@@ -85,16 +87,34 @@ def test_install_is_idempotent_and_uninstall_removes_only_ours(
 def test_installed_plugin_imports_with_the_stdlib_only(tmp_path: Path) -> None:
     install(home=tmp_path, platform="linux", env={})
     plugin = tmp_path / ".local" / "share" / "DaVinciResolve" / "Fusion" / PLUGIN_FOLDER
-    program = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from xdub_resolve import collect, dub_clip, job, link, lua_host;"
-        "import xdub.protocol.connection, xdub.protocol.otio_json, xdub.protocol.signing;"
-        "assert xdub.__file__.startswith(sys.argv[1]), xdub.__file__;"
-        "assert job.otio_json is xdub.protocol.otio_json;"
-        "assert 'zmq' not in sys.modules"
+    program = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, sys.argv[1])
+        from xdub_resolve import collect, dub_clip, job, link, lua_host
+        from xdub_resolve.xdub_protocol import client, exceptions, otio_json, takes
+        assert client.__file__.startswith(sys.argv[1]), client.__file__
+        assert job.otio_json is otio_json
+        assert not client.has_pyzmq()
+        c = link.DaemonClient(Path(sys.argv[2]) / "none.json", client_name="test")
+        assert type(c.transport).__name__ == "BridgeTransport", c.transport
+        try:
+            c.hello()
+        except exceptions.ProtocolError as error:
+            print(error.code)
+        assert not {"zmq", "xdub"} & set(sys.modules), sorted(sys.modules)
+        """
     )
     # -S: no site-packages, as in a Resolve Python with nothing installed; -I: no user paths
-    subprocess.run([sys.executable, "-S", "-I", "-c", program, str(plugin)], check=True)
+    result = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", program, str(plugin), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["daemon_not_running"]
 
 
 def test_cli_installs_into_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

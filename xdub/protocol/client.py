@@ -1,0 +1,438 @@
+"""``DaemonClient``: the one client of the xdub daemon (CLI, tray, Resolve and Blender plugins).
+
+Stdlib-only and Python 3.10-compatible: the hosts' Pythons get a copy of this module. Under it
+is a transport: the protocol over pyzmq (``zmq_transport.ClientTransport``) where ``zmq``
+imports, else ``xdub bridge`` run by the daemon's own Python (``bridge_transport``). Both find
+the daemon through the connection file and follow it when it restarts. The client turns error
+replies into the ``XdubError`` of their code.
+
+``watch`` follows jobs without blocking (a host's UI thread or timer calls ``JobWatch.poll``):
+it takes in events, re-reads the jobs every ``refresh_s`` and after every reconnect, and
+reports what changed as ``JobUpdate`` records, so a state change published while the client
+was not listening (daemon restart, network gap) is replayed from the job's stored state. While
+the daemon is away it keeps trying for ``reconnect_s``. ``wait`` is ``watch`` for one job,
+blocking. ``fetch_take`` reads a done job's take (``takes.read_take``) and checks that its file
+can be reached from here (a daemon on another machine writes takes on its own disks).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from xdub.errors import ProtocolError, XdubError
+from xdub.protocol.connection import default_connection_path, find_daemon, is_local
+from xdub.protocol.errors import ErrorCode
+from xdub.protocol.messages import (
+    CancelJob,
+    CancelJobReply,
+    DeleteJob,
+    GetJob,
+    GetJobReply,
+    HelloReply,
+    JobStateEvent,
+    ListJobs,
+    ListJobsReply,
+    Models,
+    ModelsReply,
+    ProgressEvent,
+    RetryJob,
+    RetryJobReply,
+    Settings,
+    SettingsReply,
+    Shutdown,
+    Submit,
+    SubmitReply,
+)
+from xdub.protocol.records import (
+    ErrorInfo,
+    JobInfo,
+    JobOptions,
+    JobState,
+    ModelAction,
+    ModelInfo,
+    Progress,
+    SettingsAction,
+)
+from xdub.protocol.schema import Content
+from xdub.protocol.takes import Take, read_take
+
+log = logging.getLogger(__name__)
+
+RECONNECT_CODES = (ErrorCode.DAEMON_NOT_RUNNING.value, ErrorCode.TIMEOUT.value)
+"""Errors that mean "the daemon is away (for now)": a client reconnects after them."""
+
+
+class Received(Protocol):
+    """An event as a transport yields it (``signing.Message`` or ``BridgeMessage``)."""
+
+    @property
+    def msg_type(self) -> str: ...
+
+    @property
+    def content(self) -> Content: ...
+
+
+class Transport(Protocol):
+    """What the client needs of a transport (``ClientTransport`` and ``BridgeTransport``)."""
+
+    daemon: HelloReply | None
+
+    def connect(self, timeout_s: float = 10.0) -> HelloReply: ...
+
+    def call(self, content: Content, timeout_s: float = 10.0) -> Content: ...
+
+    def events(self, timeout_s: float) -> Iterator[Received]: ...
+
+    def close(self) -> None: ...
+
+
+EventCallback = Callable[[Received], None]
+
+
+def new_job_id() -> str:
+    """A fresh job id (a uuid4 hex)."""
+    return uuid.uuid4().hex
+
+
+def has_pyzmq() -> bool:
+    """Whether this Python can talk ZeroMQ itself (else the client uses ``xdub bridge``)."""
+    try:
+        import zmq  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_transport(
+    connection_file: Path | None = None, *, client_name: str, client_version: str
+) -> Transport:
+    """pyzmq's transport where it imports, else the ``xdub bridge`` one."""
+    if has_pyzmq():
+        from xdub.protocol.zmq_transport import ClientTransport
+
+        return ClientTransport(
+            connection_file, client_name=client_name, client_version=client_version
+        )
+    from xdub.protocol.bridge_transport import BridgeTransport
+
+    return BridgeTransport(connection_file, client_name=client_name, client_version=client_version)
+
+
+class DaemonClient:
+    """Requests to the daemon named by ``connection_file`` (default: the per-user one).
+
+    ``timeout_s`` bounds each request; ``reconnect_s`` is how long ``wait`` and ``watch`` keep
+    trying while the daemon is down or restarting. ``transport`` defaults to
+    ``open_transport``'s. Use one client per thread.
+    """
+
+    def __init__(
+        self,
+        connection_file: Path | None = None,
+        *,
+        client_name: str = "xdub",
+        client_version: str = "",
+        timeout_s: float = 10.0,
+        reconnect_s: float = 120.0,
+        transport: Transport | None = None,
+    ) -> None:
+        self.connection_file = connection_file or default_connection_path()
+        self.transport = transport or open_transport(
+            self.connection_file, client_name=client_name, client_version=client_version
+        )
+        self.timeout_s = timeout_s
+        self.reconnect_s = reconnect_s
+
+    def __enter__(self) -> DaemonClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    @property
+    def daemon(self) -> HelloReply | None:
+        """The last ``hello`` reply (``None`` while not connected)."""
+        return self.transport.daemon
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether the connection file names a daemon on another machine."""
+        return not is_local(find_daemon(self.connection_file))
+
+    def check_alive(self) -> None:
+        """Raise ``daemon_not_running`` if the daemon's process is gone (after a kill -9)."""
+        find_daemon(self.connection_file)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def hello(self, timeout_s: float | None = None) -> HelloReply:
+        """Connect (again) and return the daemon's ``hello`` reply."""
+        return self.transport.connect(timeout_s or self.timeout_s)
+
+    def call(self, request: Content, timeout_s: float | None = None) -> Content:
+        """Any request; returns its ok reply, raises an error reply as its ``XdubError``."""
+        return self.transport.call(request, timeout_s or self.timeout_s)
+
+    def submit(
+        self,
+        otio_json: str,
+        options: JobOptions | None = None,
+        *,
+        job_id: str | None = None,
+        priority: int = 0,
+    ) -> SubmitReply:
+        """Queue the OTIO job; resending the same ``job_id`` and job is safe."""
+        request = Submit(job_id or new_job_id(), otio_json, options or JobOptions(), priority)
+        return cast(SubmitReply, self.call(request))
+
+    def list_jobs(
+        self, states: Sequence[JobState] | None = None, limit: int = 100
+    ) -> list[JobInfo]:
+        """Jobs newest first."""
+        request = ListJobs(tuple(states) if states is not None else None, limit)
+        return list(cast(ListJobsReply, self.call(request)).jobs)
+
+    def get(self, job_id: str) -> JobInfo:
+        return cast(GetJobReply, self.call(GetJob(job_id))).job
+
+    def cancel(self, job_id: str) -> JobState:
+        return cast(CancelJobReply, self.call(CancelJob(job_id))).state
+
+    def retry(self, job_id: str) -> JobState:
+        return cast(RetryJobReply, self.call(RetryJob(job_id))).state
+
+    def delete(self, job_id: str, *, delete_files: bool = False) -> None:
+        self.call(DeleteJob(job_id, delete_files))
+
+    def models(
+        self, action: ModelAction = ModelAction.LIST, names: Sequence[str] = ()
+    ) -> list[ModelInfo]:
+        return list(cast(ModelsReply, self.call(Models(action, tuple(names)))).models)
+
+    def settings(self, values: dict[str, object] | None = None) -> dict[str, object]:
+        """Every setting; with ``values``, after changing them."""
+        action = SettingsAction.SET if values else SettingsAction.GET
+        return dict(cast(SettingsReply, self.call(Settings(action, dict(values or {})))).settings)
+
+    def shutdown(self, *, after_current_job: bool = False) -> None:
+        self.call(Shutdown(after_current_job))
+
+    def fetch_take(self, job_id: str) -> Take:
+        """The take of the done job ``job_id``, its file reachable from this machine."""
+        job = self.get(job_id)
+        if job.state is not JobState.DONE or not job.result_otio:
+            raise XdubError(
+                f"job {job_id} is {job.state.value}, it has no take",
+                code=ErrorCode.BAD_STATE.value,
+                hint="wait for the job to finish (or retry it if it failed)",
+            )
+        take = read_take(job.result_otio)
+        if not os.path.isfile(take.path):
+            where = "the daemon's machine" if self.is_remote else "this machine"
+            raise XdubError(
+                f"the take of job {job_id} is not at {take.path} (looked on this machine; "
+                f"the daemon wrote it on {where})",
+                code=ErrorCode.BAD_MEDIA.value,
+                hint="give the job an output_dir both machines share, or copy the take over",
+            )
+        return take
+
+    # -- events ------------------------------------------------------------------------------
+
+    def events(self, timeout_s: float, job_ids: Iterable[str] | None = None) -> Iterator[Received]:
+        """Events for ``timeout_s`` seconds; with ``job_ids``, only those jobs' events."""
+        wanted = set(job_ids) if job_ids is not None else None
+        for event in self.transport.events(timeout_s):
+            content = event.content
+            if wanted is not None:
+                if not isinstance(content, (JobStateEvent, ProgressEvent)):
+                    continue
+                if content.job_id not in wanted:
+                    continue
+            yield event
+
+    def watch(self, job_ids: Iterable[str] = (), *, refresh_s: float = 2.0) -> JobWatch:
+        """A ``JobWatch`` following ``job_ids`` (more can be added)."""
+        return JobWatch(self, job_ids, refresh_s=refresh_s)
+
+    def wait(
+        self,
+        job_id: str,
+        timeout_s: float = 3600.0,
+        *,
+        on_event: EventCallback | None = None,
+        poll_s: float = 2.0,
+    ) -> JobInfo:
+        """Follow ``job_id`` until it is done, failed or cancelled; returns its final info.
+
+        Events are passed to ``on_event``; missed ones are replayed from the job's stored
+        state. Raises ``timeout``, or ``daemon_not_running`` after ``reconnect_s`` without it.
+        """
+        deadline = time.monotonic() + timeout_s
+        watch = self.watch([job_id], refresh_s=poll_s)
+        watch.on_event = on_event
+        while time.monotonic() < deadline:
+            for update in watch.poll(min(poll_s, max(0.0, deadline - time.monotonic()))):
+                if update.is_terminal:
+                    return update.job if update.job is not None else self.get(job_id)
+        raise ProtocolError(
+            f"job {job_id} did not finish within {timeout_s:g} s", code=ErrorCode.TIMEOUT.value
+        )
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """What changed about a watched job.
+
+    ``state`` is ``None`` when only the progress moved. ``job`` is the stored job when the
+    update comes from reading it (a resync or the replay after a reconnect), and
+    ``replayed`` says the change happened while the client was not listening. ``error`` is
+    the job's failure, or the request's (e.g. the job is unknown) with ``state`` ``None``.
+    """
+
+    job_id: str
+    state: JobState | None = None
+    progress: Progress | None = None
+    error: ErrorInfo | None = None
+    result_otio: str | None = None
+    job: JobInfo | None = None
+    replayed: bool = False
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state is not None and self.state.is_terminal
+
+
+def _error_info(error: XdubError) -> ErrorInfo:
+    return ErrorInfo(error.code, error.message, error.hint)
+
+
+class JobWatch:
+    """Follows jobs through events, periodic re-reads and daemon restarts; never blocks long.
+
+    ``poll(timeout_s)`` returns the updates of up to ``timeout_s``; a job leaves the watch
+    once its terminal update was returned. ``connected`` and ``last_error`` describe the link.
+    """
+
+    def __init__(
+        self, client: DaemonClient, job_ids: Iterable[str] = (), *, refresh_s: float = 2.0
+    ) -> None:
+        self.client = client
+        self.refresh_s = refresh_s
+        self.on_event: EventCallback | None = None
+        self.connected = False
+        self.last_error: XdubError | None = None
+        self._seen: dict[str, tuple[Any, ...]] = {}
+        self._watched: set[str] = set()
+        self._next_refresh = 0.0
+        self._down_since: float | None = None
+        for job_id in job_ids:
+            self.add(job_id)
+
+    @property
+    def job_ids(self) -> frozenset[str]:
+        return frozenset(self._watched)
+
+    def add(self, job_id: str) -> None:
+        """Follow ``job_id`` too; its stored state is read on the next ``poll``."""
+        self._watched.add(job_id)
+        self._next_refresh = 0.0
+
+    def discard(self, job_id: str) -> None:
+        self._watched.discard(job_id)
+        self._seen.pop(job_id, None)
+
+    def poll(self, timeout_s: float) -> list[JobUpdate]:
+        """Updates within ``timeout_s``; while the daemon is away, ``[]`` (it retries)."""
+        if not self._watched:
+            time.sleep(timeout_s)
+            return []
+        updates: list[JobUpdate] = []
+        try:
+            if not self.connected or time.monotonic() >= self._next_refresh:
+                updates += self._refresh(replayed=not self.connected and self._seen != {})
+            for event in self.client.events(timeout_s, self._watched):
+                if self.on_event is not None:
+                    self.on_event(event)
+                update = self._from_event(event.content)
+                if update is not None:
+                    updates.append(update)
+        except XdubError as error:
+            if error.code not in RECONNECT_CODES:
+                raise
+            self._lost(error)
+            time.sleep(min(timeout_s, 0.5))
+        return [update for update in updates if self._keep(update)]
+
+    def _lost(self, error: XdubError) -> None:
+        now = time.monotonic()
+        self._down_since = self._down_since or now
+        self.connected, self.last_error = False, error
+        self.client.transport.close()
+        if now - self._down_since > self.client.reconnect_s:
+            raise error
+        log.info("the daemon is not answering (%s); trying again", error.code)
+
+    def _refresh(self, *, replayed: bool) -> list[JobUpdate]:
+        updates = []
+        for job_id in sorted(self._watched):
+            try:
+                job = self.client.get(job_id)
+            except XdubError as error:
+                if error.code in RECONNECT_CODES:
+                    raise
+                updates.append(JobUpdate(job_id, error=_error_info(error)))
+                continue
+            updates.append(
+                JobUpdate(
+                    job_id,
+                    state=job.state,
+                    progress=job.progress,
+                    error=job.error,
+                    result_otio=job.result_otio,
+                    job=job,
+                    replayed=replayed,
+                )
+            )
+        self.connected, self.last_error, self._down_since = True, None, None
+        self._next_refresh = time.monotonic() + self.refresh_s
+        return updates
+
+    def _from_event(self, content: Content) -> JobUpdate | None:
+        if isinstance(content, ProgressEvent):
+            return JobUpdate(content.job_id, progress=content.progress)
+        if isinstance(content, JobStateEvent):
+            return JobUpdate(
+                content.job_id,
+                state=content.state,
+                error=content.error,
+                result_otio=content.result_otio,
+            )
+        return None
+
+    def _keep(self, update: JobUpdate) -> bool:
+        """Drop repeats (a re-read that changed nothing); forget jobs that ended."""
+        if update.job_id not in self._watched:
+            return False
+        if update.state is None and update.error is not None:
+            self.discard(update.job_id)  # the request failed: the job is unknown
+            return True
+        last = self._seen.get(update.job_id, (None, None))
+        state = update.state if update.state is not None else last[0]
+        progress = update.progress if update.progress is not None else last[1]
+        if (state, progress) == last and update.job is not None:
+            return False
+        self._seen[update.job_id] = (state, progress)
+        if update.is_terminal:
+            self.discard(update.job_id)
+        return True
