@@ -40,12 +40,12 @@ from xdub.media.decode import iter_frames
 from xdub.media.encode import TakeAudio
 from xdub.media.fps import MODEL_FPS
 from xdub.media.probe import MediaInfo, probe
-from xdub.media.timecode import shift_timecode
 from xdub.media.timestamps import frame_times
 from xdub.model.bundle import ModelBundle
 from xdub.options import DubOptions
 from xdub.progress import ProgressCallback, ProgressReporter
 from xdub.protocol.records import Stage, VramPolicy
+from xdub.protocol.timecode import shift_timecode
 from xdub.sample.clips import LoopInputs, LoopState, decode_take, run_windows, stitched_latents
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales

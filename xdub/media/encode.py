@@ -38,7 +38,7 @@ from av.video.stream import VideoStream
 from xdub.errors import MediaError
 from xdub.media.audio_writer import AudioStreamWriter
 from xdub.media.codecs import TakeSettings
-from xdub.media.timecode import DROP_FRAME_FPS, TIMECODE_PATTERN
+from xdub.protocol.timecode import DROP_FRAME_FPS, TIMECODE_PATTERN
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Everything but ``zmq_transport`` is stdlib-only and Python 3.10-compatible, so hosts' Pythons
 (Resolve, Blender) use a copy (``HOST_MODULES``, vendored by ``xdub.plugins.vendor``).
-``client`` (``DaemonClient``), ``takes`` (the take reader), ``otio_json`` (the
+``client`` (``DaemonClient``), ``takes`` (the take reader), ``timecode``, ``otio_json`` (the
 OTIO job as plain JSON) and ``zmq_transport`` (which needs pyzmq) are not imported here: import
 them by name.
 """
@@ -32,6 +32,7 @@ HOST_MODULES = (
     "connection",
     "errors",
     "otio_json",
+    "timecode",
     "takes",
     "client",
     "bridge_transport",

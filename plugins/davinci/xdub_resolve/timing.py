@@ -18,14 +18,15 @@ The traps this module encodes:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from fractions import Fraction
+
+from xdub_resolve.xdub_protocol import timecode
+from xdub_resolve.xdub_protocol.exceptions import XdubError
 
 NTSC_FACTOR = Fraction(1000, 1001)
 FRAME_TOLERANCE = 1
 """Source spans may be off by one frame (hosts.md §A5), so a retime shows only beyond that."""
-_TIMECODE = re.compile(r"^(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.,])(\d{2,3})$")
 
 
 class TimingError(ValueError):
@@ -38,11 +39,6 @@ class FrameRate:
 
     fps: Fraction
     is_drop_frame: bool = False
-
-    @property
-    def nominal_fps(self) -> int:
-        """The integer rate timecode counts at (30 for 29.97)."""
-        return round(self.fps)
 
     def seconds(self, frames: int | Fraction) -> Fraction:
         return Fraction(frames) / self.fps
@@ -75,42 +71,21 @@ def parse_frame_rate(text: str | float) -> FrameRate:
     return FrameRate(fps, is_drop_frame)
 
 
-def _dropped_per_minute(rate: FrameRate) -> int:
-    return 2 * rate.nominal_fps // 30 if rate.is_drop_frame else 0
-
-
-def timecode_to_frames(timecode: str, rate: FrameRate) -> int:
-    """``"01:00:00:00"`` (``;`` for drop frame) as a frame count from 00:00:00:00."""
-    match = _TIMECODE.match(timecode.strip())
-    if match is None:
-        raise TimingError(f"timecode {timecode!r} is not HH:MM:SS:FF")
-    hours, minutes, seconds, frames = (int(match.group(i)) for i in (1, 2, 3, 5))
-    if minutes > 59 or seconds > 59 or frames >= rate.nominal_fps:
-        raise TimingError(f"timecode {timecode!r} is out of range at {float(rate.fps):g} fps")
-    count = ((hours * 60 + minutes) * 60 + seconds) * rate.nominal_fps + frames
-    dropped = _dropped_per_minute(rate)
-    total_minutes = hours * 60 + minutes
-    return count - dropped * (total_minutes - total_minutes // 10)
+def timecode_to_frames(text: str, rate: FrameRate) -> int:
+    """``"01:00:00:00"`` (``;`` for drop frame) as a frame count from 00:00:00:00, by the
+    protocol's one timecode implementation; its errors as ``TimingError``."""
+    try:
+        return timecode.timecode_to_frames(text, rate.fps, is_drop_frame=rate.is_drop_frame)
+    except XdubError as error:
+        raise TimingError(error.message) from None
 
 
 def frames_to_timecode(frames: int, rate: FrameRate) -> str:
     """The inverse of ``timecode_to_frames``; drop frame is written with ``;``."""
-    if frames < 0:
-        raise TimingError(f"frame {frames} is before 00:00:00:00")
-    nominal = rate.nominal_fps
-    dropped = _dropped_per_minute(rate)
-    if dropped:
-        per_ten_minutes = nominal * 600 - dropped * 9
-        per_minute = nominal * 60 - dropped
-        tens, rest = divmod(frames, per_ten_minutes)
-        frames += dropped * 9 * tens
-        if rest > dropped:
-            frames += dropped * ((rest - dropped) // per_minute)
-    total_seconds, frame = divmod(frames, nominal)
-    total_minutes, second = divmod(total_seconds, 60)
-    hour, minute = divmod(total_minutes, 60)
-    separator = ";" if dropped else ":"
-    return f"{hour:02d}:{minute:02d}:{second:02d}{separator}{frame:02d}"
+    try:
+        return timecode.frames_to_timecode(frames, rate.fps, is_drop_frame=rate.is_drop_frame)
+    except XdubError as error:
+        raise TimingError(error.message) from None
 
 
 def convert_frames(frames: int | Fraction, source: FrameRate, target: FrameRate) -> Fraction:

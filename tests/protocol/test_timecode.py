@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from xdub.errors import MediaError
-from xdub.media.timecode import frames_to_timecode, shift_timecode, timecode_to_frames
+from xdub.protocol.timecode import frames_to_timecode, shift_timecode, timecode_to_frames
 
 NTSC = Fraction(30000, 1001)
 
@@ -38,3 +38,13 @@ def test_malformed_timecodes_are_refused() -> None:
         timecode_to_frames("00:00:00:25", Fraction(25))
     with pytest.raises(MediaError):
         timecode_to_frames("00:00:00;00", Fraction(25))
+
+
+def test_host_spellings_read_like_ours() -> None:
+    """Resolve writes ``.``/``,`` separators too; the hosts use this same module (a copy)."""
+    assert timecode_to_frames("01:00:00.00", Fraction(24)) == 86400
+    assert timecode_to_frames("00:01:00,02", NTSC) == 1800  # ``,`` marks drop-frame as ``;``
+    assert timecode_to_frames("00:01:00:02", NTSC, is_drop_frame=True) == 1800
+    assert frames_to_timecode(1799, NTSC, is_drop_frame=True) == "00:00:59;29"
+    with pytest.raises(MediaError, match="before 00:00:00:00"):
+        frames_to_timecode(-1, Fraction(24))
