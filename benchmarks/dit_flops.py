@@ -14,33 +14,16 @@ import re
 from collections import defaultdict
 
 import torch
-from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from xdub.model.dit import TextContext, XDubDiT, build_dit
+from xdub.model.dit import build_dit
+from xdub.protocol.records import Preset
+from xdub.speed.flops import AUDIO_TOKENS, TEXT_LEN, count_forward, preset_cost
+from xdub.speed.plan import plan_speed
 
+__all__ = ["AUDIO_TOKENS", "TEXT_LEN", "count_forward"]  # dit_gpu.py and gpu_suite.py use them
 REFERENCE_PASS_TFLOP = 129.3  # perf.md §1.1: 30 layers x 4.31 TFLOP at 10240 tokens
-TEXT_LEN = 512  # umt5 context rows
-AUDIO_TOKENS = 8  # audio tokens per latent frame
 _FAMILY = re.compile(r"\.(self_attn|cross_attn|audio_attn|ffn|audio_embedding)\.")
-
-
-def count_forward(
-    model: XDubDiT, batch: int, latent_shape: tuple[int, int, int], context: Tensor | TextContext
-) -> FlopCounterMode:
-    """Run one meta forward of ``batch`` CFG branches (B0 = 1) on (F, H, W) latents."""
-    cfg = model.config
-    f, h, w = latent_shape
-
-    def empty(*shape: int) -> Tensor:
-        return torch.empty(shape, device="meta", dtype=torch.bfloat16)
-
-    latents = empty(1, cfg.in_dim, f, h, w)
-    ref = empty(batch, cfg.in_dim, f, h, w)
-    audio = empty(batch, f, AUDIO_TOKENS, cfg.audio.in_dim)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(latents, empty(1), ref, context, audio)
-    return counter
 
 
 def _families(counter: FlopCounterMode) -> dict[str, float]:
@@ -100,6 +83,27 @@ def main() -> None:
     )
     for num_steps in args.steps:
         print(f"one clip, {num_steps} steps: {num_steps * step / 1e3:.2f} PFLOP")
+    print()
+    print(preset_table(model))
+
+
+def preset_table(model: torch.nn.Module) -> str:
+    """Markdown: DiT FLOPs per video-second of the final and draft presets at 512 px."""
+    rows = ["| preset | steps | crop px | TFLOP/pass | PFLOP/window | PFLOP/video-s | vs final |"]
+    rows.append("|---|---|---|---|---|---|---|")
+    final_cost = None
+    for preset in Preset:
+        plan = plan_speed(
+            quality="exact", preset=preset, num_steps=30, crop_size=512, device=torch.device("cpu")
+        )
+        cost = preset_cost(model, plan)  # type: ignore[arg-type]
+        final_cost = final_cost or cost.video_second_flops
+        rows.append(
+            f"| {preset.value} | {plan.num_steps} | {plan.crop_size} | {cost.pass_flops / 1e12:.1f}"
+            f" | {cost.window_flops / 1e15:.2f} | {cost.video_second_flops / 1e15:.3f}"
+            f" | {final_cost / cost.video_second_flops:.2f}x fewer |"
+        )
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +50,10 @@ from xdub.protocol.timecode import shift_timecode
 from xdub.sample.clips import LoopInputs, LoopState, decode_take, run_windows, stitched_latents
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
+from xdub.sample.step_cache import SamplingStats
+from xdub.speed.apply import DitSpeedups
+from xdub.speed.indicator import ModulatedInput
+from xdub.speed.plan import SpeedPlan, plan_for_options, speed_metadata
 from xdub.sample.windows import WindowPlan, audio_frame_count, pingpong_indices
 from xdub.take import write_take
 
@@ -78,6 +83,13 @@ class DubResult:
     """(N, 4) int64 crop box of every 25 fps model frame, upright frame pixels (for QC)."""
     warnings: tuple[str, ...] = ()
     is_test_weights: bool = False
+    speed: dict[str, Any] = field(default_factory=dict)
+    """The speed settings in effect and what they did (``SpeedPlan.as_metadata`` plus the
+    compile state and the computed/skipped steps): for the take's metadata."""
+
+    @property
+    def is_draft(self) -> bool:
+        return bool(self.speed.get("is_draft"))
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,9 @@ class DubPipeline:
     ``device``: ``"auto"`` (CUDA, then MPS, then CPU) or a torch device name; ``precision``:
     ``"auto"`` (bf16 on accelerators, fp32 on the CPU), ``"bf16"`` or ``"fp32"``;
     ``vram_policy``: where the weights wait between stages (``xdub.protocol.records.VramPolicy``);
-    ``face_backend``: ``"builtin"`` or ``"openmmlab"`` landmark networks (``xdub.face.backends``).
+    ``face_backend``: ``"builtin"`` or ``"openmmlab"`` landmark networks (``xdub.face.backends``);
+    ``compile``: regional ``torch.compile`` of the DiT blocks, ``"auto"`` (CUDA only), ``"on"``
+    or ``"off"``; ``cuda_graphs``: compile with CUDA graphs (CUDA, not under ``low_vram``).
     """
 
     def __init__(
@@ -124,6 +138,8 @@ class DubPipeline:
         work_dir: Path | None = None,
         vram_policy: VramPolicy = VramPolicy.RESIDENT,
         face_backend: str = "builtin",
+        compile: str = "auto",
+        cuda_graphs: bool = False,
     ) -> None:
         self.models = ModelBundle.load(
             Path(model_dir),
@@ -135,6 +151,10 @@ class DubPipeline:
         self.feature_cache = feature_cache
         self.work_dir = work_dir
         self.plan = WindowPlan()
+        self.vram_policy = VramPolicy(vram_policy)
+        self.speedups = DitSpeedups(
+            self.models.dit, compile=compile, cuda_graphs=cuda_graphs, vram_policy=vram_policy
+        )
 
     def run(
         self,
@@ -192,10 +212,17 @@ class DubPipeline:
         options.take.check_path(output)
         plan = _plan_frames(video, frames)
         dialogue = _load_dialogue(audio, plan.info.duration_s)
+        models = self.models
+        speed = plan_for_options(
+            options, models.crop_size, models.device, self.vram_policy, dialogue.warnings
+        )
+        compile_state = self.speedups.apply(speed)
+        stats = SamplingStats()
         with tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work:
             progress.stage(Stage.FACE_TRACK)
             track = self._track(video, plan, options, progress)
-            crops = self._crop(video, plan, track, Path(work) / "crops.npy", progress)
+            crop_path = Path(work) / "crops.npy"
+            crops = self._crop(video, plan, track, crop_path, speed.crop_size, progress)
             progress.stage(Stage.AUDIO_FEATURES)
             features = self._audio_features(dialogue.samples_16k)
             total_length = self.plan.total_length(audio_frame_count(len(dialogue.samples_16k)))
@@ -212,7 +239,7 @@ class DubPipeline:
                 seed=options.seed,
                 independent_noise=options.independent_noise,
             )
-            state = self._denoise(inputs, options, progress, resume, on_window)
+            state = self._denoise(inputs, options, speed, stats, progress, resume, on_window)
             progress.stage(Stage.WRITE_TAKE)
             with self.models.residency.stage("vae"):
                 faces = self._faces(state, inputs, crops, progress)
@@ -225,6 +252,7 @@ class DubPipeline:
             face_boxes=track.boxes,
             warnings=tuple(dialogue.warnings),
             is_test_weights=self.models.is_test_weights,
+            speed=speed_metadata(speed, compile_state, stats),
         )
 
     # -- stages ------------------------------------------------------------------------------
@@ -247,9 +275,14 @@ class DubPipeline:
             )
 
     def _crop(
-        self, video: Path, plan: _Plan, track: FaceTrack, path: Path, progress: ProgressReporter
+        self,
+        video: Path,
+        plan: _Plan,
+        track: FaceTrack,
+        path: Path,
+        size: int,
+        progress: ProgressReporter,
     ) -> CropStore:
-        size = self.models.crop_size
         crops = CropStore(path, plan.num_model_frames, size)
         for index, frame in enumerate(_model_frames(video, plan)):
             crops[index] = crop_face(frame, track.boxes[index], size)
@@ -272,15 +305,20 @@ class DubPipeline:
         self,
         inputs: LoopInputs,
         options: DubOptions,
+        speed: SpeedPlan,
+        stats: SamplingStats,
         progress: ProgressReporter,
         resume: LoopState | None,
         on_window: WindowCallback | None,
     ) -> LoopState:
         progress.stage(Stage.DENOISE)
         settings = SamplerSettings(
-            num_steps=options.num_steps,
+            num_steps=speed.num_steps,
             guidance=GuidanceScales(options.ref_guidance, options.audio_guidance),
+            guidance_reuse=speed.guidance_reuse,
+            step_cache_threshold=speed.step_cache_threshold,
         )
+        indicator = ModulatedInput(self.models.dit) if speed.step_cache_threshold > 0 else None
 
         def on_step(window: int, num_windows: int, step: int, num_steps: int) -> None:
             done = (window * num_steps + step) / (num_windows * num_steps)
@@ -300,6 +338,8 @@ class DubPipeline:
                 dtype=self.models.dtype,
                 on_step=on_step,
                 on_window=on_window,
+                indicator=indicator,
+                stats=stats,
             )
 
     def _faces(

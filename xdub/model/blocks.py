@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xdub.model.attention import AttentionBackend, attention
@@ -19,7 +20,10 @@ from xdub.model.timestep import SegmentRows
 
 
 class RMSNorm(nn.Module):
-    """RMS norm over the last axis in float32, cast back, then scaled by ``weight``."""
+    """RMS norm over the last axis in float32, cast back, then scaled by ``weight``.
+
+    ``F.rms_norm`` is torch's fused kernel for ``x * rsqrt(mean(x^2) + eps)``.
+    """
 
     def __init__(self, dim: int, eps: float) -> None:
         super().__init__()
@@ -27,8 +31,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        x32 = x.float()
-        normed = x32 * torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)
         return normed.to(x.dtype) * self.weight
 
 

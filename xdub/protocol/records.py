@@ -149,6 +149,22 @@ class VramPolicy(str, Enum):
     LOW_VRAM = "low_vram"
 
 
+class Quality(str, Enum):
+    """How a take's numbers are computed: ``exact`` (the reference's, within bf16 rounding) or
+    ``fast`` (FP8 linears, SageAttention, step caching: lossy within documented bounds)."""
+
+    EXACT = "exact"
+    FAST = "fast"
+
+
+class Preset(str, Enum):
+    """``final`` (the options as given) or ``draft`` (for auditioning: fewer steps, a smaller
+    internal crop, fast quality; at least 5x fewer DiT FLOPs per video-second)."""
+
+    FINAL = "final"
+    DRAFT = "draft"
+
+
 # ---------------------------------------------------------------------------------------------
 # Parts
 

@@ -24,11 +24,13 @@ from xdub.sample.denoise import (
     GuidedVelocity,
     SamplerSettings,
     StepCallback,
+    VelocityFn,
     VelocityModel,
     denoise_window,
     window_noise,
 )
 from xdub.sample.latents import stitch_clips
+from xdub.sample.step_cache import CachedVelocity, IndicatorFn, SamplingStats, StepCacheRule
 from xdub.sample.windows import WindowPlan
 
 DEFAULT_PLAN = WindowPlan()
@@ -96,14 +98,21 @@ def run_windows(
     dtype: torch.dtype = torch.bfloat16,
     on_step: WindowStepCallback | None = None,
     on_window: WindowCallback | None = None,
+    indicator: IndicatorFn | None = None,
+    stats: SamplingStats | None = None,
 ) -> LoopState:
     """Denoise every window not yet in ``state``; returns the completed state.
 
     ``context``: the constant text context (a ``TextContext`` or the raw umt5 output) on the
     model's device. Latents are (1, 48, 20, H/16, W/16) per window in ``dtype`` on the VAE's
-    device.
+    device. ``indicator``: the step cache's change predictor, needed when
+    ``settings.step_cache_threshold`` > 0; ``stats`` collects what the windows run here did.
     """
     state = state if state is not None else LoopState()
+    stats = stats if stats is not None else SamplingStats()
+    rule = StepCacheRule(settings.step_cache_threshold)
+    if rule.threshold > 0 and indicator is None:
+        raise ValueError("step caching needs an indicator")
     starts = plan.clip_starts(inputs.total_length)
     for window in range(state.windows_done, len(starts)):
         start = starts[window]
@@ -124,15 +133,24 @@ def run_windows(
             context,
             settings.guidance,
             num_motion_latents=0 if motion_latents is None else motion_latents.shape[2],
+            reuse=settings.guidance_reuse,
         )
+        stepper: VelocityFn = velocity
+        if rule.threshold > 0 and indicator is not None:
+            stepper = CachedVelocity(
+                velocity, indicator, rule, settings.num_steps, window=window, stats=stats
+            )
+        else:
+            stats.computed += settings.num_steps
         latents = denoise_window(
-            velocity,
+            stepper,
             noise,
             ref_latents,
             motion_latents,
             settings,
             on_step=_window_step(on_step, window, len(starts)),
         )
+        stats.branch_passes += velocity.passes
         is_last = window + 1 == len(starts)
         motion_video = None if is_last else _motion_frames(vae, latents, ref_video, plan)
         state = LoopState([*state.window_latents, latents], motion_video)

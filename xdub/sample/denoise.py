@@ -14,7 +14,13 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from xdub.sample.guidance import GuidanceScales, cfg_batch, guided_velocity
+from xdub.sample.guidance import (
+    NUM_BRANCHES,
+    GuidanceReuse,
+    GuidanceScales,
+    cfg_batch,
+    guided_velocity,
+)
 from xdub.sample.latents import (
     border_sigma,
     impose_motion_latents,
@@ -45,6 +51,9 @@ class SamplerSettings:
     shift: float = DEFAULT_SHIFT
     border_width: int = 1
     guidance: GuidanceScales = field(default_factory=GuidanceScales)
+    guidance_reuse: GuidanceReuse = field(default_factory=GuidanceReuse)
+    step_cache_threshold: float = 0.0
+    """Step caching (``xdub.sample.step_cache``); 0 computes every step."""
 
 
 class VelocityModel(Protocol):
@@ -67,7 +76,8 @@ class GuidedVelocity:
 
     ref_latents: (1, 48, F, h, w); audio_feats: (1, F, 8, 2048); context: the constant text
     context (or its prepared embedding), batch 1. The CFG batch ``[nega, posi_r, posi_ra]`` is
-    built once per window.
+    built once per window. With ``reuse`` on, one branch is computed every ``reuse.period``-th
+    call only (calls count from 0 per window); ``passes`` counts the DiT branch passes run.
     """
 
     def __init__(
@@ -79,21 +89,42 @@ class GuidedVelocity:
         guidance: GuidanceScales,
         *,
         num_motion_latents: int,
+        reuse: GuidanceReuse | None = None,
     ) -> None:
         self._model = model
         self._ref3, self._audio3 = cfg_batch(ref_latents, audio_feats)
         self._context = context
         self._guidance = guidance
         self._num_motion_latents = num_motion_latents
+        self._reuse = reuse or GuidanceReuse()
+        self._calls = 0
+        self._reused: Tensor | None = None
+        self.passes = 0
 
     def branches(self, latents: Tensor, model_t: Tensor) -> Tensor:
         """Raw predictions (3, 48, F, h, w) of the branches [nega, posi_r, posi_ra]."""
+        call, self._calls = self._calls, self._calls + 1
+        reuse = self._reuse
+        if not reuse.is_on or self._reused is None or call % reuse.period == 0:
+            out = self._predict(latents, model_t, slice(None))
+            if reuse.is_on:
+                self._reused = out[reuse.index : reuse.index + 1]
+            return out
+        kept = [i for i in range(NUM_BRANCHES) if i != reuse.index]
+        fresh = self._predict(latents, model_t, kept)
+        parts = list(fresh.split(1))
+        parts.insert(reuse.index, self._reused)
+        return torch.cat(parts)
+
+    def _predict(self, latents: Tensor, model_t: Tensor, rows: slice | list[int]) -> Tensor:
+        ref, audio = self._ref3[rows], self._audio3[rows]
+        self.passes += ref.shape[0]
         return self._model(
             latents,
             model_t,
-            self._ref3,
+            ref,
             self._context,
-            self._audio3,
+            audio,
             num_motion_latents=self._num_motion_latents,
         )
 

@@ -16,6 +16,35 @@ from torch import Tensor
 from xdub.sample.schedule import normalized_time
 
 NUM_BRANCHES = 3
+BRANCHES = ("nega", "posi_r", "posi_ra")
+
+
+@dataclass(frozen=True)
+class GuidanceReuse:
+    """Guidance reuse: compute ``branch`` only every ``period``-th DiT pass, reusing its last
+    prediction in between (the other two branches run as a batch of 2). ``period`` 1 is off.
+
+    ``posi_r`` (the audio-dropped branch) enters the mix as ``(s_r - s_a) * posi_r``, so a stale
+    one is amplified by the audio scale; ``nega`` enters as ``(1 - s_r) * nega``.
+    """
+
+    period: int = 1
+    branch: str = "nega"
+
+    def __post_init__(self) -> None:
+        if self.period < 1:
+            raise ValueError(f"guidance reuse period {self.period} is below 1")
+        if self.branch not in BRANCHES[:2]:
+            raise ValueError(f"guidance reuse branch {self.branch!r} is not nega or posi_r")
+
+    @property
+    def is_on(self) -> bool:
+        return self.period > 1
+
+    @property
+    def index(self) -> int:
+        """The reused branch's row in the CFG batch."""
+        return BRANCHES.index(self.branch)
 
 
 def cfg_batch(ref_latents: Tensor, audio_feats: Tensor) -> tuple[Tensor, Tensor]:
