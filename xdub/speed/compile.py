@@ -70,7 +70,7 @@ def compile_blocks(
     eager = [block.forward for block in model.blocks]
     for block, forward in zip(model.blocks, eager, strict=True):
         compiled = torch.compile(forward, backend=backend, mode=mode, dynamic=False)
-        block.forward = _guarded(compiled, forward, model.blocks, eager, state)  # type: ignore[method-assign]
+        block.forward = _guarded(compiled, forward, model.blocks, state)  # type: ignore[method-assign]
     state.status = "compiled"
     log.info("DiT blocks compiled (%s%s)", backend, ", CUDA graphs" if state.cuda_graphs else "")
     return state
@@ -80,7 +80,6 @@ def _guarded(
     compiled: Callable[..., Any],
     eager: Callable[..., Any],
     blocks: nn.ModuleList,
-    all_eager: list[Callable[..., Any]],
     state: CompileState,
 ) -> Callable[..., Any]:
     """``compiled``, falling back for good to the eager forwards when dynamo fails."""
@@ -91,14 +90,22 @@ def _guarded(
         try:
             return compiled(*args, **kwargs)
         except torch._dynamo.exc.TorchDynamoException as error:
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            reason = _reason(error)
             state.status, state.cuda_graphs, state.reason = "fallback", False, reason
             log.warning("torch.compile failed; the DiT blocks run eagerly from now on (%s)", reason)
-            for block, original in zip(blocks, all_eager, strict=True):
-                block.forward = original  # type: ignore[method-assign]
+            for block in blocks:
+                vars(block).pop("forward", None)  # the class's forward again
             return eager(*args, **kwargs)
 
     return forward
+
+
+def _reason(error: Exception) -> str:
+    """One line: the error type and the compiler's own message (inner error first)."""
+    inner = getattr(error, "inner_exception", None)
+    source = inner if isinstance(inner, Exception) else error
+    lines = str(source).strip().splitlines()
+    return f"{type(source).__name__}: {lines[0] if lines else ''}"
 
 
 def _mark_cuda_graph_step(_module: nn.Module, _args: Any) -> None:
