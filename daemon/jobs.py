@@ -6,7 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from xdub.errors import JobError
-from xdub.protocol.records import ErrorInfo, JobInfo, JobOptions, JobState, Progress
+from xdub.protocol.records import (
+    ErrorInfo,
+    JobInfo,
+    JobOptions,
+    JobState,
+    Progress,
+    TakeQuality,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,8 @@ class Job:
     windows_done: int = 0
     attempts: int = 0
     clip: str | None = None
+    quality: TakeQuality | None = None
+    """The quality check of the finished take (schema 3)."""
 
     def info(self) -> JobInfo:
         """The job as ``list`` and ``get`` return it."""
@@ -48,6 +57,7 @@ class Job:
             warnings=self.warnings,
             host=self.host,
             clip=self.clip,
+            quality=self.quality,
         )
 
 
@@ -64,5 +74,5 @@ def transition(job: Job, new_state: JobState) -> Job:
         )
     changes: dict[str, object] = {"state": new_state}
     if new_state is JobState.QUEUED:
-        changes.update(error=None, result_otio=None)
+        changes.update(error=None, result_otio=None, quality=None)
     return dataclasses.replace(job, **changes)  # type: ignore[arg-type]

@@ -55,7 +55,7 @@ from xdub.protocol.messages import (
     SubmitReply,
     WorkerHealthEvent,
 )
-from xdub.protocol.records import ErrorInfo, JobState, Progress
+from xdub.protocol.records import ErrorInfo, JobState, Progress, TakeQuality
 from xdub.protocol.schema import Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import bind_server_sockets
@@ -409,7 +409,10 @@ class Daemon:
         elif kind == "resumed":
             log.info("job %s resumed from window %d", job_id, args[1])
         elif kind == "done":
-            self._change(job_id, JobState.DONE, result_otio=args[1], warnings=tuple(args[2]))
+            quality = TakeQuality.from_json(args[3])
+            self._change(
+                job_id, JobState.DONE, result_otio=args[1], warnings=tuple(args[2]), quality=quality
+            )
             self.store.prune(self.config.retention)
         elif kind == "failed":
             self._change(job_id, JobState.FAILED, error=ErrorInfo(**args[1]))

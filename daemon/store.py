@@ -23,14 +23,14 @@ from typing import Any
 from xdub.errors import JobError
 from xdub.protocol.connection import DIR_MODE as PRIVATE_DIR_MODE
 from xdub.protocol.connection import FILE_MODE as PRIVATE_FILE_MODE
-from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress
+from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress, TakeQuality
 from xdub.protocol.schema import format_utc, parse_utc
 from xdub_daemon.config import Retention
 from xdub_daemon.jobs import Job, transition
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY,
@@ -50,7 +50,8 @@ CREATE TABLE jobs (
     warnings TEXT NOT NULL,
     windows_done INTEGER NOT NULL,
     attempts INTEGER NOT NULL,
-    clip TEXT
+    clip TEXT,
+    quality TEXT
 );
 CREATE INDEX jobs_queue ON jobs (state, priority DESC, queue_seq);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,9 +59,11 @@ CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """The current schema, for a new store."""
 _MIGRATIONS = {
     1: "ALTER TABLE jobs ADD COLUMN clip TEXT;",
+    2: "ALTER TABLE jobs ADD COLUMN quality TEXT;",
 }
 """The SQL that takes a store from schema ``N`` to ``N + 1``. 1 -> 2: the clip name of each job
-(protocol 1.1); jobs stored before have none (NULL)."""
+(protocol 1.1); 2 -> 3: the take's quality check (protocol 1.2). Jobs stored before have none
+(NULL)."""
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
 
 
@@ -77,18 +80,20 @@ def _to_row(job: Job) -> dict[str, Any]:
         "progress": json.dumps(job.progress.to_json()) if job.progress else None,
         "error": json.dumps(job.error.to_json()) if job.error else None,
         "warnings": json.dumps(list(job.warnings)),
+        "quality": json.dumps(job.quality.to_json()) if job.quality else None,
     }
 
 
 def _from_row(row: sqlite3.Row) -> Job:
     values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
-    progress, error = row["progress"], row["error"]
+    progress, error, quality = row["progress"], row["error"], row["quality"]
     values.update(
         options=JobOptions.from_json(json.loads(row["options"])),
         state=JobState(row["state"]),
         progress=Progress.from_json(json.loads(progress)) if progress else None,
         error=ErrorInfo.from_json(json.loads(error)) if error else None,
         warnings=tuple(json.loads(row["warnings"])),
+        quality=TakeQuality.from_json(json.loads(quality)) if quality else None,
     )
     return Job(**values)
 

@@ -164,7 +164,7 @@ def _run_one(pipeline: Any, spec: WorkerSpec, cancel: threading.Event, channel: 
         job_log.info("VRAM policy %s from now on", spec.vram_policy.value)
         pipeline.models.residency.set_policy(spec.vram_policy)
     try:
-        result_otio, warnings = _dub(pipeline, spec, cancel, channel, job_log)
+        result_otio, warnings, quality = _dub(pipeline, spec, cancel, channel, job_log)
     except JobCancelled:
         job_log.info("cancelled")
         channel.send("cancelled", spec.job_id)
@@ -183,7 +183,7 @@ def _run_one(pipeline: Any, spec: WorkerSpec, cancel: threading.Event, channel: 
             return True  # a fresh worker process frees fragmented GPU memory
         channel.send("failed", spec.job_id, info, False)
     else:
-        channel.send("done", spec.job_id, result_otio, warnings)
+        channel.send("done", spec.job_id, result_otio, warnings, quality)
     return False
 
 
@@ -193,7 +193,7 @@ def _dub(
     cancel: threading.Event,
     channel: _Channel,
     job_log: JobLog,
-) -> tuple[str, list[str]]:
+) -> tuple[str, list[str], dict[str, Any]]:
     from xdub.media.mix import write_dialogue_wav
     from xdub.media.probe import probe
     from xdub.otio_job import job_to_json, parse_job
@@ -246,4 +246,29 @@ def _dub(
         warnings=result.warnings,
     )
     job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
-    return job_to_json(timeline), [*job.warnings, *result.warnings]
+    quality = _quality(pipeline, job.video_path, result, audio, file_frames(job), job_log)
+    return job_to_json(timeline), [*job.warnings, *result.warnings], quality
+
+
+def _quality(
+    pipeline: Any,
+    video: Path,
+    result: Any,
+    dialogue: Path,
+    frames: tuple[int, int] | None,
+    job_log: JobLog,
+) -> dict[str, Any]:
+    """The take's cheap quality check (``xdub_daemon.quality``) as protocol JSON."""
+    from xdub_daemon.quality import take_quality
+
+    quality = take_quality(
+        video,
+        result.output,
+        dialogue,
+        crop_boxes=result.face_boxes,
+        source_first_frame=frames[0] if frames else 0,
+        estimator=pipeline.models.face,
+        is_test_weights=result.is_test_weights,
+    )
+    job_log.info("quality: %s", quality.flags or quality.note or "no flags")
+    return quality.to_json()

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -59,10 +60,14 @@ class EvalInputs:
     syncnet: SyncNet | None = None
     arcface: IResNet | None = None
     time_budget_s: float | None = None
+    source_first_frame: int = 0
+    """The source frame the take's first frame was dubbed from (a frame-range job)."""
 
 
-def _pairs(source: Path, take: Path) -> Iterator[tuple[int, float, np.ndarray, np.ndarray]]:
-    for s, t in zip(iter_frames(source), iter_frames(take), strict=False):
+def _pairs(
+    source: Path, take: Path, first: int
+) -> Iterator[tuple[int, float, np.ndarray, np.ndarray]]:
+    for s, t in zip(islice(iter_frames(source), first, None), iter_frames(take), strict=False):
         yield t.index, t.time_s, s.rgb, t.rgb
 
 
@@ -82,12 +87,12 @@ def evaluate_take(source: Path, take: Path, inputs: EvalInputs | None = None) ->
     face_crops: list[tuple[np.ndarray, np.ndarray]] = []
     wants_crops = (inputs.syncnet is not None or inputs.arcface is not None) and inputs.mouth
     region_source = "whole frame (no mouth region known)"
-    if inputs.mouth is not None:
+    if _uses_landmark_region(inputs) and inputs.mouth is not None:
         region_source = f"mouth from {inputs.mouth.source}"
     elif inputs.crop_boxes is not None:
         region_source = "mouth part of the crop box"
     is_partial = False
-    for index, time_s, source_rgb, take_rgb in _pairs(source, take):
+    for index, time_s, source_rgb, take_rgb in _pairs(source, take, inputs.source_first_frame):
         if source_rgb.shape != take_rgb.shape:
             raise MediaError(
                 f"{take} is {take_rgb.shape[1]}x{take_rgb.shape[0]} but {source} is "
@@ -155,8 +160,14 @@ def evaluate_take(source: Path, take: Path, inputs: EvalInputs | None = None) ->
     )
 
 
+def _uses_landmark_region(inputs: EvalInputs) -> bool:
+    """The mouth region comes from the landmarks unless they are noise and crop boxes exist."""
+    mouth = inputs.mouth
+    return mouth is not None and (mouth.is_reliable or inputs.crop_boxes is None)
+
+
 def _mouth_box(inputs: EvalInputs, index: int, time_s: float) -> np.ndarray | None:
-    if inputs.mouth is not None:
+    if inputs.mouth is not None and _uses_landmark_region(inputs):
         boxes = inputs.mouth.boxes
         return boxes[min(index, len(boxes) - 1)]
     if inputs.crop_boxes is not None and len(inputs.crop_boxes):

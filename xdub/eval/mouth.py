@@ -15,7 +15,7 @@ the region (lips down to the chin) that the preservation metrics leave out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -53,6 +53,11 @@ class MouthTrack:
     boxes: np.ndarray
     face_boxes: np.ndarray
     source: str
+
+    @property
+    def is_reliable(self) -> bool:
+        """False for landmarks of test weights (noise)."""
+        return "test weights" not in self.source
 
     @classmethod
     def of(cls, face68: np.ndarray, source: str) -> MouthTrack:
@@ -120,13 +125,14 @@ def truth_track(path: Path) -> MouthTrack:
 def network_face68(
     estimator: WholebodyBackend,
     frames_rgb: Iterable[np.ndarray],
-    crop_boxes: np.ndarray | None = None,
+    crop_boxes: Sequence[np.ndarray] | None = None,
     batch_size: int = 8,
 ) -> np.ndarray:
     """iBUG-68 points of the speaker in every frame from the whole-body network: ``(F, 68, 2)``.
 
     ``frames_rgb``: ``(H, W, 3)`` uint8 upright frames. The speaker is the person candidate
-    whose box centre is nearest the frame's crop box centre (``crop_boxes (F, 4)``), or the
+    whose box centre is nearest the frame's crop box centre (``crop_boxes``: one ``(4,)`` per
+    frame, read once the frame has been drawn from ``frames_rgb``), or the
     highest-scoring one; a frame without a person uses the whole frame, as the face track does.
     """
     points: list[np.ndarray] = []
@@ -160,7 +166,7 @@ def landmark_track(
     estimator: WholebodyBackend,
     frames_rgb: Iterable[np.ndarray],
     *,
-    crop_boxes: np.ndarray | None = None,
+    crop_boxes: Sequence[np.ndarray] | None = None,
     is_test_weights: bool = False,
 ) -> MouthTrack:
     """The mouth of a take measured by the whole-body network (see ``network_face68``)."""

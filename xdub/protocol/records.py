@@ -238,6 +238,33 @@ class JobOptions(Content):
 
 
 @dataclass(frozen=True)
+class TakeQuality(Content):
+    """The cheap quality check the daemon runs on a finished take (protocol 1.2; see
+    docs/eval.md). ``is_available`` False: the check failed or was skipped (``note`` says why)
+    and every number is ``None``. ``sync_offset_frames`` is positive when the audio lags;
+    ``sync_is_reliable`` is False when the mouth came from test weights. ``psnr_db`` (outside the
+    mouth) is capped at ``PSNR_IDENTICAL_DB`` for identical pixels; ``flicker`` is in 0..255
+    levels; ``flags`` are the reasons to look at the take before placing it."""
+
+    is_available: bool
+    note: str = ""
+    sync_offset_frames: int | None = None
+    sync_confidence: float | None = None
+    sync_is_reliable: bool = False
+    psnr_db: float | None = None
+    ssim: float | None = None
+    flicker: float | None = None
+    seam_psnr_drop_db: float | None = None
+    flags: tuple[str, ...] = ()
+    elapsed_s: float = 0.0
+    is_partial: bool = False
+
+
+PSNR_IDENTICAL_DB = 100.0
+"""``TakeQuality.psnr_db`` of identical pixels (JSON numbers are finite)."""
+
+
+@dataclass(frozen=True)
 class JobInfo(Content):
     """A job as ``list`` and ``get`` return it. ``name`` is the OTIO job timeline's name;
     ``host`` (protocol 1.1) is the editor that made the job (the OTIO job's
@@ -256,6 +283,8 @@ class JobInfo(Content):
     warnings: tuple[str, ...] = ()
     host: str | None = None
     clip: str | None = None
+    quality: TakeQuality | None = None
+    """Since 1.2: the daemon's quality check of the finished take, or None."""
 
     def _validate(self) -> None:
         check_job_id(self.job_id)
