@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 
 from xdub.errors import XdubError
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import ErrorInfo, JobInfo, JobState, Progress
+from xdub.protocol.records import ErrorInfo, JobInfo, JobState, Progress, TakeQuality
 from xdub.protocol.schema import Content
 from xdub_gui.takes import timeline_facts
 
@@ -72,6 +72,8 @@ class JobRow:
     result_otio: str | None = None
     clip_name: str | None = None
     host: str | None = None
+    quality: TakeQuality | None = None
+    """The daemon's check of the finished take (protocol 1.2), from ``get``/``list``."""
 
     @classmethod
     def from_info(cls, info: JobInfo) -> JobRow:
@@ -84,6 +86,7 @@ class JobRow:
             error=info.error,
             clip_name=info.clip,
             host=info.host,
+            quality=info.quality,
         )
         return row.with_result(info.result_otio)
 
@@ -278,7 +281,10 @@ class JobTableModel(QAbstractTableModel):
             if row is None:
                 self.unknown_job.emit(event.job_id)
                 return
-            changed = dataclasses.replace(row, state=event.state, error=event.error)
+            quality = row.quality if event.state is JobState.DONE else None
+            changed = dataclasses.replace(
+                row, state=event.state, error=event.error, quality=quality
+            )
             changed = changed.with_result(event.result_otio)
             self._put(changed)
             if event.state is JobState.DONE and row.state is not JobState.DONE:

@@ -110,6 +110,7 @@ class QueueController(QObject):
 
     def _on_take_ready(self, row: JobRow) -> None:
         self.notify.emit("Take ready", f"{row.title} is dubbed")
+        self.refresh_job(row.job_id)  # the state event has no quality check: ``get`` has
 
     def _on_job_failed(self, row: JobRow) -> None:
         reason = row.error.message if row.error else "unknown error"

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from xdub.errors import XdubError
 from xdub_gui.jobs_model import Column, JobRow
 from xdub_gui.progress_delegate import ProgressDelegate
+from xdub_gui.quality_view import QualityPanel
 from xdub_gui.queue_controller import QueueController
 from xdub_gui.status import DaemonStatus
 from xdub_gui.takes import Opener, reveal, take_path
@@ -64,6 +65,8 @@ class QueueView(QWidget):
         layout.addWidget(self.status_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        self.quality_panel = QualityPanel()
+        layout.addWidget(self.quality_panel)
         layout.addWidget(self.message_label)
         self.cancel_button.clicked.connect(self.cancel_selected)
         self.retry_button.clicked.connect(self.retry_selected)
@@ -132,6 +135,7 @@ class QueueView(QWidget):
         self.retry_button.setEnabled(row is not None and row.can_retry)
         self.reveal_button.setEnabled(row is not None and row.can_reveal)
         self.copy_error_button.setEnabled(row is not None and row.error is not None)
+        self.quality_panel.show_row(row)
 
     @Slot(object)
     def _on_status(self, status: DaemonStatus) -> None:
