@@ -85,8 +85,10 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.strip().split(".") if part.isdigit())
 
 
-def nvidia_gpus(probe: MachineProbe) -> list[tuple[tuple[int, ...], tuple[int, ...], str]]:
-    """(driver version, compute capability or (), name) per NVIDIA GPU.
+def nvidia_gpus(
+    probe: MachineProbe,
+) -> list[tuple[tuple[int, ...], tuple[int, ...], str, str]]:
+    """(driver version, compute capability or (), name, driver as printed) per NVIDIA GPU.
 
     Asks ``nvidia-smi``; drivers before 510 reject the ``compute_cap`` field, so it asks again
     without it; a Linux driver without ``nvidia-smi`` on PATH still shows in /proc.
@@ -98,12 +100,12 @@ def nvidia_gpus(probe: MachineProbe) -> list[tuple[tuple[int, ...], tuple[int, .
             values = [value.strip() for value in line.split(",", fields.count(","))]
             if len(values) == fields.count(",") + 1 and _version(values[0]):
                 compute = _version(values[1]) if len(values) == 3 else ()
-                gpus.append((_version(values[0]), compute, values[-1]))
+                gpus.append((_version(values[0]), compute, values[-1], values[0]))
         if gpus:
             return gpus
     proc = probe.read("/proc/driver/nvidia/version") if probe.system == "linux" else None
     match = re.search(r"Kernel Module(?: for \w+)?\s+(\d+(?:\.\d+)+)", proc or "")
-    return [(_version(match.group(1)), (), "GPU")] if match else []
+    return [(_version(match.group(1)), (), "NVIDIA GPU", match.group(1))] if match else []
 
 
 def cuda_build(driver: tuple[int, ...], compute: tuple[int, ...], system: str) -> str | None:
@@ -138,17 +140,16 @@ def detect(probe: MachineProbe) -> Detection:
         )
     gpus = nvidia_gpus(probe)
     if gpus:
-        driver, compute, name = min(gpus)
-        driver_text = ".".join(map(str, driver))
+        driver, compute, name, driver_text = min(gpus)
         build = cuda_build(driver, compute, probe.system)
         if build is not None:
-            return Detection(build, f"NVIDIA {name}, driver {driver_text}")
+            return Detection(build, f"{name}, driver {driver_text}")
         minimum = ".".join(
             map(str, MIN_DRIVER["cu128"]["windows" if probe.system == "windows" else "linux"])
         )
         return Detection(
             "cpu",
-            f"NVIDIA {name} found, but driver {driver_text} is too old for this GPU's CUDA "
+            f"{name} found, but driver {driver_text} is too old for this GPU's CUDA "
             f"builds: update the driver to {minimum} or newer and install again (CPU for now)",
         )
     if probe.system == "linux" and _has_rocm(probe):

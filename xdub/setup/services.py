@@ -79,7 +79,6 @@ def systemd_unit(launcher: Path) -> str:
     return (
         "[Unit]\n"
         "Description=xdub daemon (visual dubbing queue and GPU worker)\n"
-        "Documentation=file://" + str(launcher) + "\n"
         "\n[Service]\n"
         "Type=oneshot\n"
         "RemainAfterExit=yes\n"
