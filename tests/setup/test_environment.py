@@ -34,7 +34,8 @@ def make_wheel(folder: Path, name: str, version: str = "1.0") -> Path:
     files = {
         f"{name}/__init__.py": f"NAME = {name!r}\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
     }
     record = []
     with zipfile.ZipFile(path, "w") as archive:
@@ -95,7 +96,8 @@ def write_lock(lock_dir: Path, index: Index) -> Path:
         sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
         entries.append(
             f'[[packages]]\nname = "{name.replace("_", "-")}"\nversion = "1.0"\n'
-            f'wheels = [{{ url = "{index.url}/files/{wheel.name}", hashes = {{ sha256 = "{sha}" }} }}]\n'
+            f'wheels = [{{ url = "{index.url}/files/{wheel.name}", '
+            f'hashes = {{ sha256 = "{sha}" }} }}]\n'
         )
     path = lock_dir / "pylock.linux-x86_64-cpu.toml"
     path.write_text('lock-version = "1.0"\ncreated-by = "test"\n\n' + "\n".join(entries))
