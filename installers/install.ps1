@@ -15,7 +15,13 @@ $LauncherDir = Join-Path $DataDir "bin"
 
 if ($args.Count -gt 0 -and $args[0] -eq "--uninstall") {
     & (Join-Path $LauncherDir "xdub.cmd") setup --uninstall @($args | Select-Object -Skip 1)
-    exit $LASTEXITCODE
+    $Status = $LASTEXITCODE
+    # Windows cannot delete the running environment: finish the job now that it has exited.
+    Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Join-Path $DataDir "app")
+    $UserPath = [Environment]::GetEnvironmentVariable("Path", "User")
+    $Kept = ($UserPath -split ";") | Where-Object { $_ -and $_ -ne $LauncherDir }
+    [Environment]::SetEnvironmentVariable("Path", ($Kept -join ";"), "User")
+    exit $Status
 }
 
 function Find-Uv {
