@@ -51,10 +51,10 @@ from xdub.sample.clips import LoopInputs, LoopState, decode_take, run_windows, s
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
 from xdub.sample.step_cache import SamplingStats
+from xdub.sample.windows import WindowPlan, audio_frame_count, pingpong_indices
 from xdub.speed.apply import DitSpeedups
 from xdub.speed.indicator import ModulatedInput
 from xdub.speed.plan import SpeedPlan, plan_for_options, speed_metadata
-from xdub.sample.windows import WindowPlan, audio_frame_count, pingpong_indices
 from xdub.take import write_take
 
 log = logging.getLogger(__name__)
