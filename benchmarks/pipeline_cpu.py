@@ -31,7 +31,7 @@ def run_one(duration_s: float, width: int, height: int, steps: int) -> dict[str,
         write_synthetic_video,
     )
     from xdub.model.tiny import make_tiny_folder
-    from xdub.options import DubOptions
+    from xdub.options import Codec, DubOptions
     from xdub.pipeline import DubPipeline
 
     with tempfile.TemporaryDirectory() as work:
@@ -58,7 +58,11 @@ def run_one(duration_s: float, width: int, height: int, steps: int) -> dict[str,
 
         take_started = time.perf_counter()
         result = pipeline.run(
-            clip, dialogue, root / "take.mp4", DubOptions(num_steps=steps), on_progress=on_progress
+            clip,
+            dialogue,
+            root / "take.mp4",
+            DubOptions(codec=Codec.H264, num_steps=steps),
+            on_progress=on_progress,
         )
         stages[str(last["stage"])] = round(time.perf_counter() - float(last["at"]), 2)
         return {

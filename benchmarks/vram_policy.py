@@ -34,7 +34,7 @@ def run_one(
         write_synthetic_audio,
         write_synthetic_video,
     )
-    from xdub.options import DubOptions
+    from xdub.options import Codec, DubOptions
     from xdub.pipeline import DubPipeline
     from xdub.protocol.records import VramPolicy
 
@@ -52,7 +52,9 @@ def run_one(
         idle_gib = _gib(torch.cuda.memory_allocated()) if is_cuda else None
         if is_cuda:
             torch.cuda.reset_peak_memory_stats()
-        pipeline.run(clip, dialogue, root / "take.mp4", DubOptions(num_steps=steps))
+        pipeline.run(
+            clip, dialogue, root / "take.mp4", DubOptions(codec=Codec.H264, num_steps=steps)
+        )
         done = time.perf_counter()
         return {
             "policy": policy,

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from xdub.errors import JobError
 from xdub.protocol.records import (
+    DubOptions,
     ErrorInfo,
     JobInfo,
-    JobOptions,
     JobState,
     Progress,
     TakeQuality,
@@ -24,7 +24,7 @@ class Job:
     job_id: str
     name: str
     otio: str
-    options: JobOptions
+    options: DubOptions
     state: JobState
     priority: int
     client: str

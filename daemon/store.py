@@ -23,7 +23,7 @@ from typing import Any
 from xdub.errors import JobError
 from xdub.protocol.connection import DIR_MODE as PRIVATE_DIR_MODE
 from xdub.protocol.connection import FILE_MODE as PRIVATE_FILE_MODE
-from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress, TakeQuality
+from xdub.protocol.records import DubOptions, ErrorInfo, JobState, Progress, TakeQuality
 from xdub.protocol.schema import format_utc, parse_utc
 from xdub_daemon.config import Retention
 from xdub_daemon.jobs import Job, transition
@@ -88,7 +88,7 @@ def _from_row(row: sqlite3.Row) -> Job:
     values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
     progress, error, quality = row["progress"], row["error"], row["quality"]
     values.update(
-        options=JobOptions.from_json(json.loads(row["options"])),
+        options=DubOptions.from_json(json.loads(row["options"])),
         state=JobState(row["state"]),
         progress=Progress.from_json(json.loads(progress)) if progress else None,
         error=ErrorInfo.from_json(json.loads(error)) if error else None,
@@ -221,7 +221,7 @@ class JobStore:
         *,
         name: str,
         otio: str,
-        options: JobOptions,
+        options: DubOptions,
         priority: int,
         client: str,
         host: str,

@@ -16,7 +16,7 @@ from xdub.errors import JobError
 from xdub.media.probe import probe
 from xdub.otio_job import DubJob, bad_job, parse_job
 from xdub.protocol.messages import Submit
-from xdub.protocol.records import JobOptions
+from xdub.protocol.records import DubOptions
 from xdub_daemon.jobs import Job
 from xdub_daemon.store import JobStore
 from xdub_daemon.validator import ValidatedJob
@@ -59,7 +59,7 @@ def file_frames(job: DubJob) -> tuple[int, int]:
     return first, count
 
 
-def validate_job(otio: str, options: JobOptions) -> DubJob:
+def validate_job(otio: str, options: DubOptions) -> DubJob:
     """The parsed job; ``bad_job`` if it is invalid or its frame range is not in the file."""
     job = parse_job(otio)
     file_frames(job)
@@ -77,7 +77,7 @@ def _same_job(existing: Job, submit: Submit) -> bool:
     )
 
 
-def resolved_options(options: JobOptions) -> JobOptions:
+def resolved_options(options: DubOptions) -> DubOptions:
     """``options`` with a random seed when none was given."""
     if options.seed is not None:
         return options

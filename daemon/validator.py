@@ -45,11 +45,11 @@ ValidationResult = ValidatedJob | ErrorInfo
 def validate_in_child(otio: str, options: dict[str, Any]) -> ValidationResult:
     """Validate one job (runs in the child): the job, or the error that refuses it."""
     from xdub.errors import XdubError
-    from xdub.protocol.records import JobOptions
+    from xdub.protocol.records import DubOptions
     from xdub_daemon.submit import validate_job
 
     try:
-        job = validate_job(otio, JobOptions.from_json(options))
+        job = validate_job(otio, DubOptions.from_json(options))
     except XdubError as error:
         return ErrorInfo(error.code, error.message, error.hint)
     except Exception as error:  # a bug, not the user's fault: say so

@@ -195,20 +195,16 @@ def _dub(
     job_log: JobLog,
 ) -> tuple[str, list[str], dict[str, Any]]:
     from xdub.media.mix import write_dialogue_wav
-    from xdub.media.probe import probe
     from xdub.otio_job import job_to_json, parse_job
     from xdub.otio_result import build_result
-    from xdub.protocol.records import JobOptions, Progress
+    from xdub.protocol.records import DubOptions, Progress
     from xdub.sample.clips import LoopState
     from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
-    from xdub_daemon.dub_options import dub_options
     from xdub_daemon.faults import with_test_faults
     from xdub_daemon.submit import file_frames
 
     job = parse_job(spec.otio)
-    options = JobOptions.from_json(spec.options)
-    info = probe(job.video_path)
-    dub = dub_options(options, frame_size=(info.display_width, info.display_height))
+    options = DubOptions.from_json(spec.options)
     audio = write_dialogue_wav(job.dialogue, spec.job_dir / DIALOGUE_WAV)
     resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
     if resume is not None:
@@ -226,7 +222,7 @@ def _dub(
         job.video_path,
         audio,
         spec.output,
-        dub,
+        options,
         on_progress=on_progress,
         cancel=cancel,
         resume=resume,

@@ -34,7 +34,7 @@ from xdub.media.synthetic import (
 )
 from xdub.model.sources import LocalSource, write_manifest
 from xdub.model.tiny import make_tiny_folder
-from xdub.protocol.records import Codec, JobOptions, JobState
+from xdub.protocol.records import Codec, DubOptions, JobState
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.main_window import MainWindow
 from xdub_gui.model_backend import ModelBackend
@@ -115,8 +115,8 @@ def main() -> int:
         bridge.start()
         media = root / "media"
         media.mkdir()
-        fast = JobOptions(codec=Codec.H264, num_steps=1, seed=7)
-        slow = JobOptions(codec=Codec.PRORES_HQ, num_steps=40, seed=7)
+        fast = DubOptions(codec=Codec.H264, num_steps=1, seed=7)
+        slow = DubOptions(codec=Codec.PRORES_HQ, num_steps=40, seed=7)
         with DaemonClient(connection_file) as client:
             done_id = client.submit(make_job(media, "A012_C004_interview", 1.0, 1), fast).job_id
             spin(app, lambda: client.get(done_id).state is JobState.DONE)

@@ -22,7 +22,7 @@ import platformdirs
 
 from xdub.errors import XdubError
 from xdub.paths import APP_NAME
-from xdub.protocol.records import Codec, JobOptions, VramPolicy
+from xdub.protocol.records import Codec, DubOptions, VramPolicy
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ class TraySettings:
     autostart: bool = False
     allow_lan: bool = False
 
-    def job_options(self) -> JobOptions:
+    def job_options(self) -> DubOptions:
         """Default options for a job submitted from the tray."""
-        return JobOptions(
+        return DubOptions(
             codec=self.codec, num_steps=self.quality.num_steps, output_dir=self.output_dir
         )
 

@@ -30,10 +30,10 @@ from xdub.media.synthetic import (
     write_synthetic_video,
 )
 from xdub.media.timestamps import frame_times
-from xdub.options import DubOptions
+from xdub.options import Codec, DubOptions
 from xdub.pipeline import DubPipeline, DubResult
 
-OPTIONS = DubOptions(num_steps=2)
+OPTIONS = DubOptions(codec=Codec.H264, num_steps=2)
 """Two steps: the same code path as 30, in a fraction of the time."""
 OUTSIDE_MAX_MEAN_DIFF = 3.0
 """Two H.264 generations of the same pixels differ by ~1-2 levels on average (crf 16)."""

@@ -22,11 +22,11 @@ from xdub.media.synthetic import (
     write_synthetic_audio,
     write_synthetic_video,
 )
-from xdub.options import DubOptions
+from xdub.options import Codec, DubOptions
 from xdub.pipeline import DubPipeline
 from xdub.protocol.records import Progress, Stage, VramPolicy
 
-OPTIONS = DubOptions(num_steps=2)
+OPTIONS = DubOptions(codec=Codec.H264, num_steps=2)
 NETWORK_GROUPS = {
     "detector": {"face"},
     "whisper": {"audio"},

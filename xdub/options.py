@@ -1,60 +1,44 @@
-"""Per-take options of the dubbing pipeline (everything that may change between two jobs)."""
+"""The pipeline's reading of the one options record, ``DubOptions`` (``xdub.protocol.records``).
+
+The record is stdlib-only so that the daemon, the tray and the hosts' plugins build the same
+object the pipeline runs; here it becomes the media and face settings the stages take.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from xdub.errors import XdubError
-from xdub.face.speaker import SpeakerChoice
-from xdub.face.track import MissingFace
+from xdub.face.speaker import SpeakerChoice, SpeakerRule
 from xdub.media.codecs import TakeSettings
-from xdub.protocol.records import Preset, Quality
+from xdub.protocol.records import DEFAULT_SEED, Codec, DubOptions, MissingFace, Speaker
+
+__all__ = [
+    "DEFAULT_SEED",
+    "Codec",
+    "DubOptions",
+    "MissingFace",
+    "Speaker",
+    "noise_seed",
+    "speaker_choice",
+    "take_settings",
+]
 
 
-@dataclass(frozen=True)
-class DubOptions:
-    """How to dub one take. Defaults are the reference CLI's, with the README's 30 steps.
+def noise_seed(options: DubOptions) -> int:
+    """The seed the take's noise is drawn from."""
+    return DEFAULT_SEED if options.seed is None else options.seed
 
-    ``seed``: noise seed; every window starts from the same noise (as the reference) unless
-    ``independent_noise``, which draws window k's noise from ``seed + k``.
-    ``ref_guidance`` / ``audio_guidance``: base scales of the triple CFG (dynamic schedule).
-    Device and precision are the pipeline's (models stay loaded for them across takes).
-    Speed (``xdub.speed.plan``): ``quality`` exact or fast; ``preset`` draft overrides the
-    steps, the internal crop and the quality; ``fp8`` None = where the GPU has it (fast only);
-    ``step_cache_threshold`` None = the quality's default; ``guidance_reuse_period`` k > 1
-    computes ``guidance_reuse_branch`` every k-th DiT pass only.
-    """
 
-    num_steps: int = 30
-    seed: int = 42
-    ref_guidance: float = 2.5
-    audio_guidance: float = 10.0
-    independent_noise: bool = False
-    take: TakeSettings = field(default_factory=TakeSettings)
-    speaker: SpeakerChoice = field(default_factory=SpeakerChoice)
-    missing_face: MissingFace = MissingFace.ERROR
-    """Stretches without the speaker's face: refuse the take, or leave those frames untouched."""
-    quality: Quality = Quality.EXACT
-    preset: Preset = Preset.FINAL
-    fp8: bool | None = None
-    step_cache_threshold: float | None = None
-    guidance_reuse_period: int = 1
-    guidance_reuse_branch: str = "nega"
+def take_settings(options: DubOptions) -> TakeSettings:
+    """How the take is encoded."""
+    return TakeSettings(codec=options.codec.value, crf=options.crf)
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.num_steps <= 1000:
-            raise XdubError(f"num_steps {self.num_steps} is not in 1..1000", code="bad_options")
-        if self.ref_guidance < 0 or self.audio_guidance < 0:
-            raise XdubError("guidance scales must not be negative", code="bad_options")
-        if self.seed < 0:
-            raise XdubError(f"seed {self.seed} is negative", code="bad_options")
-        if self.step_cache_threshold is not None and not 0 <= self.step_cache_threshold < 10:
-            raise XdubError(
-                f"step_cache_threshold {self.step_cache_threshold} is not in 0..10",
-                code="bad_options",
-            )
-        if self.guidance_reuse_period < 1 or self.guidance_reuse_branch not in ("nega", "posi_r"):
-            raise XdubError(
-                "guidance_reuse_period must be >= 1 and guidance_reuse_branch nega or posi_r",
-                code="bad_options",
-            )
+
+def speaker_choice(options: DubOptions, *, frame_size: tuple[int, int]) -> SpeakerChoice:
+    """Whom to dub. ``frame_size``: the clip's upright (width, height) in px, to turn
+    ``speaker_xy`` (0-1 of the first frame) into pixels."""
+    if options.speaker is Speaker.POINT and options.speaker_xy is not None:
+        x, y = options.speaker_xy
+        width, height = frame_size
+        return SpeakerChoice(rule=SpeakerRule.PICKED, point_xy=(x * width, y * height))
+    if options.speaker is Speaker.HIGHEST_SCORE:
+        return SpeakerChoice(rule=SpeakerRule.HIGHEST_SCORE)
+    return SpeakerChoice()

@@ -43,7 +43,7 @@ from xdub.media.fps import MODEL_FPS
 from xdub.media.probe import MediaInfo, probe
 from xdub.media.timestamps import frame_times
 from xdub.model.bundle import ModelBundle
-from xdub.options import DubOptions
+from xdub.options import DubOptions, noise_seed, speaker_choice, take_settings
 from xdub.progress import ProgressCallback, ProgressReporter
 from xdub.protocol.records import Stage, VramPolicy
 from xdub.protocol.timecode import shift_timecode
@@ -209,7 +209,7 @@ class DubPipeline:
         progress = ProgressReporter(on_progress, cancel)
         progress.stage(Stage.PREPARE)
         output.parent.mkdir(parents=True, exist_ok=True)
-        options.take.check_path(output)
+        take_settings(options).check_path(output)
         plan = _plan_frames(video, frames)
         dialogue = _load_dialogue(audio, plan.info.duration_s)
         models = self.models
@@ -236,7 +236,7 @@ class DubPipeline:
                 whisper=features.whisper,
                 wav2vec=features.wav2vec,
                 total_length=total_length,
-                seed=options.seed,
+                seed=noise_seed(options),
                 independent_noise=options.independent_noise,
             )
             state = self._denoise(inputs, options, speed, stats, progress, resume, on_window)
@@ -262,7 +262,9 @@ class DubPipeline:
     ) -> FaceTrack:
         tracker = FaceTracker(
             self.models.face,
-            speaker=options.speaker,
+            speaker=speaker_choice(
+                options, frame_size=(plan.info.display_width, plan.info.display_height)
+            ),
             min_face_score=0.0 if self.models.is_test_weights else MIN_FACE_SCORE,
             missing_face=options.missing_face,
         )
@@ -314,7 +316,7 @@ class DubPipeline:
         progress.stage(Stage.DENOISE)
         settings = SamplerSettings(
             num_steps=speed.num_steps,
-            guidance=GuidanceScales(options.ref_guidance, options.audio_guidance),
+            guidance=GuidanceScales(options.ref_cfg_scale, options.audio_cfg_scale),
             guidance_reuse=speed.guidance_reuse,
             step_cache_threshold=speed.step_cache_threshold,
         )
@@ -428,6 +430,6 @@ def _write(
         first_frame=plan.first_frame,
         covering=plan.covering,
         audio=dialogue.take_audio,
-        settings=options.take,
+        settings=take_settings(options),
         on_frame=lambda done: progress.report(done / num_frames),
     )

@@ -16,10 +16,14 @@ from .core.timing import dialogue_pieces, file_dialogue
 from .xdub_protocol.connection import find_daemon
 from .xdub_protocol.exceptions import MediaError, XdubError
 from .xdub_protocol.otio_json import job_to_json
-from .xdub_protocol.records import JobOptions
+from .xdub_protocol.records import DubOptions
 
 QUALITY_STEPS = {"DRAFT": 10, "STANDARD": 30, "HIGH": 50}
 """Denoising steps of each quality preset; "CUSTOM" uses the operator's own value."""
+
+DEFAULTS = DubOptions()
+RANDOM_SEED = -1
+"""The ``seed`` property's value for "a random seed" (a Blender int cannot be None)."""
 
 
 def _report_error(operator: Any, error: XdubError) -> set[str]:
@@ -63,9 +67,35 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         ),
         default="STANDARD",
     )
-    num_steps: bpy.props.IntProperty(name="Steps", default=30, min=1, max=1000)  # type: ignore[valid-type]
-    ref_cfg_scale: bpy.props.FloatProperty(name="Reference Guidance", default=2.5, min=0.0)  # type: ignore[valid-type]
-    audio_cfg_scale: bpy.props.FloatProperty(name="Audio Guidance", default=10.0, min=0.0)  # type: ignore[valid-type]
+    num_steps: bpy.props.IntProperty(name="Steps", default=DEFAULTS.num_steps, min=1, max=1000)  # type: ignore[valid-type]
+    ref_cfg_scale: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Reference Guidance", default=DEFAULTS.ref_cfg_scale, min=0.0
+    )
+    audio_cfg_scale: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Audio Guidance", default=DEFAULTS.audio_cfg_scale, min=0.0
+    )
+    seed: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Seed", default=RANDOM_SEED, min=RANDOM_SEED, description="-1: a random seed"
+    )
+    independent_noise: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Independent Noise", default=DEFAULTS.independent_noise
+    )
+    speaker: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Speaker",
+        items=(
+            ("largest", "Largest Face", "The person with the largest face over the clip"),
+            ("highest_score", "Best Detection", "Each frame's most confident person"),
+        ),
+        default=DEFAULTS.speaker.value,
+    )
+    missing_face: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Missing Face",
+        items=(
+            ("error", "Refuse Take", "Fail when the face is lost for a while"),
+            ("pass_through", "Leave Frames", "Keep the frames without a face as they are"),
+        ),
+        default=DEFAULTS.missing_face.value,
+    )
     codec: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Codec",
         items=(
@@ -73,7 +103,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             ("dnxhr_hq", "DNxHR HQ", ""),
             ("h264", "H.264", "High quality H.264"),
         ),
-        default="prores_hq",
+        default=DEFAULTS.codec.value,
     )
     mute_original: bpy.props.BoolProperty(name="Mute Original", default=True)  # type: ignore[valid-type]
     add_sound: bpy.props.BoolProperty(name="Add Take Sound", default=False)  # type: ignore[valid-type]
@@ -101,20 +131,28 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         layout.prop(self, "ref_cfg_scale")
         layout.prop(self, "audio_cfg_scale")
         layout.prop(self, "codec")
+        layout.prop(self, "seed")
+        layout.prop(self, "independent_noise")
+        layout.prop(self, "speaker")
+        layout.prop(self, "missing_face")
         layout.prop(self, "mute_original")
         row = layout.row()
         row.enabled = compat.has_sound_strips()  # a take sound needs Audaspace
         row.prop(self, "add_sound")
 
-    def job_options(self) -> JobOptions:
-        from .xdub_protocol.records import Codec
+    def job_options(self) -> DubOptions:
+        from .xdub_protocol.records import Codec, MissingFace, Speaker
 
         steps = QUALITY_STEPS.get(self.quality, self.num_steps)
-        return JobOptions(
+        return DubOptions(
             codec=Codec(self.codec),
             num_steps=steps,
             ref_cfg_scale=self.ref_cfg_scale,
             audio_cfg_scale=self.audio_cfg_scale,
+            seed=None if self.seed == RANDOM_SEED else self.seed,
+            independent_noise=self.independent_noise,
+            speaker=Speaker(self.speaker),
+            missing_face=MissingFace(self.missing_face),
         )
 
     def execute(self, context: Any) -> set[str]:

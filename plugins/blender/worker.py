@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .xdub_protocol.client import DaemonClient, JobUpdate, JobWatch
 from .xdub_protocol.exceptions import XdubError
-from .xdub_protocol.records import JobOptions
+from .xdub_protocol.records import DubOptions
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class _Command:
     kind: str  # "submit", "cancel" or "watch"
     job_id: str
     otio: str = ""
-    options: JobOptions | None = None
+    options: DubOptions | None = None
 
 
 def _error(job_id: str, error: XdubError) -> Update:
@@ -104,7 +104,7 @@ class DaemonWorker:
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, job_id: str, otio: str, options: JobOptions) -> None:
+    def submit(self, job_id: str, otio: str, options: DubOptions) -> None:
         self.commands.put(_Command("submit", job_id, otio, options))
 
     def cancel(self, job_id: str) -> None:
@@ -142,7 +142,7 @@ class DaemonWorker:
                 return
             try:
                 if command.kind == "submit":
-                    options = command.options or JobOptions()
+                    options = command.options or DubOptions()
                     reply = client.submit(command.otio, options, job_id=command.job_id)
                     self.updates.put(Update(command.job_id, state=reply.state.value))
                 elif command.kind == "cancel":

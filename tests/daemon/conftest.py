@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.daemon import Clip, DaemonProcess, make_clip
 
-from xdub.protocol.records import Codec, JobOptions
+from xdub.protocol.records import Codec, DubOptions
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +44,10 @@ def four_window_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
     return make_clip(tmp_path_factory.mktemp("media-four"), "four", FOUR_WINDOW_CLIP_S, seed=9)
 
 
-def _fast_options(**changes: object) -> JobOptions:
+def _fast_options(**changes: object) -> DubOptions:
     values: dict[str, object] = {"codec": Codec.H264, "num_steps": 1, "seed": 7}
     values.update(changes)
-    return JobOptions(**values)  # type: ignore[arg-type]
+    return DubOptions(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

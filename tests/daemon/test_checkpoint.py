@@ -1,4 +1,4 @@
-"""Window checkpoints round-trip exactly; options map onto the pipeline's; the fault hook."""
+"""Window checkpoints round-trip exactly; the fault hook."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from xdub.face.speaker import SpeakerRule
-from xdub.media.codecs import VIDEO_CODECS
-from xdub.protocol.records import Codec, JobOptions, Speaker
 from xdub.sample.clips import LoopState
 from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
-from xdub_daemon.dub_options import dub_options
 from xdub_daemon.faults import FAULT_ENV, with_test_faults
 
 
@@ -41,29 +37,6 @@ def test_checkpoint_round_trips_and_keeps_only_the_newest(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [".w0003.tmp", "w0002"]
     remove_checkpoints(tmp_path)
     assert load_checkpoint(tmp_path) is None
-
-
-def test_every_protocol_codec_is_a_take_codec() -> None:
-    assert {codec.value for codec in Codec} == set(VIDEO_CODECS)
-
-
-def test_job_options_map_onto_dub_options() -> None:
-    options = JobOptions(
-        codec=Codec.DNXHR_HQ,
-        num_steps=12,
-        ref_cfg_scale=1.5,
-        audio_cfg_scale=8.0,
-        seed=99,
-        speaker=Speaker.POINT,
-        speaker_xy=(0.25, 0.5),
-    )
-    dub = dub_options(options, frame_size=(1920, 1080))
-    assert (dub.num_steps, dub.seed, dub.ref_guidance, dub.audio_guidance) == (12, 99, 1.5, 8.0)
-    assert dub.take.codec == "dnxhr_hq"
-    assert dub.speaker.rule is SpeakerRule.PICKED and dub.speaker.point_xy == (480.0, 540.0)
-    assert dub_options(JobOptions(seed=1), frame_size=(8, 8)).speaker.rule is SpeakerRule.LARGEST
-    with pytest.raises(ValueError, match="seed"):
-        dub_options(JobOptions(), frame_size=(8, 8))
 
 
 def test_fault_hook_strikes_only_at_its_window_of_a_longer_job(monkeypatch) -> None:

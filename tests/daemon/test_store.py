@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from xdub.errors import JobError
-from xdub.protocol.records import ErrorInfo, JobOptions, JobState, Progress, Stage
+from xdub.protocol.records import DubOptions, ErrorInfo, JobState, Progress, Stage
 from xdub_daemon.config import Retention
 from xdub_daemon.jobs import transition
 from xdub_daemon.store import SCHEMA_VERSION, JobStore
@@ -51,7 +51,7 @@ def _add(store: JobStore, job_id: str, priority: int = 0) -> None:
         job_id,
         name=f"take {job_id}",
         otio="{}",
-        options=JobOptions(seed=1),
+        options=DubOptions(seed=1),
         priority=priority,
         client="test",
         host="cli",
@@ -91,7 +91,7 @@ def test_a_schema_1_store_is_upgraded_and_its_jobs_have_no_clip(tmp_path: Path) 
     db.execute(
         "INSERT INTO jobs VALUES ('old', 'Scene 1', '{}', ?, 'done', 0, 'resolve', 'resolve', 1,"
         " '2020-01-01T10:00:00Z', '2020-01-01T10:05:00Z', NULL, NULL, '{}', '[]', 2, 1)",
-        (json.dumps(JobOptions(seed=4).to_json()),),
+        (json.dumps(DubOptions(seed=4).to_json()),),
     )
     db.execute("INSERT INTO settings VALUES ('queue_paused', 'true')")
     db.commit()

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from xdub.protocol.records import ErrorInfo, JobOptions
+from xdub.protocol.records import DubOptions, ErrorInfo
 from xdub_daemon.validator import SubmitValidator, ValidatedJob, ValidationResult
 
 
@@ -20,7 +20,7 @@ def _results(validator: SubmitValidator, count: int, timeout_s: float = 60.0) ->
 
 
 def test_jobs_past_the_time_limit_or_crashing_the_child_are_refused(short_clip) -> None:
-    options = JobOptions().to_json()
+    options = DubOptions().to_json()
     validator = SubmitValidator(timeout_s=0.05)  # less than the child needs to import OTIO
     validator.start()
     try:

@@ -15,8 +15,9 @@ import pytest
 from xdub.errors import MediaError
 from xdub.face.landmarks import FACE, NUM_KEYPOINTS
 from xdub.face.speaker import SpeakerChoice, SpeakerRule
-from xdub.face.track import FramePeople, MissingFace, crop_track
+from xdub.face.track import FramePeople, crop_track
 from xdub.media.synthetic_face import FaceGeometry, FaceMotion
+from xdub.protocol.records import MissingFace
 
 WIDTH, HEIGHT, FPS = 640, 360, 25.0
 SEEN_SCORE = 0.9

@@ -8,14 +8,14 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import ErrorInfo, JobInfo, JobOptions, JobState, Progress, Stage
+from xdub.protocol.records import DubOptions, ErrorInfo, JobInfo, JobState, Progress, Stage
 from xdub_gui.jobs_model import FRACTION_ROLE, Column, JobTableModel, format_eta
 from xdub_gui.status import TrayState, daemon_status, status_icon
 
 
 def _job(job_id: str, created_at: str, state: JobState = JobState.QUEUED) -> JobInfo:
     """A job as a 1.0 daemon reports it: a timeline name, no clip name."""
-    return JobInfo(job_id, f"scene {job_id}", state, created_at, created_at, JobOptions())
+    return JobInfo(job_id, f"scene {job_id}", state, created_at, created_at, DubOptions())
 
 
 def _result_otio(tmp_path: Path, video_name: str) -> str:

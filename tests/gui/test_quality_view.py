@@ -9,8 +9,8 @@ from xdub.protocol.messages import JobStateEvent
 from xdub.protocol.records import (
     PSNR_IDENTICAL_DB,
     Codec,
+    DubOptions,
     JobInfo,
-    JobOptions,
     JobState,
     TakeQuality,
 )
@@ -45,7 +45,7 @@ CLEAN = TakeQuality(
 
 def _done(job_id: str, quality: TakeQuality | None) -> JobInfo:
     at = "2026-03-14T09:26:53Z"
-    return JobInfo(job_id, "Scene 12", JobState.DONE, at, at, JobOptions(), quality=quality)
+    return JobInfo(job_id, "Scene 12", JobState.DONE, at, at, DubOptions(), quality=quality)
 
 
 def _view(qtbot: QtBot, *jobs: JobInfo) -> QueueView:
@@ -101,7 +101,7 @@ def test_a_real_take_gets_its_quality_in_the_job_detail(
     try:
         qtbot.waitUntil(lambda: bridge.is_connected, timeout=10_000)
         with gui_daemon.client() as client:
-            options = JobOptions(codec=Codec.H264, num_steps=1, seed=7)
+            options = DubOptions(codec=Codec.H264, num_steps=1, seed=7)
             job_id = client.submit(short_clip.otio, options).job_id
 
         def has_quality() -> bool:

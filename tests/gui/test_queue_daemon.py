@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from xdub.protocol.records import Codec, JobOptions, JobState
+from xdub.protocol.records import Codec, DubOptions, JobState
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.jobs_model import JobRow
 from xdub_gui.queue_controller import QueueController
@@ -24,8 +24,8 @@ from .conftest import Clip, GuiDaemon
 TAKE_TIMEOUT_MS = 180_000
 """A one-second tiny take renders in seconds on an idle CPU, but a shared 2-core box can be
 several times slower; waitUntil returns as soon as the state arrives."""
-FAST = JobOptions(codec=Codec.H264, num_steps=1, seed=7)
-SLOW = JobOptions(codec=Codec.H264, num_steps=6, seed=7)
+FAST = DubOptions(codec=Codec.H264, num_steps=1, seed=7)
+SLOW = DubOptions(codec=Codec.H264, num_steps=6, seed=7)
 """Six steps keep the job running long enough to cancel it mid-way (cancel lands within one)."""
 
 

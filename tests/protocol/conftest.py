@@ -32,7 +32,7 @@ from xdub.protocol.messages import (
     SettingsReply,
     WorkerHealthEvent,
 )
-from xdub.protocol.records import JobInfo, JobOptions, JobState, WorkerState
+from xdub.protocol.records import DubOptions, JobInfo, JobState, WorkerState
 from xdub.protocol.schema import Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import bind_server_sockets, publish
@@ -188,7 +188,7 @@ def _job(job_id: str, state: JobState = JobState.QUEUED) -> JobInfo:
         state=state,
         created_at="2026-03-14T09:26:53Z",
         updated_at="2026-03-14T09:26:53Z",
-        options=JobOptions(),
+        options=DubOptions(),
     )
 
 

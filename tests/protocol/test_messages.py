@@ -19,9 +19,9 @@ from xdub.protocol.messages import (
     parse_content,
 )
 from xdub.protocol.records import (
+    DubOptions,
     ErrorInfo,
     JobInfo,
-    JobOptions,
     ModelAction,
     SettingsAction,
 )
@@ -61,15 +61,15 @@ def test_progress_converts_json_types_and_checks_ranges() -> None:
 
 
 def test_job_options_check_values() -> None:
-    assert JobOptions().to_json()["codec"] == "prores_hq"
-    assert JobOptions(speaker="point", speaker_xy=[0.5, 0.25]).speaker_xy == (0.5, 0.25)
-    _bad_content(JobOptions, speaker="point")
-    _bad_content(JobOptions, speaker_xy=[0.5, 0.5])
-    _bad_content(JobOptions, speaker="point", speaker_xy=[1.5, 0.5])
-    _bad_content(JobOptions, num_steps=0)
-    _bad_content(JobOptions, codec="mpeg1")
-    _bad_content(JobOptions, output_dir="relative/dir")
-    _bad_content(JobOptions, seed=-3)
+    assert DubOptions().to_json()["codec"] == "prores_hq"
+    assert DubOptions(speaker="point", speaker_xy=[0.5, 0.25]).speaker_xy == (0.5, 0.25)
+    _bad_content(DubOptions, speaker="point")
+    _bad_content(DubOptions, speaker_xy=[0.5, 0.5])
+    _bad_content(DubOptions, speaker="point", speaker_xy=[1.5, 0.5])
+    _bad_content(DubOptions, num_steps=0)
+    _bad_content(DubOptions, codec="mpeg1")
+    _bad_content(DubOptions, output_dir="relative/dir")
+    _bad_content(DubOptions, seed=-3)
 
 
 def test_requests_check_their_fields() -> None:
@@ -93,7 +93,7 @@ def test_unknown_keys_are_ignored_but_missing_ones_are_not() -> None:
 
 
 def test_job_info_host_round_trips_and_is_optional() -> None:
-    info = JobInfo("j", "Scene 1", JobState.QUEUED, _STAMP, _STAMP, JobOptions(), host="resolve")
+    info = JobInfo("j", "Scene 1", JobState.QUEUED, _STAMP, _STAMP, DubOptions(), host="resolve")
     assert JobInfo.from_json(info.to_json()) == info
     without_host = {key: value for key, value in info.to_json().items() if key != "host"}
     assert JobInfo.from_json(without_host).host is None  # from a daemon that does not say

@@ -15,7 +15,7 @@ from support.daemon import DaemonProcess, make_clip
 
 from xdub.protocol.connection import read_connection_file
 from xdub.protocol.messages import Hello, HelloReply, ListJobs, Submit, SubmitReply
-from xdub.protocol.records import JobInfo, JobOptions
+from xdub.protocol.records import DubOptions, JobInfo
 from xdub.protocol.schema import Content, negotiate_version
 from xdub.protocol.signing import Message, Session
 
@@ -77,7 +77,7 @@ def test_a_daemon_serves_a_client_that_speaks_1_0(
     assert reply.content.protocol_version == OLD_VERSION
     clip = make_clip(tmp_path, "interview", 0.2, seed=3)
     job_id = uuid.uuid4().hex
-    reply, _ = old_client.call("submit", Submit(job_id, clip.otio, JobOptions(seed=1)))
+    reply, _ = old_client.call("submit", Submit(job_id, clip.otio, DubOptions(seed=1)))
     assert isinstance(reply.content, SubmitReply) and reply.content.job_id == job_id
     reply, wire = old_client.call("list", ListJobs(None, 10))
     (job,) = wire["jobs"]
@@ -99,7 +99,7 @@ def test_this_client_reads_the_jobs_of_a_1_0_daemon(
         "state": "queued",
         "created_at": "2026-03-14T09:26:53Z",
         "updated_at": "2026-03-14T09:26:53Z",
-        "options": JobOptions().to_json(),
+        "options": DubOptions().to_json(),
         "progress": None,
         "error": None,
         "result_otio": None,

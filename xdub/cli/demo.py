@@ -41,7 +41,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     from xdub.model.folder import ModelFolder
     from xdub.model.tiny import make_tiny_folder
-    from xdub.options import DubOptions
+    from xdub.options import Codec, DubOptions
     from xdub.paths import default_model_dir
     from xdub.pipeline import DubPipeline
 
@@ -68,7 +68,11 @@ def run_demo(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     try:
         result = pipeline.run(
-            clip, dialogue, out / "take.mp4", DubOptions(num_steps=steps), on_progress=bar
+            clip,
+            dialogue,
+            out / "take.mp4",
+            DubOptions(codec=Codec.H264, num_steps=steps),
+            on_progress=bar,
         )
     finally:
         bar.close()

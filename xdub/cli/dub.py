@@ -2,8 +2,8 @@
 
 When a daemon runs (its connection file names a live process) the job goes to it: the OTIO
 job is built from the whole file, its progress events drive the same bar, and the take is
-copied to OUT. ``--local``, or an option the daemon's jobs cannot carry (``--model``,
-``--independent-noise``, ``--crf``, ``--speaker highest_score``, ``--device``,
+copied to OUT. The take's options (``DubOptions``) travel with the job either way;
+``--local``, or an option of how the pipeline runs (``--model``, ``--device``,
 ``--precision``, ``--vram-policy``, ``--face-backend``: the daemon has its own), dubs in this
 process.
 """
@@ -14,17 +14,11 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from xdub.cli.option_args import add_option_arguments, options_from_args
 from xdub.cli.pipeline_args import add_pipeline_arguments
-from xdub.face.speaker import SpeakerRule
-from xdub.media.codecs import VIDEO_CODECS
-from xdub.protocol.records import VramPolicy
-
-if TYPE_CHECKING:
-    from xdub.protocol.records import JobOptions
-
-DEFAULT_CRF = 16
+from xdub.protocol.records import DEFAULT_SEED, Codec, VramPolicy
 
 
 def register(subparsers: Any) -> None:
@@ -40,19 +34,7 @@ def register(subparsers: Any) -> None:
     dub.add_argument("audio", type=Path, help="the replacement dialogue (audio or video file)")
     dub.add_argument("-o", "--output", type=Path, required=True, help="the take to write")
     dub.add_argument("--model", type=Path, help="model folder (default: the installed one)")
-    dub.add_argument("--steps", type=int, default=30, help="denoising steps (25-50 advised)")
-    dub.add_argument("--seed", type=int, default=42, help="noise seed")
-    dub.add_argument("--ref-guidance", type=float, default=2.5, help="identity guidance")
-    dub.add_argument("--audio-guidance", type=float, default=10.0, help="lip-sync guidance")
-    dub.add_argument("--independent-noise", action="store_true", help="new noise for every window")
-    dub.add_argument("--codec", choices=sorted(VIDEO_CODECS), default="h264")
-    dub.add_argument("--crf", type=int, default=DEFAULT_CRF, help="H.264 quality (lower is better)")
-    dub.add_argument(
-        "--speaker",
-        choices=[rule.value for rule in SpeakerRule if rule is not SpeakerRule.PICKED],
-        default=SpeakerRule.LARGEST.value,
-        help="whom to dub when several people are in the shot",
-    )
+    add_option_arguments(dub, codec_default=Codec.H264, seed_default=DEFAULT_SEED)
     add_pipeline_arguments(dub, vram_policy_default=VramPolicy.RESIDENT.value)
     dub.add_argument(
         "--local", action="store_true", help="dub in this process even when a daemon runs"
@@ -92,12 +74,6 @@ def _daemon_unsupported(args: argparse.Namespace) -> list[str]:
     found = []
     if args.model is not None:
         found.append("--model")
-    if args.independent_noise:
-        found.append("--independent-noise")
-    if args.crf != DEFAULT_CRF:
-        found.append("--crf")
-    if args.speaker != SpeakerRule.LARGEST.value:
-        found.append(f"--speaker {args.speaker}")
     if args.device != "auto":
         found.append("--device")
     if args.precision != "auto":
@@ -107,18 +83,6 @@ def _daemon_unsupported(args: argparse.Namespace) -> list[str]:
     if args.face_backend != "builtin":
         found.append("--face-backend")
     return found
-
-
-def _job_options(args: argparse.Namespace) -> JobOptions:
-    from xdub.protocol.records import Codec, JobOptions
-
-    return JobOptions(
-        codec=Codec(args.codec),
-        num_steps=args.steps,
-        ref_cfg_scale=args.ref_guidance,
-        audio_cfg_scale=args.audio_guidance,
-        seed=args.seed,
-    )
 
 
 def run_via_daemon(args: argparse.Namespace) -> int:
@@ -140,7 +104,7 @@ def run_via_daemon(args: argparse.Namespace) -> int:
             bar(event.content.progress)
 
     with DaemonClient() as client:
-        job_id = client.submit(otio_json, _job_options(args)).job_id
+        job_id = client.submit(otio_json, options_from_args(args)).job_id
         print(f"submitted job {job_id} to the running daemon (--local dubs here)", file=sys.stderr)
         try:
             job = client.wait(job_id, on_event=on_event)
@@ -167,21 +131,10 @@ def run_via_daemon(args: argparse.Namespace) -> int:
 def run_local(args: argparse.Namespace) -> int:
     """Dub in this process."""
     from xdub.cli.progress_bar import ProgressBar
-    from xdub.face.speaker import SpeakerChoice
-    from xdub.media.codecs import TakeSettings
-    from xdub.options import DubOptions
     from xdub.paths import default_model_dir
     from xdub.pipeline import DubPipeline
 
-    options = DubOptions(
-        num_steps=args.steps,
-        seed=args.seed,
-        ref_guidance=args.ref_guidance,
-        audio_guidance=args.audio_guidance,
-        independent_noise=args.independent_noise,
-        take=TakeSettings(codec=args.codec, crf=args.crf),
-        speaker=SpeakerChoice(rule=SpeakerRule(args.speaker)),
-    )
+    options = options_from_args(args)
     model_dir = args.model or default_model_dir()
     pipeline = DubPipeline(
         model_dir,

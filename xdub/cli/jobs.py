@@ -1,6 +1,6 @@
 """``xdub submit`` and ``xdub jobs``: queue takes on the daemon and follow them.
 
-xdub submit VIDEO AUDIO [--codec C --steps N --seed S --priority P --output-dir D --wait]
+xdub submit VIDEO AUDIO [take options as xdub dub] [--priority P --output-dir D --wait]
 xdub submit --otio FILE [...]
 xdub jobs list [--state S ...] [--limit N]
 xdub jobs watch JOB_ID
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from xdub.protocol.records import Codec, JobInfo, JobOptions, JobState
+from xdub.cli.option_args import add_option_arguments, options_from_args
+from xdub.protocol.records import Codec, JobInfo, JobState
 
 
 def register(subparsers: Any) -> None:
@@ -28,9 +29,7 @@ def register(subparsers: Any) -> None:
     submit.add_argument("video", type=Path, nargs="?", help="the clip to dub")
     submit.add_argument("audio", type=Path, nargs="?", help="the replacement dialogue")
     submit.add_argument("--otio", type=Path, help="an OTIO job timeline instead of VIDEO AUDIO")
-    submit.add_argument("--codec", choices=[codec.value for codec in Codec], default="h264")
-    submit.add_argument("--steps", type=int, default=30, help="denoising steps")
-    submit.add_argument("--seed", type=int, help="noise seed (default: random, recorded)")
+    add_option_arguments(submit, codec_default=Codec.H264, seed_default=None)
     submit.add_argument("--priority", type=int, default=0, help="-100..100, higher runs first")
     submit.add_argument("--output-dir", type=Path, help="folder for the take (absolute)")
     submit.add_argument("--wait", action="store_true", help="follow the job until it ends")
@@ -85,13 +84,6 @@ def whole_file_job(video: Path, audio: Path) -> str:
     return job_to_json(timeline)
 
 
-def _options(args: argparse.Namespace) -> JobOptions:
-    output_dir = str(args.output_dir.resolve()) if args.output_dir else None
-    return JobOptions(
-        codec=Codec(args.codec), num_steps=args.steps, seed=args.seed, output_dir=output_dir
-    )
-
-
 def _print_job(job: JobInfo) -> None:
     progress = ""
     if job.progress is not None and job.state is JobState.RUNNING:
@@ -140,8 +132,10 @@ def run_submit(args: argparse.Namespace) -> int:
         otio_json = whole_file_job(args.video, args.audio)
     else:
         raise SystemExit("xdub submit: give VIDEO AUDIO, or --otio FILE")
+    output_dir = str(args.output_dir.resolve()) if args.output_dir else None
+    options = options_from_args(args, output_dir=output_dir)
     with DaemonClient() as client:
-        reply = client.submit(otio_json, _options(args), priority=args.priority)
+        reply = client.submit(otio_json, options, priority=args.priority)
     print(f"{reply.job_id} {reply.state.value} ({reply.queue_position} ahead)")
     return _follow(reply.job_id) if args.wait else 0
 

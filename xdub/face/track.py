@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from itertools import islice
 
 import numpy as np
@@ -21,6 +20,7 @@ from xdub.face.detect import person_candidates
 from xdub.face.landmarks import FACE, face_landmarks, pose_filter
 from xdub.face.speaker import NO_CANDIDATE, SpeakerChoice, choose_speaker
 from xdub.face.wholebody import RTMW_SCORE_SCALE, WholebodyBackend, to_openpose_134
+from xdub.protocol.records import MissingFace
 
 MIN_FACE_SIDE_PX = 48
 """Crop boxes smaller than this are refused: the 512 px crop would be mostly upscaling blur."""
@@ -28,15 +28,6 @@ MIN_FACE_SIDE_PX = 48
 
 MAX_FACELESS_RUN_S = 0.5
 """Shorter runs of frames without a face (a turn, a hand) are bridged by the box smoothing."""
-
-
-class MissingFace(str, Enum):
-    """What to do with stretches of the clip where the speaker's face is not found."""
-
-    ERROR = "error"
-    """Refuse the take, naming the time range (default)."""
-    PASS_THROUGH = "pass_through"
-    """Dub the rest; those frames are left untouched in the take."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xdub.errors import MediaError
+from xdub.protocol.records import MAX_CRF
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,6 @@ X264_PRESETS = (
     "slower",
     "veryslow",
 )
-MAX_CRF = 51
 
 
 @dataclass(frozen=True)

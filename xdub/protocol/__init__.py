@@ -20,7 +20,7 @@ from xdub.protocol.connection import (
 )
 from xdub.protocol.errors import ErrorCode
 from xdub.protocol.messages import MESSAGE_TYPES, ErrorReply, parse_content
-from xdub.protocol.records import TRANSITIONS, ErrorInfo, JobOptions, JobState, Progress, Stage
+from xdub.protocol.records import TRANSITIONS, DubOptions, ErrorInfo, JobState, Progress, Stage
 from xdub.protocol.schema import PROTOCOL_VERSION
 from xdub.protocol.signing import Header, Limits, Message, RejectedMessage, Session
 
@@ -51,7 +51,7 @@ __all__ = [
     "ErrorInfo",
     "ErrorReply",
     "Header",
-    "JobOptions",
+    "DubOptions",
     "JobState",
     "Limits",
     "Message",

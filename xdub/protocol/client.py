@@ -51,9 +51,9 @@ from xdub.protocol.messages import (
     SubmitReply,
 )
 from xdub.protocol.records import (
+    DubOptions,
     ErrorInfo,
     JobInfo,
-    JobOptions,
     JobState,
     ModelAction,
     ModelInfo,
@@ -186,13 +186,13 @@ class DaemonClient:
     def submit(
         self,
         otio_json: str,
-        options: JobOptions | None = None,
+        options: DubOptions | None = None,
         *,
         job_id: str | None = None,
         priority: int = 0,
     ) -> SubmitReply:
         """Queue the OTIO job; resending the same ``job_id`` and job is safe."""
-        request = Submit(job_id or new_job_id(), otio_json, options or JobOptions(), priority)
+        request = Submit(job_id or new_job_id(), otio_json, options or DubOptions(), priority)
         return cast(SubmitReply, self.call(request))
 
     def list_jobs(

@@ -6,7 +6,7 @@ Each message class names its ``MSG_TYPE``: ``Request`` subclasses (answered by t
 ``MSG_TYPE`` is theirs plus ``_reply``), ``Reply`` subclasses and ``Event`` subclasses. Every
 class validates on construction (see ``xdub.protocol.schema``); ``MESSAGE_TYPES`` is the
 registry and ``parse_content`` the entry point for received content. The objects they carry
-(``JobState``, ``Progress``, ``JobOptions`` ...) live in ``xdub.protocol.records``.
+(``JobState``, ``Progress``, ``DubOptions`` ...) live in ``xdub.protocol.records``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from xdub.errors import ProtocolError, XdubError
 from xdub.protocol.errors import ErrorCode, exception_for
 from xdub.protocol.records import (
     DownloadState,
+    DubOptions,
     ErrorInfo,
     JobInfo,
-    JobOptions,
     JobState,
     ModelAction,
     ModelInfo,
@@ -71,7 +71,7 @@ class Submit(Request):
     MSG_TYPE = "submit"
     job_id: str
     otio: str
-    options: JobOptions = field(default_factory=JobOptions)
+    options: DubOptions = field(default_factory=DubOptions)
     priority: int = 0
 
     def _validate(self) -> None:

@@ -92,7 +92,20 @@ class Speaker(str, Enum):
     """How the face to dub is chosen when several are present."""
 
     LARGEST = "largest"
+    """The person with the largest face box over the whole clip."""
     POINT = "point"
+    """The person under ``speaker_xy``."""
+    HIGHEST_SCORE = "highest_score"
+    """X-Dub's rule: each frame's top-scoring person on its own, no tracking (since 1.2)."""
+
+
+class MissingFace(str, Enum):
+    """What to do with stretches of the clip where the speaker's face is not found."""
+
+    ERROR = "error"
+    """Refuse the take, naming the time range (default)."""
+    PASS_THROUGH = "pass_through"
+    """Dub the rest; those frames are left untouched in the take."""
 
 
 class ModelAction(str, Enum):
@@ -205,9 +218,33 @@ class Progress(Content):
         require(self.eta_s is None or self.eta_s >= 0.0, f"eta_s {self.eta_s} is negative")
 
 
+MAX_CRF = 51
+"""The worst H.264 constant rate factor (x264's scale: 0 lossless .. 51)."""
+
+GUIDANCE_REUSE_BRANCHES = ("nega", "posi_r")
+"""The CFG branches whose prediction may be reused between DiT passes."""
+
+DEFAULT_SEED = 42
+"""The noise seed of a take the pipeline runs with ``seed`` left open (the reference CLI's)."""
+
+
 @dataclass(frozen=True)
-class JobOptions(Content):
-    """How to dub: the take's codec, sampling settings and the speaker choice."""
+class DubOptions(Content):
+    """How to dub one take: the one options record of the daemon's jobs, the plugins and the
+    pipeline (docs/protocol.md, "Job options"). Defaults are the reference CLI's, with 30 steps.
+
+    ``codec``: the take's codec (``crf``: its quality when H.264). ``seed``: the noise seed;
+    ``None`` leaves it open: the daemon draws a random one at submit (recorded in the job), and
+    ``DubPipeline.run`` uses ``DEFAULT_SEED``. Every window starts from the same
+    noise (as the reference) unless ``independent_noise``: window k's noise from ``seed + k``.
+    ``ref_cfg_scale`` / ``audio_cfg_scale``: base scales of the triple CFG (dynamic schedule).
+    ``speaker_xy``: with ``speaker`` ``point``, ``[x, y]`` in 0-1 of the first frame's size.
+    ``output_dir``: the daemon's folder for the take (``None``: its results folder).
+    Speed (``xdub.speed.plan``): ``quality`` exact or fast; ``preset`` draft overrides the
+    steps, the internal crop and the quality.
+    To add an option: a field with a default (old job JSON lacks it), its check in
+    ``_validate``, a row in docs/protocol.md marked with the protocol version that added it.
+    """
 
     codec: Codec = Codec.PRORES_HQ
     num_steps: int = 30
@@ -217,12 +254,37 @@ class JobOptions(Content):
     speaker: Speaker = Speaker.LARGEST
     speaker_xy: tuple[float, ...] | None = None
     output_dir: str | None = None
+    independent_noise: bool = False
+    missing_face: MissingFace = MissingFace.ERROR
+    crf: int = 16
+    """H.264 constant rate factor: 0 lossless .. 51 worst; 16 is visually transparent."""
+    quality: Quality = Quality.EXACT
+    preset: Preset = Preset.FINAL
+    fp8: bool | None = None
+    """FP8 linears: None where the GPU has them (``fast`` quality only)."""
+    step_cache_threshold: float | None = None
+    """Step caching: 0..10, None for the quality's default (``xdub.speed.plan``)."""
+    guidance_reuse_period: int = 1
+    """k > 1: ``guidance_reuse_branch`` is computed on every k-th DiT pass only."""
+    guidance_reuse_branch: str = "nega"
+    """``nega`` or ``posi_r``."""
 
     def _validate(self) -> None:
         require(1 <= self.num_steps <= 1000, f"num_steps {self.num_steps} not in 1..1000")
         require(self.ref_cfg_scale >= 0.0, "ref_cfg_scale is negative")
         require(self.audio_cfg_scale >= 0.0, "audio_cfg_scale is negative")
         require(self.seed is None or self.seed >= 0, f"seed {self.seed} is negative")
+        require(0 <= self.crf <= MAX_CRF, f"crf {self.crf} not in 0..{MAX_CRF}")
+        threshold = self.step_cache_threshold
+        require(
+            threshold is None or 0.0 <= threshold < 10.0,
+            f"step_cache_threshold {threshold} not in 0..10",
+        )
+        require(self.guidance_reuse_period >= 1, "guidance_reuse_period must be >= 1")
+        require(
+            self.guidance_reuse_branch in GUIDANCE_REUSE_BRANCHES,
+            f"guidance_reuse_branch {self.guidance_reuse_branch!r} is not nega or posi_r",
+        )
         if self.speaker is Speaker.POINT:
             xy = self.speaker_xy or ()
             require(
@@ -276,7 +338,7 @@ class JobInfo(Content):
     state: JobState
     created_at: str
     updated_at: str
-    options: JobOptions
+    options: DubOptions
     progress: Progress | None = None
     error: ErrorInfo | None = None
     result_otio: str | None = None

@@ -23,7 +23,7 @@ from xdub_resolve.takes import place_take
 from xdub_resolve.timing import Piece, TimingError, check_speed, dialogue_piece, media_span
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 from xdub_resolve.xdub_protocol.otio_json import job_to_json
-from xdub_resolve.xdub_protocol.records import JobOptions
+from xdub_resolve.xdub_protocol.records import DubOptions
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
 Write = Callable[[str], None]
@@ -121,7 +121,7 @@ def run(
         item = host.selected_video_item()
         spec = gather_job(host, item, choose_dialogue(host, view, write))
         otio = job_to_json(build_job(spec))
-        options = JobOptions.from_json(job_options(), where="the settings' options")
+        options = DubOptions.from_json(job_options(), where="the settings' options")
         with open_client(connection_file) as client:
             job_id = client.submit(otio, options).job_id
             watcher = JobWatcher(client, job_id)

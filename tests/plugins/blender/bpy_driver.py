@@ -279,7 +279,14 @@ def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
     )
     blocker.select = False
     error = dub(
-        config, quality="CUSTOM", num_steps=config["num_steps"], codec="h264", add_sound=True
+        config,
+        quality="CUSTOM",
+        num_steps=config["num_steps"],
+        codec="h264",
+        add_sound=True,
+        seed=5,
+        independent_noise=True,
+        missing_face="pass_through",
     )
     (record,) = scene.xdub_jobs
     job_id = record.job_id

@@ -139,6 +139,8 @@ def test_take_lands_above_the_original_over_the_same_frames(facts: dict[str, Any
     assert props["xdub_model"] == facts["model"] and props["xdub_source_strip"] == "A001"
     settings = json.loads(props["xdub_settings"])
     assert settings["num_steps"] == NUM_STEPS and settings["codec"] == "h264"
+    assert settings["seed"] == 5 and settings["independent_noise"] is True
+    assert settings["missing_face"] == "pass_through"
     assert dub["fractions"][-1] == 1.0 and len(dub["fractions"]) >= 2  # progress was shown
 
 

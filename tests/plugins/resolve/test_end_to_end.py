@@ -187,12 +187,12 @@ def test_collect_places_takes_that_finished_after_the_script_closed(
     from xdub_resolve.job import build_job
 
     from xdub.protocol.otio_json import job_to_json
-    from xdub.protocol.records import Codec, JobOptions
+    from xdub.protocol.records import Codec, DubOptions
 
     project = _project(media, FREE, (21, 0, 3))
     otio = job_to_json(build_job(gather_job(ResolveTimeline(project.resolve), project.item, 2)))
     with DaemonClient(connection, client_name="test", timeout_s=20.0) as client:
-        job_id = client.submit(otio, JobOptions(codec=Codec.H264, num_steps=1, seed=1)).job_id
+        job_id = client.submit(otio, DubOptions(codec=Codec.H264, num_steps=1, seed=1)).job_id
         client.wait(job_id, timeout_s=240.0)
     printed = _run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
     assert any(job_id in line and "take placed" in line for line in printed), printed
