@@ -60,6 +60,10 @@ def test_options_map_onto_the_pipelines_settings() -> None:
         ({"output_dir": "relative/dir"}, "output_dir"),
         ({"missing_face": "skip"}, "missing_face"),
         ({"independent_noise": "yes"}, "independent_noise"),
+        ({"preset": "fastest"}, "preset"),
+        ({"step_cache_threshold": 10.0}, "step_cache_threshold"),
+        ({"guidance_reuse_period": 0}, "guidance_reuse_period"),
+        ({"guidance_reuse_branch": "posi_ra"}, "guidance_reuse_branch"),
     ],
 )
 def test_bad_options_are_refused_with_the_field_named(fields: dict, fragment: str) -> None:

@@ -39,24 +39,89 @@ class ErrorCode(str, Enum):
     BAD_MEDIA = "bad_media"
     NO_FACE = "no_face"
     BAD_AUDIO = "bad_audio"
+    NOT_FOUND = "not_found"
+    UNREADABLE_MEDIA = "unreadable_media"
+    TRUNCATED_MEDIA = "truncated_media"
+    NO_VIDEO = "no_video"
+    NO_FRAMES = "no_frames"
+    NO_TIMESTAMPS = "no_timestamps"
+    NO_AUDIO = "no_audio"
+    EMPTY_AUDIO = "empty_audio"
+    BAD_FPS = "bad_fps"
+    BAD_SIZE = "bad_size"
+    BAD_ROTATION = "bad_rotation"
+    BAD_RANGE = "bad_range"
+    BAD_TIMECODE = "bad_timecode"
+    FACE_TOO_SMALL = "face_too_small"
+    # The take being written.
+    BAD_SETTINGS = "bad_settings"
+    BAD_OUTPUT_PATH = "bad_output_path"
+    BAD_TIMESTAMPS = "bad_timestamps"
+    BAD_AUDIO_LAYOUT = "bad_audio_layout"
+    BAD_AUDIO_PATH = "bad_audio_path"
+    WRITE_FAILED = "write_failed"
+    DISK_FULL = "disk_full"
+    BAD_SPEC = "bad_spec"
     # Models and the worker.
     BAD_MODEL = "bad_model"
     MODEL_MISSING = "model_missing"
+    MODEL_CORRUPT = "model_corrupt"
+    MODEL_MISMATCH = "model_mismatch"
+    MODEL_SOURCE = "model_source"
+    UNKNOWN_MODEL = "unknown_model"
+    UNKNOWN_BACKEND = "unknown_backend"
+    BACKEND_UNAVAILABLE = "backend_unavailable"
+    UNSUPPORTED_HARDWARE = "unsupported_hardware"
     DOWNLOAD_FAILED = "download_failed"
     MODEL_BUSY = "model_busy"
     WORKER_CRASHED = "worker_crashed"
     OUT_OF_MEMORY = "out_of_memory"
-    # Settings, and bugs.
+    # Settings, the command line, building the plugins, and bugs.
     UNKNOWN_SETTING = "unknown_setting"
+    BAD_ARGUMENTS = "bad_arguments"
+    BUILD_FAILED = "build_failed"
     SETUP_FAILED = "setup_failed"
     NOT_IMPLEMENTED = "not_implemented"
     INTERNAL = "internal"
 
 
-_MEDIA_CODES = {ErrorCode.BAD_MEDIA, ErrorCode.NO_FACE, ErrorCode.BAD_AUDIO}
+_MEDIA_CODES = {
+    ErrorCode.BAD_MEDIA,
+    ErrorCode.NO_FACE,
+    ErrorCode.BAD_AUDIO,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.UNREADABLE_MEDIA,
+    ErrorCode.TRUNCATED_MEDIA,
+    ErrorCode.NO_VIDEO,
+    ErrorCode.NO_FRAMES,
+    ErrorCode.NO_TIMESTAMPS,
+    ErrorCode.NO_AUDIO,
+    ErrorCode.EMPTY_AUDIO,
+    ErrorCode.BAD_FPS,
+    ErrorCode.BAD_SIZE,
+    ErrorCode.BAD_ROTATION,
+    ErrorCode.BAD_RANGE,
+    ErrorCode.BAD_TIMECODE,
+    ErrorCode.FACE_TOO_SMALL,
+    ErrorCode.BAD_SETTINGS,
+    ErrorCode.BAD_OUTPUT_PATH,
+    ErrorCode.BAD_TIMESTAMPS,
+    ErrorCode.BAD_AUDIO_LAYOUT,
+    ErrorCode.BAD_AUDIO_PATH,
+    ErrorCode.WRITE_FAILED,
+    ErrorCode.DISK_FULL,
+    ErrorCode.BAD_SPEC,
+}
 _MODEL_CODES = {
     ErrorCode.BAD_MODEL,
     ErrorCode.MODEL_MISSING,
+    ErrorCode.MODEL_CORRUPT,
+    ErrorCode.MODEL_MISMATCH,
+    ErrorCode.MODEL_SOURCE,
+    ErrorCode.UNKNOWN_MODEL,
+    ErrorCode.UNKNOWN_BACKEND,
+    ErrorCode.BACKEND_UNAVAILABLE,
+    ErrorCode.UNSUPPORTED_HARDWARE,
     ErrorCode.DOWNLOAD_FAILED,
     ErrorCode.MODEL_BUSY,
 }
@@ -72,8 +137,10 @@ _JOB_CODES = {
 _NOT_PROTOCOL_CODES = {
     ErrorCode.INTERNAL,
     ErrorCode.UNKNOWN_SETTING,
-    ErrorCode.NOT_IMPLEMENTED,
+    ErrorCode.BAD_ARGUMENTS,
+    ErrorCode.BUILD_FAILED,
     ErrorCode.SETUP_FAILED,
+    ErrorCode.NOT_IMPLEMENTED,
 }
 
 
