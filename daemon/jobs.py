@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from xdub.errors import JobError
+from xdub.protocol.messages import JobStateEvent
 from xdub.protocol.records import (
     DubOptions,
     ErrorInfo,
@@ -19,7 +20,8 @@ from xdub.protocol.records import (
 @dataclass(frozen=True)
 class Job:
     """One row of the job store. ``otio`` is the submitted OTIO JSON; ``queue_seq`` orders the
-    queue (first in, first out within a ``priority``); ``windows_done`` is the checkpoint."""
+    queue (first in, first out within a ``priority``); ``windows_done`` is the checkpoint;
+    ``event_seq`` the number of the job's latest event (``job_state`` or ``progress``)."""
 
     job_id: str
     name: str
@@ -41,6 +43,7 @@ class Job:
     clip: str | None = None
     quality: TakeQuality | None = None
     """The quality check of the finished take (schema 3)."""
+    event_seq: int = 0
 
     def info(self) -> JobInfo:
         """The job as ``list`` and ``get`` return it."""
@@ -59,6 +62,13 @@ class Job:
             clip=self.clip,
             quality=self.quality,
         )
+
+
+def state_event(job: Job, previous: JobState | None) -> JobStateEvent:
+    """The ``job_state`` event of ``job`` having just come from ``previous`` (None: new)."""
+    return JobStateEvent(
+        job.job_id, job.state, previous, job.error, job.result_otio, seq=job.event_seq
+    )
 
 
 def transition(job: Job, new_state: JobState) -> Job:

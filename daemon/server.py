@@ -41,6 +41,8 @@ from xdub.protocol.messages import (
     GetJobReply,
     Hello,
     HelloReply,
+    JobEvents,
+    JobEventsReply,
     JobStateEvent,
     ListJobs,
     ListJobsReply,
@@ -60,7 +62,7 @@ from xdub.protocol.schema import Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import bind_server_sockets
 from xdub_daemon.config import DaemonConfig
-from xdub_daemon.jobs import Job
+from xdub_daemon.jobs import Job, state_event
 from xdub_daemon.lock import DaemonLock
 from xdub_daemon.logs import JobLog
 from xdub_daemon.manage import ModelsDesk, SettingsDesk, stored_config
@@ -123,6 +125,7 @@ class Daemon:
             Models.MSG_TYPE: lambda request: self.models.handle(request.content),
             Settings.MSG_TYPE: lambda request: self.settings.handle(request.content),
             Shutdown.MSG_TYPE: self.on_shutdown,
+            JobEvents.MSG_TYPE: self.on_job_events,
         }
 
     # -- the loop ----------------------------------------------------------------------------
@@ -289,7 +292,7 @@ class Daemon:
             client = self.clients.get(request.header.session, "unknown")
             job = add_job(self.store, submit, result, client=client)
             self.load_error = None  # a new job is worth another try at loading the models
-            self._publish(JobStateEvent(job.job_id, JobState.QUEUED), request.header)
+            self._publish(state_event(job, None), request.header)
         return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))
 
     def on_list(self, request: Message) -> Content:
@@ -321,6 +324,13 @@ class Daemon:
         self.store.delete(delete.job_id, delete_files=delete.delete_files)
         return DeleteJobReply(delete.job_id)
 
+    def on_job_events(self, request: Message) -> Content:
+        query: JobEvents = request.content  # type: ignore[assignment]
+        last_seq, events = self.store.job_events(query.job_id, query.after_seq)
+        states = tuple(event for event in events if isinstance(event, JobStateEvent))
+        progress = tuple(event for event in events if isinstance(event, ProgressEvent))
+        return JobEventsReply(query.job_id, last_seq, states, progress)
+
     def on_shutdown(self, request: Message) -> Content:
         shutdown: Shutdown = request.content  # type: ignore[assignment]
         if shutdown.after_current_job and self.supervisor.job_id is not None:
@@ -337,9 +347,7 @@ class Daemon:
         previous = self.store.get(job_id).state
         job = self.store.change_state(job_id, new_state, **fields)
         JobLog(log, job_id).info("%s -> %s", previous.value, new_state.value)
-        self._publish(
-            JobStateEvent(job_id, new_state, previous, job.error, job.result_otio), parent
-        )
+        self._publish(state_event(job, previous), parent)
         return job
 
     def _dispatch(self) -> None:
@@ -401,9 +409,7 @@ class Daemon:
         if not self._is_running(job_id):
             return  # cancelled meanwhile: the worker's late reports are ignored
         if kind == "progress":
-            progress = Progress.from_json(args[1])
-            self.store.set_progress(job_id, progress)
-            self._publish(ProgressEvent(job_id, progress))
+            self._publish(self.store.set_progress(job_id, Progress.from_json(args[1])))
         elif kind == "window":
             self.store.set_windows_done(job_id, args[1])
         elif kind == "resumed":

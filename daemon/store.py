@@ -23,14 +23,18 @@ from typing import Any
 from xdub.errors import JobError
 from xdub.protocol.connection import DIR_MODE as PRIVATE_DIR_MODE
 from xdub.protocol.connection import FILE_MODE as PRIVATE_FILE_MODE
+from xdub.protocol.messages import JobStateEvent, ProgressEvent
 from xdub.protocol.records import DubOptions, ErrorInfo, JobState, Progress, TakeQuality
 from xdub.protocol.schema import format_utc, parse_utc
 from xdub_daemon.config import Retention
-from xdub_daemon.jobs import Job, transition
+from xdub_daemon.faults import store_fault_hook
+from xdub_daemon.jobs import Job, state_event, transition
+
+JobEvent = JobStateEvent | ProgressEvent
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY,
@@ -51,19 +55,31 @@ CREATE TABLE jobs (
     windows_done INTEGER NOT NULL,
     attempts INTEGER NOT NULL,
     clip TEXT,
-    quality TEXT
+    quality TEXT,
+    event_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_queue ON jobs (state, priority DESC, queue_seq);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    msg_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
 """
 """The current schema, for a new store."""
 _MIGRATIONS = {
     1: "ALTER TABLE jobs ADD COLUMN clip TEXT;",
     2: "ALTER TABLE jobs ADD COLUMN quality TEXT;",
+    3: "ALTER TABLE jobs ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;"
+    " CREATE TABLE events (job_id TEXT NOT NULL, seq INTEGER NOT NULL, msg_type TEXT NOT NULL,"
+    " content TEXT NOT NULL, PRIMARY KEY (job_id, seq));",
 }
 """The SQL that takes a store from schema ``N`` to ``N + 1``. 1 -> 2: the clip name of each job
-(protocol 1.1); 2 -> 3: the take's quality check (protocol 1.2). Jobs stored before have none
-(NULL)."""
+(protocol 1.1); 2 -> 3: the take's quality check (protocol 1.2); jobs stored before have none
+(NULL). 3 -> 4: the numbered event log of each job (protocol 1.2); jobs stored before start it
+at 1."""
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
 
 
@@ -118,6 +134,7 @@ class JobStore:
         if mode != "wal":
             raise JobError(f"{path}: SQLite refused WAL mode ({mode})", code="internal")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._before_statement = store_fault_hook()
         self._migrate(path)
 
     def _migrate(self, path: Path) -> None:
@@ -156,11 +173,17 @@ class JobStore:
                 self._db.execute("ROLLBACK")
             raise
 
+    def _execute(self, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement of a write transaction (past the test fault hook, when set)."""
+        if self._before_statement is not None:
+            self._before_statement(sql)
+        return self._db.execute(sql, params)
+
     def _write(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> None:
-        with self._transaction() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute(sql, params)
-            db.execute("COMMIT")
+        with self._transaction():
+            self._execute("BEGIN IMMEDIATE")
+            self._execute(sql, params)
+            self._execute("COMMIT")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -231,8 +254,8 @@ class JobStore:
         """A new queued job at the back of its priority's queue; ``clip`` is the name of the
         clip it dubs."""
         stamp = now_utc()
-        with self._transaction() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
+            self._execute("BEGIN IMMEDIATE")
             job = Job(
                 job_id=job_id,
                 name=name,
@@ -247,37 +270,77 @@ class JobStore:
                 created_at=stamp,
                 updated_at=stamp,
                 warnings=tuple(warnings),
+                event_seq=1,
             )
             row = _to_row(job)
             names, params = ", ".join(row), ", ".join(f":{name}" for name in row)
-            db.execute(f"INSERT INTO jobs ({names}) VALUES ({params})", row)
-            db.execute("COMMIT")
+            self._execute(f"INSERT INTO jobs ({names}) VALUES ({params})", row)
+            self._log_event(state_event(job, None))
+            self._execute("COMMIT")
         return job
 
     def change_state(self, job_id: str, new_state: JobState, **fields: Any) -> Job:
-        """Move ``job_id`` to ``new_state`` (refusing illegal moves) and set ``fields``, in one
-        transaction. A job re-queued goes to the back of the queue unless ``keep_place``."""
+        """Move ``job_id`` to ``new_state`` (refusing illegal moves) and set ``fields``, and log
+        its ``job_state`` event (``state_event``), in one transaction. A job re-queued goes to
+        the back of the queue unless ``keep_place``; a finished job's progress events go."""
         keep_place = fields.pop("keep_place", False)
-        with self._transaction() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
+            self._execute("BEGIN IMMEDIATE")
             old = self.get(job_id)
             job = dataclasses.replace(transition(old, new_state), updated_at=now_utc(), **fields)
             if new_state is JobState.QUEUED and not keep_place:
                 job = dataclasses.replace(job, queue_seq=self._next_seq())
             if new_state is JobState.RUNNING:
                 job = dataclasses.replace(job, attempts=old.attempts + 1)
+            job = dataclasses.replace(job, event_seq=old.event_seq + 1)
             row = _to_row(job)
             sets = ", ".join(f"{name} = :{name}" for name in row if name != "job_id")
-            db.execute(f"UPDATE jobs SET {sets} WHERE job_id = :job_id", row)
-            db.execute("COMMIT")
+            self._execute(f"UPDATE jobs SET {sets} WHERE job_id = :job_id", row)
+            self._log_event(state_event(job, old.state))
+            if new_state.is_terminal:
+                self._execute(
+                    "DELETE FROM events WHERE job_id = ? AND msg_type = ?",
+                    (job_id, ProgressEvent.MSG_TYPE),
+                )
+            self._execute("COMMIT")
         return job
 
-    def set_progress(self, job_id: str, progress: Progress) -> None:
-        """Record the latest progress (not a state change; no history is kept)."""
-        self._write(
-            "UPDATE jobs SET progress = ?, updated_at = ? WHERE job_id = ?",
-            (json.dumps(progress.to_json()), now_utc(), job_id),
+    def set_progress(self, job_id: str, progress: Progress) -> ProgressEvent:
+        """Record the latest progress (not a state change) and log its event, in one
+        transaction; returns the event (numbered)."""
+        with self._transaction():
+            self._execute("BEGIN IMMEDIATE")
+            seq = self.get(job_id).event_seq + 1
+            self._execute(
+                "UPDATE jobs SET progress = ?, updated_at = ?, event_seq = ? WHERE job_id = ?",
+                (json.dumps(progress.to_json()), now_utc(), seq, job_id),
+            )
+            event = ProgressEvent(job_id, progress, seq=seq)
+            self._log_event(event)
+            self._execute("COMMIT")
+        return event
+
+    def _log_event(self, event: JobEvent) -> None:
+        assert event.seq is not None
+        self._execute(
+            "INSERT INTO events (job_id, seq, msg_type, content) VALUES (?, ?, ?, ?)",
+            (event.job_id, event.seq, event.MSG_TYPE, json.dumps(event.to_json())),
         )
+
+    def job_events(self, job_id: str, after_seq: int = 0) -> tuple[int, list[JobEvent]]:
+        """The job's latest event number and its kept events numbered above ``after_seq``, in
+        order; raises ``unknown_job``."""
+        last_seq = self.get(job_id).event_seq
+        rows = self._db.execute(
+            "SELECT msg_type, content FROM events WHERE job_id = ? AND seq > ? ORDER BY seq",
+            (job_id, after_seq),
+        ).fetchall()
+        kinds: dict[str, type[JobEvent]] = {
+            JobStateEvent.MSG_TYPE: JobStateEvent,
+            ProgressEvent.MSG_TYPE: ProgressEvent,
+        }
+        events = [kinds[row["msg_type"]].from_json(json.loads(row["content"])) for row in rows]
+        return last_seq, events
 
     def set_windows_done(self, job_id: str, windows_done: int) -> None:
         """Record that ``windows_done`` windows are checkpointed in the job folder."""
@@ -297,7 +360,11 @@ class JobStore:
                 code="bad_state",
                 hint="cancel it first",
             )
-        self._write("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+        with self._transaction():
+            self._execute("BEGIN IMMEDIATE")
+            self._execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+            self._execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+            self._execute("COMMIT")
         if delete_files:
             shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
@@ -326,12 +393,12 @@ class JobStore:
 
     def save_settings(self, values: dict[str, Any]) -> None:
         """Store every item of ``values`` in one transaction."""
-        with self._transaction() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
+            self._execute("BEGIN IMMEDIATE")
             for name, value in values.items():
-                db.execute(
+                self._execute(
                     "INSERT INTO settings (name, value) VALUES (?, ?) "
                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                     (name, json.dumps(value)),
                 )
-            db.execute("COMMIT")
+            self._execute("COMMIT")

@@ -299,9 +299,13 @@ class JobStateEvent(Event):
     previous_state: JobState | None = None
     error: ErrorInfo | None = None
     result_otio: str | None = None
+    seq: int | None = None
+    """The job's event number (since 1.2): 1, 2, ... over its ``job_state`` and ``progress``
+    events, kept across daemon restarts; ``job_events`` replays the ones a client missed."""
 
     def _validate(self) -> None:
         check_job_id(self.job_id)
+        _check_seq(self.seq)
         require(
             self.previous_state is None or self.previous_state.can_become(self.state),
             f"job_state {self.previous_state} -> {self.state} is not an allowed transition",
@@ -318,9 +322,41 @@ class ProgressEvent(Event):
     MSG_TYPE = "progress"
     job_id: str
     progress: Progress
+    seq: int | None = None
+    """The job's event number, as in ``JobStateEvent`` (since 1.2)."""
 
     def _validate(self) -> None:
         check_job_id(self.job_id)
+        _check_seq(self.seq)
+
+
+def _check_seq(seq: int | None) -> None:
+    require(seq is None or seq >= 1, f"seq {seq} is not a positive event number")
+
+
+@dataclass(frozen=True)
+class JobEvents(Request):
+    """The events of ``job_id`` numbered above ``after_seq``, to fill a gap (since 1.2)."""
+
+    MSG_TYPE = "job_events"
+    job_id: str
+    after_seq: int = 0
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+        require(self.after_seq >= 0, f"after_seq {self.after_seq} is negative")
+
+
+@dataclass(frozen=True)
+class JobEventsReply(Reply):
+    """The kept events of a job after ``after_seq``, each list in ``seq`` order; ``last_seq``
+    is the job's latest event number. A finished job keeps its ``job_state`` events only."""
+
+    MSG_TYPE = "job_events_reply"
+    job_id: str
+    last_seq: int
+    job_states: tuple[JobStateEvent, ...] = ()
+    progress: tuple[ProgressEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -386,6 +422,8 @@ _MESSAGE_CLASSES: tuple[type[Content], ...] = (
     ProgressEvent,
     ModelDownloadEvent,
     WorkerHealthEvent,
+    JobEvents,
+    JobEventsReply,
 )
 
 MESSAGE_TYPES: dict[str, type[Content]] = {cls.MSG_TYPE: cls for cls in _MESSAGE_CLASSES}
