@@ -24,7 +24,7 @@ from support.daemon import Clip, DaemonProcess
 
 from xdub.errors import ProtocolError
 from xdub.protocol.messages import JobStateEvent
-from xdub.protocol.records import Codec, ErrorInfo, JobOptions, JobState, Progress, Stage
+from xdub.protocol.records import Codec, ErrorInfo, DubOptions, JobState, Progress, Stage
 from xdub_daemon.config import Retention
 from xdub_daemon.faults import EXIT_CODE, STORE_FAULT_ENV
 from xdub_daemon.store import JobStore
@@ -40,7 +40,7 @@ def _add(job_id: str) -> Op:
             job_id,
             name=job_id,
             otio="{}",
-            options=JobOptions(seed=1),
+            options=DubOptions(seed=1),
             priority=0,
             client="t",
             host="cli",
@@ -178,7 +178,7 @@ def test_a_daemon_killed_mid_write_and_a_mid_transaction_copy_lose_no_job(
     """Kill -9 between the statements of the job's ``running`` write, then freeze the next
     daemon inside a later commit and copy its files: both stores open intact, the job resent
     by the user exists once, and the third daemon finishes it."""
-    options = JobOptions(codec=Codec.H264, num_steps=1, seed=7)
+    options = DubOptions(codec=Codec.H264, num_steps=1, seed=7)
     job_id = "durable0001"
     # 1st daemon: commit 1 is the submit, commit 2 the job's running state; it dies before it.
     first = daemon_factory({STORE_FAULT_ENV: "exit:COMMIT:2"})

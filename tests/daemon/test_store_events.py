@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import JobOptions, JobState, Progress, Stage
+from xdub.protocol.records import DubOptions, JobState, Progress, Stage
 from xdub_daemon.store import JobStore
 
 
@@ -21,7 +21,7 @@ def _add(store: JobStore, job_id: str) -> None:
         job_id,
         name=job_id,
         otio="{}",
-        options=JobOptions(seed=1),
+        options=DubOptions(seed=1),
         priority=0,
         client="t",
         host="cli",

@@ -36,6 +36,8 @@ from xdub.protocol.messages import (
     GetJob,
     GetJobReply,
     HelloReply,
+    JobEvents,
+    JobEventsReply,
     JobStateEvent,
     ListJobs,
     ListJobsReply,
@@ -204,6 +206,11 @@ class DaemonClient:
 
     def get(self, job_id: str) -> JobInfo:
         return cast(GetJobReply, self.call(GetJob(job_id))).job
+
+    def job_events(self, job_id: str, after_seq: int = 0) -> JobEventsReply:
+        """The events of ``job_id`` numbered above ``after_seq`` that the daemon keeps (to
+        fill a gap in the ``seq`` of its live events)."""
+        return cast(JobEventsReply, self.call(JobEvents(job_id, after_seq)))
 
     def cancel(self, job_id: str) -> JobState:
         return cast(CancelJobReply, self.call(CancelJob(job_id))).state
