@@ -123,6 +123,8 @@ def main() -> int:
             cancelled = client.submit(make_job(media, "A014_C002_wide", 1.0, 2), fast).job_id
             client.cancel(cancelled)
             running = client.submit(make_job(media, "A015_C001_closeup", 1.0, 3), slow).job_id
+        spin(app, lambda: (done := controller.jobs.find(done_id)) is not None and done.quality)
+        window.queue_view.select_job(done_id)  # the job detail: the take's quality check
         spin(app, lambda: (row := controller.jobs.find(running)) is not None and row.fraction > 0.3)
         print(save(window, "tray-queue.png"))
         window.tabs.setCurrentWidget(window.model_view)

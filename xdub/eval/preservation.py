@@ -37,10 +37,20 @@ def keep_mask(height: int, width: int, mouth_box: np.ndarray | None) -> np.ndarr
     return mask
 
 
+def _masked_mean(image: np.ndarray, mask: np.ndarray) -> float:
+    """Mean over the ``mask`` pixels and all channels (0.0 for an empty mask)."""
+    count = int(np.count_nonzero(mask))
+    if count == 0:
+        return 0.0
+    channel_means = cv2.mean(image, mask=mask.view(np.uint8))
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return float(sum(channel_means[:channels]) / channels)
+
+
 def mse(source: np.ndarray, take: np.ndarray, mask: np.ndarray) -> float:
     """Mean squared error over the ``mask`` pixels and all channels, in (0..255)^2."""
-    diff = source[mask].astype(np.float64) - take[mask].astype(np.float64)
-    return float((diff * diff).mean()) if diff.size else 0.0
+    diff = cv2.absdiff(source, take).astype(np.float32)
+    return _masked_mean(diff * diff, mask)
 
 
 def psnr_db(mean_squared_error: float) -> float:
@@ -54,16 +64,17 @@ def ssim(source: np.ndarray, take: np.ndarray, mask: np.ndarray) -> float:
     """Mean SSIM of the two frames' luma over the ``mask`` pixels whose Gaussian window does not
     reach outside the mask (so a changed mouth does not leak into it); 1.0 for identical
     frames."""
+    inside = _eroded(mask)
+    if not inside.any():
+        return 1.0
     a, b = _luma(source), _luma(take)
-    blur = _blur
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a * mu_a
-    var_b = blur(b * b) - mu_b * mu_b
-    cov = blur(a * b) - mu_a * mu_b
+    mu_a, mu_b = _blur(a), _blur(b)
+    var_a = _blur(a * a) - mu_a * mu_a
+    var_b = _blur(b * b) - mu_b * mu_b
+    cov = _blur(a * b) - mu_a * mu_b
     numerator = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
     denominator = (mu_a * mu_a + mu_b * mu_b + SSIM_C1) * (var_a + var_b + SSIM_C2)
-    values = (numerator / denominator)[_eroded(mask)]
-    return float(values.mean()) if values.size else 1.0
+    return _masked_mean(numerator / denominator, inside)
 
 
 def _eroded(mask: np.ndarray) -> np.ndarray:
@@ -77,9 +88,8 @@ def _eroded(mask: np.ndarray) -> np.ndarray:
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
-    """BT.601 luma, float64 0..255."""
-    rgb = image.astype(np.float64)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    """BT.601 luma, float32 0..255."""
+    return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _blur(image: np.ndarray) -> np.ndarray:
@@ -89,8 +99,7 @@ def _blur(image: np.ndarray) -> np.ndarray:
 
 def frame_change(previous: np.ndarray, current: np.ndarray, mask: np.ndarray) -> float:
     """Mean absolute frame-to-frame change over the ``mask`` pixels, in 0..255 levels."""
-    diff = current[mask].astype(np.int16) - previous[mask].astype(np.int16)
-    return float(np.abs(diff).mean()) if diff.size else 0.0
+    return _masked_mean(cv2.absdiff(previous, current), mask)
 
 
 @dataclass(frozen=True)
