@@ -24,7 +24,7 @@ from support.daemon import Clip, DaemonProcess
 
 from xdub.errors import ProtocolError
 from xdub.protocol.messages import JobStateEvent
-from xdub.protocol.records import Codec, ErrorInfo, DubOptions, JobState, Progress, Stage
+from xdub.protocol.records import Codec, DubOptions, ErrorInfo, JobState, Progress, Stage
 from xdub_daemon.config import Retention
 from xdub_daemon.faults import EXIT_CODE, STORE_FAULT_ENV
 from xdub_daemon.store import JobStore
