@@ -51,6 +51,8 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         device=args.device,
         precision=args.precision,
         face_backend=args.face_backend,
+        compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
         model_max_bps=args.model_max_bps,
         pinned=frozenset(given),
         **given,

@@ -55,6 +55,9 @@ class DaemonConfig:
     vram_policy: VramPolicy = VramPolicy.RESIDENT
     face_backend: str = "builtin"
     """Landmark networks: ``"builtin"`` or ``"openmmlab"`` (``xdub.face.backends``)."""
+    compile: str = "auto"
+    """Regional torch.compile of the DiT: ``auto`` (CUDA only), ``on`` or ``off``."""
+    cuda_graphs: bool = False
     pinned: frozenset[str] = frozenset()
     retention: Retention = field(default_factory=Retention)
     health_interval_s: float = 10.0

@@ -97,6 +97,8 @@ class Daemon:
                 precision=config.precision,
                 vram_policy=config.vram_policy,
                 face_backend=config.face_backend,
+                compile=config.compile,
+                cuda_graphs=config.cuda_graphs,
                 log_path=config.log_dir / "worker.log",
             )
         )

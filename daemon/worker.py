@@ -37,6 +37,8 @@ class WorkerConfig:
     vram_policy: VramPolicy
     face_backend: str
     log_path: Path
+    compile: str = "auto"
+    cuda_graphs: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             precision=config.precision,
             vram_policy=config.vram_policy,
             face_backend=config.face_backend,
+            compile=config.compile,
+            cuda_graphs=config.cuda_graphs,
         )
     except Exception as error:  # reported to the server, which fails the jobs clearly
         log.exception("the worker could not load the models from %s", config.model_dir)
@@ -240,6 +244,7 @@ def _dub(
         model=model,
         settings=options.to_json(),
         warnings=result.warnings,
+        speed=result.speed,
     )
     job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
     quality = _quality(pipeline, job.video_path, result, audio, file_frames(job), job_log)

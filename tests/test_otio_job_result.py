@@ -72,6 +72,20 @@ def test_result_round_trips_and_aligns_with_the_source(tmp_path: Path) -> None:
     assert take_clip.range_in_parent() == source.range_in_parent()
 
 
+def test_a_draft_take_is_named_and_marked_draft(tmp_path: Path) -> None:
+    job = parse_job(_resolve_job(tmp_path))
+    speed = {"preset": "draft", "is_draft": True, "num_steps": 10, "skipped_steps": 2}
+    timeline = build_result(
+        job, tmp_path / "t.mov", job_id="j1", model="m", settings={}, speed=speed
+    )
+    result = parse_result(job_to_json(timeline))
+    assert result.is_draft and result.speed == speed
+    take_clip = next(c for c in timeline.video_tracks()[1] if isinstance(c, otio.schema.Clip))
+    assert take_clip.name.endswith("(xdub draft)")
+    final = build_result(job, tmp_path / "t.mov", job_id="j2", model="m", settings={})
+    assert not parse_result(job_to_json(final)).is_draft
+
+
 def test_a_relative_take_path_is_refused(tmp_path: Path) -> None:
     job = parse_job(_resolve_job(tmp_path))
     with pytest.raises(JobError):

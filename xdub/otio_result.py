@@ -33,6 +33,12 @@ class DubResult:
     model: str
     settings: dict[str, Any]
     warnings: tuple[str, ...]
+    speed: dict[str, Any]
+    """Speed settings in effect and what they did (quality, preset, skipped steps...)."""
+
+    @property
+    def is_draft(self) -> bool:
+        return bool(self.speed.get("is_draft"))
 
 
 def build_result(
@@ -43,9 +49,11 @@ def build_result(
     model: str,
     settings: Mapping[str, Any],
     warnings: Sequence[str] = (),
+    speed: Mapping[str, Any] | None = None,
 ) -> Any:
     """The job timeline plus a video track whose clip (role result) is the take, aligned with
-    the source clip: same record range, same source range (the take keeps the timecode)."""
+    the source clip: same record range, same source range (the take keeps the timecode).
+    ``speed``: the take's speed metadata; a draft take's clip is named ``... (xdub draft)``."""
     if not take_path.is_absolute():
         raise bad_job(f"the take path {take_path} is not absolute")
     timeline = copy.deepcopy(job.timeline)
@@ -56,12 +64,14 @@ def build_result(
     if placed.start_time.value > 0:
         track.append(silence(placed.start_time))
     take = media_clip(take_path, used, used, ROLE_RESULT)
-    take.name = f"{source.name} (xdub)"
+    speed = dict(speed or {})
+    take.name = f"{source.name} (xdub draft)" if speed.get("is_draft") else f"{source.name} (xdub)"
     take.metadata[NAMESPACE].update(
         job_id=job_id,
         model=model,
         settings=dict(settings),
         warnings=[*job.warnings, *warnings],
+        speed=speed,
     )
     track.append(take)
     timeline.tracks.append(track)
@@ -92,4 +102,5 @@ def parse_result(otio_json: str) -> DubResult:
         model=info["model"],
         settings=info["settings"],
         warnings=tuple(info["warnings"]),
+        speed=info.get("speed", {}),
     )

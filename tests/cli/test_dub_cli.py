@@ -72,3 +72,31 @@ def test_unreadable_video_is_one_clear_error(
     assert result.returncode == 2
     assert "junk.mp4" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "t.mp4").exists()
+
+
+def test_draft_preset_writes_a_take_marked_draft(
+    tiny_model_dir: Path, media: tuple[Path, Path], tmp_path: Path
+) -> None:
+    video, audio = media
+    take = tmp_path / "draft.mp4"
+    result = _xdub(
+        "dub", str(video), str(audio), "-o", str(take), "--model", str(tiny_model_dir),
+        "--preset", "draft", "--local",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert take.is_file()
+    assert "wrote DRAFT take" in result.stdout and "fast quality, 10 steps" in result.stdout
+    assert "fast mode without FP8 weights" in result.stderr  # said, not silently dropped
+
+
+def test_fp8_on_a_cpu_is_refused_with_a_clear_error(
+    tiny_model_dir: Path, media: tuple[Path, Path], tmp_path: Path
+) -> None:
+    video, audio = media
+    result = _xdub(
+        "dub", str(video), str(audio), "-o", str(tmp_path / "t.mp4"),
+        "--model", str(tiny_model_dir), "--quality", "fast", "--fp8", "on", "--local",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "[unsupported_hardware]" in result.stderr and "compute capability 8.9" in result.stderr
+    assert "--fp8 off" in result.stderr and "Traceback" not in result.stderr

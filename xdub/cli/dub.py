@@ -82,6 +82,8 @@ def _daemon_unsupported(args: argparse.Namespace) -> list[str]:
         found.append("--vram-policy")
     if args.face_backend != "builtin":
         found.append("--face-backend")
+    if args.compile != "auto" or args.cuda_graphs:
+        found.append("--compile/--cuda-graphs")
     return found
 
 
@@ -142,6 +144,8 @@ def run_local(args: argparse.Namespace) -> int:
         precision=args.precision,
         vram_policy=VramPolicy(args.vram_policy),
         face_backend=args.face_backend,
+        compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
     )
     if pipeline.models.is_test_weights:
         print(
@@ -156,5 +160,17 @@ def run_local(args: argparse.Namespace) -> int:
         bar.close()
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {result.output} ({result.num_frames} frames, {result.num_windows} windows)")
+    kind = "DRAFT take" if result.is_draft else "take"
+    print(
+        f"wrote {kind} {result.output} ({result.num_frames} frames, {result.num_windows} windows; "
+        f"{speed_summary(result.speed)})"
+    )
     return 0
+
+
+def speed_summary(speed: dict[str, Any]) -> str:
+    """One line of a take's speed metadata: quality, steps computed/skipped, compile."""
+    return (
+        f"{speed['quality']} quality, {speed['num_steps']} steps, "
+        f"{speed['skipped_steps']} skipped by the step cache, compile {speed['compile']}"
+    )

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from xdub.model.dit import XDubDiT
 
@@ -34,6 +35,7 @@ class CompileState:
     cuda_graphs: bool = False
     reason: str | None = None
     """Why compile fell back (or why CUDA graphs were left off)."""
+    cuda_graph_hook: RemovableHandle | None = field(default=None, repr=False)
 
     def as_metadata(self) -> dict[str, Any]:
         return {"compile": self.status, "cuda_graphs": self.cuda_graphs, "reason": self.reason}
@@ -63,7 +65,7 @@ def compile_blocks(
     mode = None
     if cuda_graphs and device.type == "cuda":
         mode, state.cuda_graphs = "reduce-overhead", True
-        model.register_forward_pre_hook(_mark_cuda_graph_step)
+        state.cuda_graph_hook = model.register_forward_pre_hook(_mark_cuda_graph_step)
     elif cuda_graphs:
         state.reason = f"CUDA graphs need a CUDA device, not {device.type}"
         log.info("%s; compiling without them", state.reason)
@@ -74,6 +76,15 @@ def compile_blocks(
     state.status = "compiled"
     log.info("DiT blocks compiled (%s%s)", backend, ", CUDA graphs" if state.cuda_graphs else "")
     return state
+
+
+def uncompile_blocks(model: XDubDiT, state: CompileState) -> None:
+    """Undo :func:`compile_blocks`: every block runs its class's eager ``forward`` again."""
+    for block in model.blocks:
+        vars(block).pop("forward", None)
+    if state.cuda_graph_hook is not None:
+        state.cuda_graph_hook.remove()
+    state.status, state.cuda_graphs, state.cuda_graph_hook = "eager", False, None
 
 
 def _guarded(
@@ -94,7 +105,7 @@ def _guarded(
             state.status, state.cuda_graphs, state.reason = "fallback", False, reason
             log.warning("torch.compile failed; the DiT blocks run eagerly from now on (%s)", reason)
             for block in blocks:
-                vars(block).pop("forward", None)  # the class's forward again
+                vars(block).pop("forward", None)  # the class's forward again (uncompile)
             return eager(*args, **kwargs)
 
     return forward

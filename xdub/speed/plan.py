@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 FAST_STEP_CACHE_THRESHOLD = 0.2
 """Fast mode's default accumulated relative change under which a DiT pass is skipped. Chosen on
-tiny random weights (tests/sample/test_speed_bounds.py); recalibrate on real weights."""
+tiny random weights (tests/speed/test_speed_bounds.py); recalibrate on real weights."""
 DRAFT_NUM_STEPS = 10
 DRAFT_CROP_SCALE = 0.75
 """512 px crops become 384 px: 144 instead of 256 tokens per latent frame."""
