@@ -13,7 +13,7 @@ import secrets
 import numpy as np
 
 from xdub.errors import JobError
-from xdub.media.probe import probe
+from xdub.media.probe import MediaScan, scan_media
 from xdub.otio_job import DubJob, bad_job, parse_job
 from xdub.protocol.messages import Submit
 from xdub.protocol.records import DubOptions
@@ -30,8 +30,10 @@ def random_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def file_frames(job: DubJob) -> tuple[int, int]:
+def file_frames(job: DubJob, source: MediaScan | None = None) -> tuple[int, int]:
     """``(first, count)``: the file frame indices the job's video clip uses.
+
+    ``source``: the video's ``scan_media`` when the caller has it (else the file is read).
 
     A constant-rate file at the job's rate maps one to one (``job.start_frame``,
     ``job.num_frames``). Otherwise (variable frame rate, or a clip rate other than the file's)
@@ -39,13 +41,12 @@ def file_frames(job: DubJob) -> tuple[int, int]:
     ``[start, end)``, each edge moved back half a clip frame so rounding keeps its frame.
     Raises ``bad_job`` when the range is empty or reaches past the file.
     """
-    info = probe(job.video_path)
+    source = source or scan_media(job.video_path)
+    info = source.info
     if not info.is_vfr and abs(float(info.fps) - job.fps) < RATE_TOLERANCE_FPS:
         first, count = job.start_frame, job.num_frames
     else:
-        from xdub.media.timestamps import frame_times
-
-        times_s = frame_times(job.video_path).relative_s()
+        times_s = source.times.relative_s()
         start_s = job.start_frame / job.fps - 0.5 / job.fps
         first = int(np.searchsorted(times_s, start_s))
         stop = int(np.searchsorted(times_s, start_s + job.duration_s))

@@ -199,6 +199,7 @@ def _dub(
     job_log: JobLog,
 ) -> tuple[str, list[str], dict[str, Any]]:
     from xdub.media.mix import write_dialogue_wav
+    from xdub.media.probe import scan_media
     from xdub.otio_job import job_to_json, parse_job
     from xdub.otio_result import build_result
     from xdub.protocol.records import DubOptions, Progress
@@ -209,6 +210,8 @@ def _dub(
 
     job = parse_job(spec.otio)
     options = DubOptions.from_json(spec.options)
+    source = scan_media(job.video_path)  # the job's one probe, handed down
+    frames = file_frames(job, source)
     audio = write_dialogue_wav(job.dialogue, spec.job_dir / DIALOGUE_WAV)
     resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
     if resume is not None:
@@ -231,7 +234,8 @@ def _dub(
         cancel=cancel,
         resume=resume,
         on_window=with_test_faults(on_window),
-        frames=file_frames(job),
+        frames=frames,
+        source=source,
     )
     remove_checkpoints(spec.job_dir)
     model = pipeline.models.folder.root.name
@@ -247,7 +251,7 @@ def _dub(
         speed=result.speed,
     )
     job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
-    quality = _quality(pipeline, job.video_path, result, audio, file_frames(job), job_log)
+    quality = _quality(pipeline, job.video_path, result, audio, frames, job_log)
     return job_to_json(timeline), [*job.warnings, *result.warnings], quality
 
 

@@ -53,6 +53,11 @@ class ProgressReporter:
         if self._cancel is not None and self._cancel.is_set():
             raise JobCancelled("cancelled by request")
 
+    @property
+    def current_stage(self) -> Stage | None:
+        """The stage entered last (None before the first)."""
+        return self._stage
+
     def stage(self, stage: Stage) -> None:
         """Enter ``stage`` (the previous one counts as finished)."""
         if self._stage is not None:

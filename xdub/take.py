@@ -1,8 +1,9 @@
 """Paste the generated faces back into every original frame and write the take.
 
-The source is decoded once more, front to back; each source frame gets the generated
-(25 fps) face covering its timestamp, so the take keeps the clip's own frame rate, timestamps,
-size and length. Generated faces arrive in order, a chunk at a time, and are dropped once no
+Each source frame gets the generated (25 fps) face covering its timestamp, so the take keeps
+the clip's own frame rate, timestamps, size and length. The source frames come from the take's
+one streamed decode (``xdub.take_source.SourcePass``, through its ``FrameRing``); the faces come
+a window at a time, in order, as each window's frames become final, and are dropped once no
 later source frame can use them, so memory stays bounded for any length.
 """
 
@@ -10,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
 from xdub.face.paste import paste_face
-from xdub.media.codecs import TakeSettings
-from xdub.media.decode import iter_frames
-from xdub.media.encode import TakeAudio, TakeWriter
-from xdub.media.probe import MediaInfo
+from xdub.media.encode import TakeWriter
+from xdub.media.frame_ring import FrameRing
 
 VFR_TIME_BASE = Fraction(1, 90000)
 """Clock for variable-frame-rate takes: fine enough to keep every source timestamp."""
@@ -41,55 +39,44 @@ class _FaceQueue:
         return self._faces[index - self._first]
 
 
-def write_take(
-    source: Path,
-    output: Path,
-    *,
-    info: MediaInfo,
-    faces: Iterator[tuple[int, np.ndarray]],
-    boxes: np.ndarray,
-    has_face: np.ndarray,
-    first_frame: int,
-    covering: list[int],
-    audio: TakeAudio,
-    settings: TakeSettings,
-    on_frame: Callable[[int], None] | None = None,
-) -> int:
-    """Write the take of ``source`` to ``output``; returns the number of frames written.
+class TakePaster:
+    """Pastes faces into the ring's source frames, in order, and hands them to ``writer``.
 
-    faces: ``(first model frame, (t, 512, 512, 3) uint8)`` chunks in order, already blended.
     boxes: ``(N, 4)`` crop boxes per model frame; has_face: ``(N,)`` bool, False where the
-    source frame passes through untouched; ``first_frame``: file index of the take's first
-    frame (``info`` is the take's format: its frame count, duration and timecode);
-    covering: per take frame, its model frame.
+    source frame passes through untouched; covering: per take frame, its model frame;
+    times_s: per take frame, its time since the take's first frame.
     """
-    queue = _FaceQueue(faces)
-    writer = TakeWriter(
-        output,
-        width=info.display_width,
-        height=info.display_height,
-        fps=info.fps,
-        time_base=VFR_TIME_BASE if info.is_vfr else None,
-        duration_s=info.duration_s,
-        timecode=info.timecode,
-        audio=audio,
-        settings=settings,
-    )
-    start_s: float | None = None
-    with writer:
-        for frame in iter_frames(source):
-            index = frame.index - first_frame
-            if index < 0:
-                continue
-            if index >= info.num_frames:
-                break
-            start_s = frame.time_s if start_s is None else start_s
-            model_index = covering[index]
+
+    def __init__(
+        self,
+        writer: TakeWriter,
+        ring: FrameRing,
+        *,
+        boxes: np.ndarray,
+        has_face: np.ndarray,
+        covering: list[int],
+        times_s: np.ndarray,
+        on_frame: Callable[[int], None] | None = None,
+    ) -> None:
+        self._writer = writer
+        self._ring = ring
+        self._boxes, self._has_face = boxes, has_face
+        self._covering, self._times_s = covering, times_s
+        self._on_frame = on_frame
+        self.num_pasted = 0
+
+    def paste_until(self, stop: int, faces: Iterator[tuple[int, np.ndarray]]) -> None:
+        """Paste and write take frames up to ``stop``; ``faces``: ``(first model frame,
+        (t, 512, 512, 3) uint8)`` blended chunks in order, holding every face they need."""
+        queue = _FaceQueue(faces)
+        while self.num_pasted < stop:
+            index = self.num_pasted
+            model_index = self._covering[index]
             face = queue.face(model_index)
-            picture = frame.rgb
-            if has_face[model_index]:
-                picture = paste_face(frame.rgb, face, boxes[model_index])
-            writer.write(picture, pts_s=frame.time_s - start_s)
-            if on_frame is not None:
-                on_frame(index + 1)
-    return writer.num_frames
+            picture = self._ring.pop()
+            if self._has_face[model_index]:
+                picture = paste_face(picture, face, self._boxes[model_index])
+            self._writer.write(picture, pts_s=float(self._times_s[index]))
+            self.num_pasted += 1
+            if self._on_frame is not None:
+                self._on_frame(self.num_pasted)

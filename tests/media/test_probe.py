@@ -9,12 +9,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from support.reads import ReadCounter
 
 from xdub.errors import MediaError
 from xdub.media.audio_writer import AudioStreamWriter
 from xdub.media.fps import STANDARD_FPS
-from xdub.media.probe import MAX_SIDE_PX, probe
+from xdub.media.probe import MAX_SIDE_PX, probe, scan_media
 from xdub.media.synthetic import AudioSpec, SyntheticClip
+from xdub.media.timestamps import frame_times
 
 MakeClip = Callable[..., SyntheticClip]
 
@@ -119,3 +121,15 @@ def test_absurd_frame_size_is_refused(tmp_path: Path):
         probe(path)
     assert caught.value.code == "bad_size"
     assert str(MAX_SIDE_PX) in str(caught.value)
+
+
+def test_a_scan_reads_the_file_once_without_seeking_or_decoding_it(
+    make_clip: MakeClip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(rotation_deg=-90, is_vfr=True)
+    reads = ReadCounter().install(monkeypatch)
+    scan = scan_media(clip.path)
+    path = clip.path.resolve()
+    assert (reads.opens[path], reads.seeks[path], reads.frames[path]) == (1, 0, 0)
+    assert scan.info == probe(clip.path) and scan.info.rotation_deg == -90
+    np.testing.assert_array_equal(scan.times.relative_s(), frame_times(clip.path).relative_s())

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from xdub.model.loading import load_vae
 from xdub.model.vae import VAE_TEMPORAL_FACTOR, WanVae, vae_output_to_frames
 from xdub.model.vae_config import VaeConfig
+from xdub.sample.latents import stitch_clips, stitch_piece
 
 
 def golden_vae(golden_dir: Path, dtype: torch.dtype) -> WanVae:
@@ -61,3 +62,25 @@ def test_encode_rejects_frames_it_cannot_encode(
     vae = golden_vae(golden_dir, torch.float32)
     with pytest.raises(ValueError, match=reason):
         vae.encode(np.zeros(shape, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_stitched_pieces_decoded_window_by_window_equal_the_whole_decode(
+    golden_dir: Path, dtype: torch.dtype
+) -> None:
+    """What the streamed take decodes after each window (``stitch_piece`` through one
+    ``LatentDecoder``) is the one-shot stitch and decode, bit for bit."""
+    vae = golden_vae(golden_dir, dtype)
+    config = json.loads((golden_dir / "loop_config.json").read_text())
+    windows = [
+        load_file(golden_dir / f"loop_clip{k}.safetensors")["final_latents"].to(dtype)
+        for k in range(config["num_clips"])
+    ]
+    assert len(windows) >= 2
+    whole = np.concatenate(list(vae.decode_stream(stitch_clips(windows))))
+    decoder = vae.stream_decoder()
+    pieces = []
+    for k in range(len(windows)):
+        piece = stitch_piece(windows, k, is_last=k + 1 == len(windows))
+        pieces += list(decoder.decode(piece))
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -43,7 +43,7 @@ ACCURATE_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolati
 4:2:0 and 4:2:2 sources), which would darken every pixel of a take; these are exact to 0.1."""
 
 
-def iter_frames(path: Path) -> Iterator[Frame]:
+def iter_frames(path: Path) -> Generator[Frame, None, None]:
     """Decode ``path``'s first video stream once, front to back, one frame in memory at a time.
 
     Times match ``timestamps.frame_times(path).relative_s()``. Full-range (JPEG-range) sources

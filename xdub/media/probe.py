@@ -1,8 +1,11 @@
-"""What a media file holds: ``probe(path) -> MediaInfo``.
+"""What a media file holds: ``probe(path) -> MediaInfo``, ``scan_media(path) -> MediaScan``.
 
 Frame count, rate and duration come from the video packets' timestamps (a demux, no decode),
-so they are right for variable-frame-rate and badly tagged files. The first frame is decoded to
-read the display rotation and to prove the stream is decodable.
+so they are right for variable-frame-rate and badly tagged files. While demuxing, the first
+packets are decoded until one frame comes out, to read the display rotation and to prove the
+stream is decodable: the file is opened and read once, without a seek. A job probes its source
+once (``scan_media``) and hands the ``MediaScan`` (info and every frame's time) down to the
+frame-range mapping and the pipeline, which would otherwise each read the file again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.stream import VideoStream
 
 from xdub.errors import MediaError
 from xdub.media.container import open_video
@@ -60,20 +64,38 @@ class MediaInfo:
     audio_num_channels: int | None
 
 
+@dataclass(frozen=True)
+class MediaScan:
+    """One read of a media file: its ``info`` and its video frames' ``times``."""
+
+    info: MediaInfo
+    times: FrameTimes
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+
 def probe(path: Path) -> MediaInfo:
     """Read ``path``'s properties; MediaError if unreadable, without video or frames, or sized
     outside ``[MIN_SIDE_PX, MAX_SIDE_PX]``."""
+    return scan_media(path).info
+
+
+def scan_media(path: Path) -> MediaScan:
+    """``probe`` that keeps the frame times it read (same errors)."""
     path = Path(path)
     with open_video(path) as (container, stream):
         context = stream.codec_context
         width, height = context.width, context.height
         _check_size(path, width, height)
-        times = scan_frame_times(container, stream, path)
+        first_frame = _FirstFrame(stream)
+        times = scan_frame_times(container, stream, path, on_packet=first_frame.feed)
+        rotation = first_frame.rotation(path)
         fps = _average_fps(times, stream.average_rate)
         audio = _audio_summary(container)
         container_format, timecode = container.format.name, _timecode(container)
         video_codec, pixel_format = context.name, context.pix_fmt or "unknown"
-    rotation = _first_frame_rotation(path)
     display_w, display_h = display_size(width, height, rotation)
     info = MediaInfo(
         path=path,
@@ -97,7 +119,7 @@ def probe(path: Path) -> MediaInfo:
         audio_num_channels=audio[2] if audio else None,
     )
     log.debug("probed %s: %s", path, info)
-    return info
+    return MediaScan(info, times)
 
 
 def _check_size(path: Path, width: int, height: int) -> None:
@@ -136,9 +158,25 @@ def _timecode(container: av.container.InputContainer) -> str | None:
     return None
 
 
-def _first_frame_rotation(path: Path) -> int:
-    """Decode one frame: its display-matrix rotation, normalised (0 when there is none)."""
-    with open_video(path) as (container, stream):
-        for frame in container.decode(stream):
-            return normalize_rotation(frame.rotation)
-    raise MediaError(f"{path}: no video frame could be decoded", code="no_frames")
+class _FirstFrame:
+    """Decodes the packets it is fed until the first frame comes out (then ignores them)."""
+
+    def __init__(self, stream: VideoStream) -> None:
+        self._stream = stream
+        self._rotation: int | None = None
+
+    def feed(self, packet: av.Packet) -> None:
+        if self._rotation is None:
+            self._take(self._stream.decode(packet))
+
+    def rotation(self, path: Path) -> int:
+        """The first frame's display-matrix rotation, normalised (0 when there is none)."""
+        if self._rotation is None:
+            self._take(self._stream.decode(None))  # flush: a decoder may hold frames back
+        if self._rotation is None:
+            raise MediaError(f"{path}: no video frame could be decoded", code="no_frames")
+        return self._rotation
+
+    def _take(self, frames: list[av.VideoFrame]) -> None:
+        if frames:
+            self._rotation = normalize_rotation(frames[0].rotation)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from av.container import InputContainer
+from av.packet import Packet
 from av.video.stream import VideoStream
 
 from xdub.errors import MediaError
@@ -58,10 +60,17 @@ class FrameTimes:
         return float(intervals.max() - intervals.min()) > allowed
 
 
-def scan_frame_times(container: InputContainer, stream: VideoStream, path: Path) -> FrameTimes:
+def scan_frame_times(
+    container: InputContainer,
+    stream: VideoStream,
+    path: Path,
+    *,
+    on_packet: Callable[[Packet], None] | None = None,
+) -> FrameTimes:
     """Demux (without decoding) ``stream`` of the open ``container`` and collect frame times.
 
     Packets the decoder discards (edit-list pre-roll) and empty flush packets are skipped.
+    ``on_packet`` sees every demuxed packet, in file order (``probe`` decodes the first ones).
     """
     time_base = stream.time_base
     if time_base is None:
@@ -69,6 +78,8 @@ def scan_frame_times(container: InputContainer, stream: VideoStream, path: Path)
     ticks: list[int] = []
     durations: list[int] = []
     for packet in container.demux(stream):
+        if on_packet is not None:
+            on_packet(packet)
         if packet.size == 0 or packet.is_discard:
             continue
         tick = packet.pts if packet.pts is not None else packet.dts

@@ -91,33 +91,17 @@ class WanVae:
         video = video.permute(3, 0, 1, 2).unsqueeze(0).contiguous()
         return self.module.model.encode(video, self.module.scale)
 
-    @torch.no_grad()
     def decode_stream(self, latents: Tensor) -> Iterator[np.ndarray]:
         """Decode ``latents (1, 48, T_lat, h, w)`` into ``(t, 16h, 16w, 3) uint8`` frame chunks.
 
         Chunk 0 holds 1 frame and every later chunk 4 (one latent each), 1 + 4 (T_lat - 1) in
         all. Only the causal cache of one latent step is alive at a time.
         """
-        if latents.ndim != 5 or latents.shape[0] != 1 or latents.shape[1] != self.z_dim:
-            raise ValueError(
-                f"latents must be (1, {self.z_dim}, T, h, w); got {tuple(latents.shape)}"
-            )
-        model = self.module.model
-        mean, inv_std = (
-            s.to(dtype=self.dtype, device=self.device).view(1, self.z_dim, 1, 1, 1)
-            for s in self.module.scale
-        )
-        z = latents.to(device=self.device, dtype=self.dtype) / inv_std + mean
-        x = model.conv2(z)
-        feat_cache: list[Tensor | None] = [None] * count_conv3d(model.decoder)
-        for index in range(x.shape[2]):
-            out, feat_cache, _ = model.decoder(
-                x[:, :, index : index + 1],
-                feat_cache=feat_cache,
-                feat_idx=[0],
-                first_chunk=index == 0,
-            )
-            yield vae_output_to_frames(unpatchify(out, patch_size=_PIXEL_PATCH).clamp_(-1, 1))
+        return self.stream_decoder().decode(latents)
+
+    def stream_decoder(self) -> LatentDecoder:
+        """A decoder for one latent sequence handed over in pieces (see ``LatentDecoder``)."""
+        return LatentDecoder(self)
 
     def _check_frames(self, pixels: Tensor) -> None:
         if pixels.dtype != torch.uint8 or pixels.ndim != 4 or pixels.shape[-1] != 3:
@@ -131,6 +115,42 @@ class WanVae:
             raise ValueError(
                 f"frame size {height}x{width} is not a multiple of {self.spatial_factor}"
             )
+
+
+class LatentDecoder:
+    """Decodes one latent sequence that arrives in pieces, keeping the causal cache between
+    them: the pieces' frames, joined, are the frames of the whole sequence."""
+
+    def __init__(self, vae: WanVae) -> None:
+        self._vae = vae
+        self._feat_cache: list[Tensor | None] = [None] * count_conv3d(vae.module.model.decoder)
+        self._num_decoded = 0
+
+    @torch.no_grad()
+    def decode(self, latents: Tensor) -> Iterator[np.ndarray]:
+        """Decode the next ``latents (1, 48, t, h, w)`` into chunks as ``decode_stream``; exhaust
+        it before the next piece."""
+        vae = self._vae
+        if latents.ndim != 5 or latents.shape[0] != 1 or latents.shape[1] != vae.z_dim:
+            raise ValueError(
+                f"latents must be (1, {vae.z_dim}, T, h, w); got {tuple(latents.shape)}"
+            )
+        model = vae.module.model
+        mean, inv_std = (
+            s.to(dtype=vae.dtype, device=vae.device).view(1, vae.z_dim, 1, 1, 1)
+            for s in vae.module.scale
+        )
+        z = latents.to(device=vae.device, dtype=vae.dtype) / inv_std + mean
+        x = model.conv2(z)
+        for index in range(x.shape[2]):
+            out, self._feat_cache, _ = model.decoder(
+                x[:, :, index : index + 1],
+                feat_cache=self._feat_cache,
+                feat_idx=[0],
+                first_chunk=self._num_decoded == 0,
+            )
+            self._num_decoded += 1
+            yield vae_output_to_frames(unpatchify(out, patch_size=_PIXEL_PATCH).clamp_(-1, 1))
 
 
 def vae_output_to_frames(video: Tensor) -> np.ndarray:

@@ -29,7 +29,7 @@ from xdub.sample.denoise import (
     denoise_window,
     window_noise,
 )
-from xdub.sample.latents import stitch_clips
+from xdub.sample.latents import stitch_clips, stitch_piece
 from xdub.sample.step_cache import CachedVelocity, IndicatorFn, SamplingStats, StepCacheRule
 from xdub.sample.windows import WindowPlan
 
@@ -42,6 +42,14 @@ class WindowVae(Protocol):
     def encode(self, frames: np.ndarray | Tensor) -> Tensor: ...
 
     def decode_stream(self, latents: Tensor) -> Iterator[np.ndarray]: ...
+
+    def stream_decoder(self) -> StreamDecoder: ...
+
+
+class StreamDecoder(Protocol):
+    """A causal decode fed a latent sequence in pieces (see ``xdub.model.vae.LatentDecoder``)."""
+
+    def decode(self, latents: Tensor) -> Iterator[np.ndarray]: ...
 
 
 RefFrames = Callable[[int, int], np.ndarray]
@@ -110,53 +118,81 @@ def run_windows(
     """
     state = state if state is not None else LoopState()
     stats = stats if stats is not None else SamplingStats()
+    if settings.step_cache_threshold > 0 and indicator is None:
+        raise ValueError("step caching needs an indicator")
+    num_windows = plan.num_clips(inputs.total_length)
+    while state.windows_done < num_windows:
+        state = denoise_next_window(
+            model, vae, inputs, context, settings, plan=plan, state=state, dtype=dtype,
+            on_step=on_step, indicator=indicator, stats=stats,
+        )  # fmt: skip
+        if on_window is not None:
+            on_window(state.windows_done, num_windows, state)
+    return state
+
+
+@torch.no_grad()
+def denoise_next_window(
+    model: VelocityModel,
+    vae: WindowVae,
+    inputs: LoopInputs,
+    context: object,
+    settings: SamplerSettings,
+    *,
+    plan: WindowPlan = DEFAULT_PLAN,
+    state: LoopState,
+    dtype: torch.dtype = torch.bfloat16,
+    on_step: WindowStepCallback | None = None,
+    indicator: IndicatorFn | None = None,
+    stats: SamplingStats | None = None,
+) -> LoopState:
+    """Denoise window ``state.windows_done``; returns the state with it added (arguments as
+    ``run_windows``)."""
+    stats = stats if stats is not None else SamplingStats()
     rule = StepCacheRule(settings.step_cache_threshold)
     if rule.threshold > 0 and indicator is None:
         raise ValueError("step caching needs an indicator")
     starts = plan.clip_starts(inputs.total_length)
-    for window in range(state.windows_done, len(starts)):
-        start = starts[window]
-        ref_video = inputs.ref_frames(start, start + plan.clip_num_frames)
-        ref_latents = vae.encode(ref_video).to(dtype)
-        motion_latents = None
-        if state.motion_video is not None:
-            motion_latents = vae.encode(state.motion_video).to(dtype)
-        audio = latent_audio_features(
-            inputs.whisper, inputs.wav2vec, start, plan.clip_num_frames
-        ).to(device=ref_latents.device, dtype=dtype)
-        seed = inputs.seed + window if inputs.independent_noise else inputs.seed
-        noise = window_noise(tuple(ref_latents.shape), seed, dtype).to(ref_latents.device)
-        velocity = GuidedVelocity(
-            model,
-            ref_latents,
-            audio,
-            context,
-            settings.guidance,
-            num_motion_latents=0 if motion_latents is None else motion_latents.shape[2],
-            reuse=settings.guidance_reuse,
+    window = state.windows_done
+    start = starts[window]
+    ref_video = inputs.ref_frames(start, start + plan.clip_num_frames)
+    ref_latents = vae.encode(ref_video).to(dtype)
+    motion_latents = None
+    if state.motion_video is not None:
+        motion_latents = vae.encode(state.motion_video).to(dtype)
+    audio = latent_audio_features(inputs.whisper, inputs.wav2vec, start, plan.clip_num_frames).to(
+        device=ref_latents.device, dtype=dtype
+    )
+    seed = inputs.seed + window if inputs.independent_noise else inputs.seed
+    noise = window_noise(tuple(ref_latents.shape), seed, dtype).to(ref_latents.device)
+    velocity = GuidedVelocity(
+        model,
+        ref_latents,
+        audio,
+        context,
+        settings.guidance,
+        num_motion_latents=0 if motion_latents is None else motion_latents.shape[2],
+        reuse=settings.guidance_reuse,
+    )
+    stepper: VelocityFn = velocity
+    if rule.threshold > 0 and indicator is not None:
+        stepper = CachedVelocity(
+            velocity, indicator, rule, settings.num_steps, window=window, stats=stats
         )
-        stepper: VelocityFn = velocity
-        if rule.threshold > 0 and indicator is not None:
-            stepper = CachedVelocity(
-                velocity, indicator, rule, settings.num_steps, window=window, stats=stats
-            )
-        else:
-            stats.computed += settings.num_steps
-        latents = denoise_window(
-            stepper,
-            noise,
-            ref_latents,
-            motion_latents,
-            settings,
-            on_step=_window_step(on_step, window, len(starts)),
-        )
-        stats.branch_passes += velocity.passes
-        is_last = window + 1 == len(starts)
-        motion_video = None if is_last else _motion_frames(vae, latents, ref_video, plan)
-        state = LoopState([*state.window_latents, latents], motion_video)
-        if on_window is not None:
-            on_window(state.windows_done, len(starts), state)
-    return state
+    else:
+        stats.computed += settings.num_steps
+    latents = denoise_window(
+        stepper,
+        noise,
+        ref_latents,
+        motion_latents,
+        settings,
+        on_step=_window_step(on_step, window, len(starts)),
+    )
+    stats.branch_passes += velocity.passes
+    is_last = window + 1 == len(starts)
+    motion_video = None if is_last else _motion_frames(vae, latents, ref_video, plan)
+    return LoopState([*state.window_latents, latents], motion_video)
 
 
 def stitched_latents(state: LoopState, plan: WindowPlan = DEFAULT_PLAN) -> Tensor:
@@ -184,6 +220,38 @@ def decode_take(
         corrected = _corrected(chunk, ref_frames(done, done + len(chunk)))
         yield done, corrected
         done += len(chunk)
+
+
+class FinalFrames:
+    """The take's final decode, a window at a time: the frames each finished window makes final.
+
+    The stitched latents up to window k's last one are final once window k is done (its last
+    latent is averaged with window k + 1's first frames), so the take can be decoded, pasted and
+    written while later windows denoise. The causal decode keeps its cache between windows, and
+    the frames equal ``decode_take`` of the whole stitched latents.
+    """
+
+    def __init__(self, vae: WindowVae, ref_frames: RefFrames, plan: WindowPlan = DEFAULT_PLAN):
+        self._decoder = vae.stream_decoder()
+        self._ref_frames = ref_frames
+        self._plan = plan
+        self._done = 0
+
+    def after_window(
+        self, state: LoopState, window: int, num_windows: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first_frame, frames uint8 (t, H, W, 3))`` colour-corrected chunks made final by
+        ``window`` (``state`` holds it). Exhaust it before asking for the next window."""
+        latents = stitch_piece(
+            state.window_latents,
+            window,
+            is_last=window + 1 == num_windows,
+            num_motion_latents=self._plan.motion_latent_frames,
+        )
+        for chunk in self._decoder.decode(latents):
+            first = self._done
+            self._done += len(chunk)
+            yield first, _corrected(chunk, self._ref_frames(first, self._done))
 
 
 def _motion_frames(

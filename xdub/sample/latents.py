@@ -86,3 +86,21 @@ def stitch_clips(clip_latents: Sequence[Tensor], num_motion_latents: int = 2) ->
         segments[-1], tail = stitch_transition(segments[-1], cur, num_motion_latents)
         segments.append(tail)
     return torch.cat(segments, dim=2)
+
+
+def stitch_piece(
+    clip_latents: Sequence[Tensor], clip: int, *, is_last: bool, num_motion_latents: int = 2
+) -> Tensor:
+    """The part of ``stitch_clips(clip_latents)`` that is final once clip ``clip`` is known.
+
+    Clip 0 gives its latents but the last; clip k > 0 the boundary latent shared with clip
+    k - 1, then its own new latents but the last (which the next clip changes); the last clip
+    also gives its last. The pieces of clips 0..n-1, joined, equal ``stitch_clips``.
+    """
+    cur = clip_latents[clip]
+    if clip == 0:
+        piece = cur
+    else:
+        joined, tail = stitch_transition(clip_latents[clip - 1], cur, num_motion_latents)
+        piece = torch.cat([joined[:, :, -1:], tail], dim=2)
+    return piece if is_last else piece[:, :, :-1]

@@ -1,0 +1,57 @@
+"""A daemon job reads its source three times in all: one probe (frame range, options and the
+take plan share it), the landmark decode, and the one decode for crops and paste-back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.daemon import Clip
+from support.reads import ReadCounter
+
+from xdub.media.probe import probe
+from xdub.pipeline import DubPipeline
+from xdub.protocol.records import VramPolicy
+from xdub_daemon.logs import JobLog
+from xdub_daemon.worker import WorkerSpec, _dub
+
+
+class _Messages:
+    """Stands in for the worker's pipe end: keeps what the job sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, ...]] = []
+
+    def send(self, *message: Any) -> None:
+        self.sent.append(message)
+
+
+def test_a_job_probes_once_and_decodes_its_source_twice(
+    tiny_model: Path,
+    short_clip: Clip,
+    fast_options: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline = DubPipeline(tiny_model, device="cpu", precision="fp32")
+    num_frames = probe(short_clip.video).num_frames
+    spec = WorkerSpec(
+        "job-1",
+        short_clip.otio,
+        fast_options().to_json(),
+        tmp_path / "job",
+        tmp_path / "take.mp4",
+        VramPolicy.RESIDENT,
+    )
+    spec.job_dir.mkdir()
+    reads = ReadCounter().install(monkeypatch)
+    messages = _Messages()
+    job_log = JobLog(logging.getLogger("test"), spec.job_id)
+    _dub(pipeline, spec, threading.Event(), messages, job_log)  # type: ignore[arg-type]
+    video = short_clip.video.resolve()
+    assert reads.opens[video] == 3 and reads.seeks[video] == 0
+    assert reads.frames[video] == 2 * num_frames
+    assert spec.output.is_file() and probe(spec.output).num_frames == num_frames

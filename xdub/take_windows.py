@@ -1,0 +1,184 @@
+"""The window stages of a take: decode and crop, denoise, then decode, paste and write.
+
+Per 77-frame window k: the source decode (``SourcePass``) makes the crops window k needs and
+keeps the frames in the ``FrameRing``; window k denoises; the frames it made final are decoded
+(``FinalFrames``), blended, pasted into the ring's frames and written (``TakePaster``). With
+``overlap`` the three run on threads (``xdub.overlap``): the decode and crops of window k + 1
+and the paste and encode of window k - 1 while window k denoises. The take is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xdub.dialogue import Dialogue
+from xdub.face.crop_store import CropStore
+from xdub.face.paste import blend_border
+from xdub.face.track import FaceTrack
+from xdub.media.codecs import TakeSettings
+from xdub.media.encode import TakeWriter
+from xdub.media.frame_ring import FrameRing
+from xdub.model.bundle import ModelBundle
+from xdub.overlap import Overlapped, run_sequential
+from xdub.progress import ProgressReporter
+from xdub.protocol.records import Stage
+from xdub.sample.clips import FinalFrames, LoopInputs, LoopState, denoise_next_window
+from xdub.sample.denoise import SamplerSettings
+from xdub.sample.step_cache import IndicatorFn, SamplingStats
+from xdub.sample.windows import WindowPlan
+from xdub.take import VFR_TIME_BASE, TakePaster
+from xdub.take_plan import TakePlan
+from xdub.take_source import SourcePass
+
+WindowCallback = Callable[[int, int, LoopState], None]
+
+
+@dataclass(frozen=True)
+class TakeWindows:
+    """Everything the window stages of one take need."""
+
+    models: ModelBundle
+    windows: WindowPlan
+    plan: TakePlan
+    track: FaceTrack
+    crops: CropStore
+    crop_size: int
+    inputs: LoopInputs
+    settings: SamplerSettings
+    indicator: IndicatorFn | None
+    stats: SamplingStats
+    dialogue: Dialogue
+    output: Path
+    take: TakeSettings
+    resume: LoopState | None
+    on_window: WindowCallback | None
+    overlap: bool
+
+
+def make_take(
+    job: TakeWindows, ring: FrameRing, progress: ProgressReporter
+) -> tuple[LoopState, int]:
+    """Crop, denoise, paste and write every window; returns the state and frames written."""
+    plan = job.plan
+    schedule = plan.schedule(job.windows, job.inputs.total_length)
+    stages: Overlapped[LoopState] | None = None
+
+    def check() -> None:
+        progress.check_cancel()
+        if stages is not None:
+            stages.check()
+
+    source = SourcePass(plan, job.track.boxes, job.crops, job.crop_size, ring, check)
+    final = FinalFrames(job.models.vae, job.inputs.ref_frames, job.windows)
+    writer = _take_writer(job)
+    count = plan.info.num_frames
+
+    def on_frame(done: int) -> None:
+        if progress.current_stage is Stage.WRITE_TAKE:
+            progress.report(done / count)
+
+    paster = TakePaster(
+        writer,
+        ring,
+        boxes=job.track.boxes,
+        has_face=job.track.has_face,
+        covering=plan.covering,
+        times_s=plan.times_s,
+        on_frame=on_frame,
+    )
+    denoise = _Denoiser(job, progress, check)
+    num_windows = schedule.num_windows
+
+    def prepare(window: int) -> None:
+        source.decode_until(schedule.decode_stops[window])
+
+    def finish(window: int, state: LoopState) -> None:
+        faces = _blended(final.after_window(state, window, num_windows), job.inputs, check)
+        paster.paste_until(schedule.paste_stops[window], faces)
+        if window + 1 < num_windows:
+            for _ in faces:  # the causal decode must see every latent of the window
+                pass
+
+    progress.stage(Stage.DENOISE)
+    try:
+        with writer, job.models.residency.stage("dit", "vae"):
+            if job.overlap:
+                stages = Overlapped(num_windows, prepare, finish)
+                stages.run(denoise)
+            else:
+                run_sequential(num_windows, prepare, denoise, finish)
+    finally:
+        source.close()
+    return denoise.state, writer.num_frames
+
+
+def ring_capacity(plan: TakePlan, windows: WindowPlan, total_length: int) -> int:
+    """Frames the ring must hold: decode a window ahead, paste a window behind."""
+    return plan.schedule(windows, total_length).frames_held(lookahead=1, lag=1)
+
+
+class _Denoiser:
+    """``denoise(k)``: the state with window k done (denoised now unless resumed past it)."""
+
+    def __init__(
+        self, job: TakeWindows, progress: ProgressReporter, check: Callable[[], None]
+    ) -> None:
+        self.state = job.resume or LoopState()
+        self.num_windows = job.windows.num_clips(job.inputs.total_length)
+        self._job, self._progress, self._check = job, progress, check
+
+    def __call__(self, window: int) -> LoopState:
+        if window >= self.state.windows_done:
+            job, models = self._job, self._job.models
+            self.state = denoise_next_window(
+                models.dit,
+                models.vae,
+                job.inputs,
+                models.text,  # moves with the DiT: taken once the group is on the device
+                job.settings,
+                plan=job.windows,
+                state=self.state,
+                dtype=models.dtype,
+                on_step=self._on_step,
+                indicator=job.indicator,
+                stats=job.stats,
+            )
+            if job.on_window is not None:
+                job.on_window(self.state.windows_done, self.num_windows, self.state)
+        if window + 1 == self.num_windows:
+            self._progress.stage(Stage.WRITE_TAKE)  # what is left: the last windows' paste
+        return self.state
+
+    def _on_step(self, window: int, num_windows: int, step: int, num_steps: int) -> None:
+        done = (window * num_steps + step) / (num_windows * num_steps)
+        self._progress.report(
+            done, clip=window + 1, num_clips=num_windows, step=step, num_steps=num_steps
+        )
+        self._check()
+
+
+def _blended(
+    chunks: Iterator[tuple[int, np.ndarray]], inputs: LoopInputs, check: Callable[[], None]
+) -> Iterator[tuple[int, np.ndarray]]:
+    for first, frames in chunks:
+        check()
+        yield first, blend_border(frames, inputs.ref_frames(first, first + len(frames)))
+
+
+def _take_writer(job: TakeWindows) -> TakeWriter:
+    info = job.plan.info
+    return TakeWriter(
+        job.output,
+        width=info.display_width,
+        height=info.display_height,
+        fps=info.fps,
+        time_base=VFR_TIME_BASE if info.is_vfr else None,
+        duration_s=info.duration_s,
+        timecode=info.timecode,
+        audio=job.dialogue.take_audio,
+        settings=job.take,
+    )
