@@ -29,8 +29,8 @@ def quality_summary(quality: TakeQuality) -> str:
         parts.append(f"flicker {quality.flicker:+.2f}")
     if quality.seam_psnr_drop_db is not None:
         parts.append(f"seams −{quality.seam_psnr_drop_db:.1f} dB")
-    text = "Quality: " + "; ".join(parts)
-    return text + (" (partial)" if quality.is_partial else "")
+    text = "Quality: " + "; ".join(parts) + (" (partial)" if quality.is_partial else "")
+    return text + (f". Note: {quality.note}" if quality.note else "")
 
 
 def quality_warning(quality: TakeQuality | None) -> str | None:
