@@ -12,6 +12,11 @@ $UvVersion = "0.13.8"
 $SourceDir = Split-Path -Parent $PSScriptRoot
 $DataDir = if ($env:XDUB_DATA_DIR) { $env:XDUB_DATA_DIR } else { Join-Path $env:LOCALAPPDATA "xdub\xdub" }
 $LauncherDir = Join-Path $DataDir "bin"
+# The first folder of the data path that does not exist yet: uninstall removes what we create.
+$Created = $null
+$Folder = $DataDir
+while (-not (Test-Path $Folder)) { $Created = $Folder; $Folder = Split-Path -Parent $Folder }
+$env:UV_CACHE_DIR = Join-Path $DataDir "app\uv-cache"
 
 if ($args.Count -gt 0 -and $args[0] -eq "--uninstall") {
     & (Join-Path $LauncherDir "xdub.cmd") setup --uninstall @($args | Select-Object -Skip 1)
@@ -44,7 +49,8 @@ if (-not $Uv) {
 }
 
 $env:PYTHONPATH = $SourceDir
-& $Uv run --no-project --no-config --python 3.11 -- python -m xdub.setup.environment --uv $Uv @args
+$Extra = if ($Created) { @("--created-root", $Created) } else { @() }
+& $Uv run --no-project --no-config --python 3.11 -- python -m xdub.setup.environment --uv $Uv @Extra @args
 $Status = $LASTEXITCODE
 $UserPath = [Environment]::GetEnvironmentVariable("Path", "User")
 if ($Status -eq 0 -and ($UserPath -split ";") -notcontains $LauncherDir) {

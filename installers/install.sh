@@ -18,6 +18,12 @@ case "$(uname -s)" in
     *) data_dir=${XDUB_DATA_DIR:-"${XDG_DATA_HOME:-$HOME/.local/share}/xdub"} ;;
 esac
 
+# The first folder of the data path that does not exist yet: uninstall removes what we create.
+created=""
+folder=$data_dir
+while [ ! -e "$folder" ]; do created=$folder; folder=$(dirname "$folder"); done
+export UV_CACHE_DIR="$data_dir/app/uv-cache"  # uv's cache lives in, and goes with, the app
+
 if [ "${1:-}" = "--uninstall" ]; then
     shift
     launcher="${XDG_BIN_HOME:-$HOME/.local/bin}/xdub"
@@ -49,5 +55,6 @@ if ! uv=$(find_uv); then
     uv=$(find_uv) || { echo "could not get uv $UV_VERSION; see docs/install.md" >&2; exit 1; }
 fi
 
+if [ -n "$created" ]; then set -- --created-root "$created" "$@"; fi
 PYTHONPATH="$source_dir" exec "$uv" run --no-project --no-config --python 3.11 -- \
     python -m xdub.setup.environment --uv "$uv" "$@"

@@ -67,7 +67,7 @@ class Machine:
 
     def run(self, *argv: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
-                              timeout=timeout_s, check=False)  # fmt: skip
+                              timeout=timeout_s, check=False, cwd=self.home.parent)  # fmt: skip
 
     def install(self, wheelhouse: Path) -> subprocess.CompletedProcess[str]:
         return self.run(
@@ -149,8 +149,9 @@ def test_install_demo_setup_upgrade_failed_upgrade_uninstall(
     assert machine.layout.current_env() == second_env
     assert machine.xdub("--version").stdout.strip() == "xdub 0.1.0"
 
-    size = sum(p.stat().st_size for p in machine.layout.app.rglob("*") if p.is_file())
-    print(f"app folder: {size / 1e9:.1f} GB (two environments and uv's cache)")
+    for folder in (machine.layout.venv(second_env), machine.layout.app):
+        disk = subprocess.run(["du", "-sh", str(folder)], capture_output=True, text=True)
+        print(f"on disk: {disk.stdout.strip()}")
     gone = machine.run("sh", str(REPO_ROOT / "installers" / "install.sh"), "--uninstall",
                        "--purge")  # fmt: skip
     assert gone.returncode == 0, gone.stderr

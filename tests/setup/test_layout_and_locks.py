@@ -73,7 +73,7 @@ def test_lock_pins_every_wheel_by_url_and_hash(path: Path) -> None:
     packages = {package.name: package for package in locks.read_lock(path)}
     assert packages["torch"].version == "2.14.1"
     assert packages["torchvision"].version == "0.29.1"
-    assert {"setuptools", "pyzmq", "platformdirs", "pyside6-essentials"} <= set(packages)
+    assert {"setuptools", "pip", "pyzmq", "platformdirs", "pyside6-essentials"} <= set(packages)
     for package in packages.values():
         for wheel in package.wheels:
             assert wheel.url.startswith("https://") and wheel.filename.endswith(".whl")

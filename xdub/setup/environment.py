@@ -76,6 +76,8 @@ class Request:
     dry_run: bool = False
     run_setup: bool = True
     setup_args: list[str] = field(default_factory=list)
+    created_root: Path | None = None
+    """The topmost folder of the data path the bootstrap created (recorded for uninstall)."""
 
 
 def link_mode(cache: Path, target: Path, environ: dict[str, str]) -> str:
@@ -257,6 +259,11 @@ class Installer:
         if self.request.dry_run:
             return
         manifest = Manifest.load(self.layout.manifest)
+        if self.request.created_root is not None:
+            chain = [self.layout.data, *self.layout.data.parents]
+            if self.request.created_root in chain:
+                for folder in reversed(chain[: chain.index(self.request.created_root) + 1]):
+                    manifest.add("dir", folder)
         manifest.add("tree", self.layout.app)
         manifest.make_dirs(self.layout.launcher_dir)
         for name, script in LAUNCHERS.items():
@@ -265,7 +272,7 @@ class Installer:
             path.chmod(0o755)
             manifest.add("file", path)
         staged = self.layout.current_file.with_name("current.tmp")
-        staged.write_text(self.env_id + "\n", encoding="utf-8")
+        staged.write_text(self.env_id, encoding="utf-8")  # no newline: cmd's `set /p` reads it
         os.replace(staged, self.layout.current_file)
         manifest.save()
         for old in sorted(self.layout.envs.iterdir()):
@@ -310,6 +317,7 @@ def parse_args(argv: Sequence[str]) -> Request:
     parser.add_argument("--python", default=PYTHON_VERSION, help="default: %(default)s")
     parser.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
     parser.add_argument("--no-setup", action="store_true", help="do not run `xdub setup` after")
+    parser.add_argument("--created-root", type=Path, help=argparse.SUPPRESS)
     args, setup_args = parser.parse_known_args(argv)
     if args.wheelhouse is not None:
         setup_args += ["--wheelhouse", str(args.wheelhouse.resolve())]
@@ -319,6 +327,7 @@ def parse_args(argv: Sequence[str]) -> Request:
         uv=args.uv, build=args.torch, python=args.python, dry_run=args.dry_run,
         wheelhouse=args.wheelhouse.resolve() if args.wheelhouse else None,
         run_setup=not args.no_setup, setup_args=[a for a in setup_args if a != "--"],
+        created_root=args.created_root,
     )  # fmt: skip
 
 
