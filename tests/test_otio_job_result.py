@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import opentimelineio as otio
 import pytest
@@ -96,3 +99,40 @@ def test_a_timeline_without_a_take_is_not_a_result(tmp_path: Path) -> None:
     with pytest.raises(JobError) as caught:
         parse_result(_resolve_job(tmp_path))
     assert caught.value.code == "bad_job"
+
+
+def _result_object(tmp_path: Path) -> dict[str, Any]:
+    job = parse_job(_resolve_job(tmp_path))
+    result = build_result(job, tmp_path / "take.mov", job_id="j1", model="m", settings={})
+    return dict(json.loads(job_to_json(result)))
+
+
+def _take(result: dict[str, Any]) -> dict[str, Any]:
+    return dict(result["tracks"]["children"][-1]["children"][-1])
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda take: take["metadata"]["xdub"].pop("job_id"), "job_id"),
+        (lambda take: take["media_references"]["DEFAULT_MEDIA"].pop("target_url"), "target_url"),
+        (lambda take: take.pop("source_range"), "source_range"),
+        (lambda take: take["source_range"]["duration"].update(rate=0), "rate"),
+    ],
+)
+def test_a_damaged_take_is_a_clear_bad_job(
+    tmp_path: Path, damage: Callable[[dict[str, Any]], object], match: str
+) -> None:
+    """The daemon reads takes with the hosts' one strict reader (``xdub.protocol.takes``)."""
+    result = _result_object(tmp_path)
+    damage(result["tracks"]["children"][-1]["children"][-1])
+    with pytest.raises(JobError, match=match) as caught:
+        parse_result(json.dumps(result))
+    assert caught.value.code == "bad_job" and caught.value.hint
+
+
+def test_two_takes_are_refused(tmp_path: Path) -> None:
+    result = _result_object(tmp_path)
+    result["tracks"]["children"].append(result["tracks"]["children"][-1])
+    with pytest.raises(JobError, match="2 clips with role 'result'"):
+        parse_result(json.dumps(result))

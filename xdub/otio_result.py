@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
-from opentimelineio.opentime import TimeRange
+from opentimelineio.opentime import RationalTime, TimeRange
 
-from xdub.otio_job import NAMESPACE, ROLE_RESULT, DubJob, bad_job, media_clip, plain, silence
+from xdub.otio_job import NAMESPACE, ROLE_RESULT, DubJob, bad_job, media_clip, silence
+from xdub.protocol.takes import read_take
 
 RESULT_TRACK_NAME = "xdub take"
 
@@ -79,28 +80,19 @@ def build_result(
 
 
 def parse_result(otio_json: str) -> DubResult:
-    """The take of a result timeline; raises ``bad_job`` if it has none."""
-    timeline = otio.adapters.read_from_string(otio_json, "otio_json")
-    takes = [
-        clip
-        for track in timeline.video_tracks()
-        for clip in track
-        if isinstance(clip, otio.schema.Clip)
-        and plain(clip.metadata.get(NAMESPACE, {})).get("role") == ROLE_RESULT
-    ]
-    if len(takes) != 1:
-        raise bad_job(
-            f"a result timeline has one clip with role 'result', this one has {len(takes)}"
-        )
-    take = takes[0]
-    info = plain(take.metadata[NAMESPACE])
+    """The take of a result timeline, read by the hosts' one strict reader
+    (``xdub.protocol.takes``); raises ``bad_job`` naming what is wrong."""
+    take = read_take(otio_json)
+    rate = float(take.rate)
     return DubResult(
-        job_id=info["job_id"],
-        take_path=Path(take.media_reference.target_url),
-        source_range=take.source_range,
-        record_start_s=take.range_in_parent().start_time.to_seconds(),
-        model=info["model"],
-        settings=info["settings"],
-        warnings=tuple(info["warnings"]),
-        speed=info.get("speed", {}),
+        job_id=take.job_id,
+        take_path=Path(take.path),
+        source_range=TimeRange(
+            RationalTime(take.start_tc_frame, rate), RationalTime(take.num_frames, rate)
+        ),
+        record_start_s=float(take.record_start_s),
+        model=take.model,
+        settings=take.settings,
+        warnings=take.warnings,
+        speed=take.speed,
     )

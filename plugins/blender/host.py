@@ -13,7 +13,6 @@ from typing import Any
 import bpy
 
 from . import compat
-from .core.job_json import TakeInfo
 from .core.placement import first_free_channel
 from .core.timing import (
     MovieSpan,
@@ -25,6 +24,7 @@ from .core.timing import (
     take_placement,
 )
 from .xdub_protocol.exceptions import MediaError
+from .xdub_protocol.takes import Take
 
 TIME_EFFECTS = {"SPEED"}
 """Effect strips that change timing: a take cannot reproduce them."""
@@ -167,7 +167,7 @@ def place_take(
     picture: MovieSpan,
     original_name: str,
     original_channel: int,
-    take: TakeInfo,
+    take: Take,
     *,
     name: str,
     properties: dict[str, Any],

@@ -16,10 +16,10 @@ from typing import Any
 import bpy
 
 from . import compat, host
-from .core.job_json import read_take
 from .core.timing import MovieSpan
 from .worker import Update
 from .xdub_protocol.exceptions import XdubError
+from .xdub_protocol.takes import read_take
 
 log = logging.getLogger(__name__)
 

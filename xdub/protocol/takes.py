@@ -48,6 +48,8 @@ class Take:
     model: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    speed: dict[str, Any] = field(default_factory=dict)
+    """What the speed plan did (``xdub.speed``): steps cached, preset; ``{}`` when none."""
     host: str = ""
     host_ids: dict[str, Any] = field(default_factory=dict)
 
@@ -110,14 +112,17 @@ def _find_take(timeline: Mapping[str, Any]) -> tuple[Mapping[str, Any], Fraction
         items = track.get("children") if isinstance(track, Mapping) else None
         if not isinstance(items, list):
             raise _bad("has a track without children")
-        lead_s = Fraction(0)
-        for item in items:
+        for index, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise _bad("has a track item that is not an object")
             info = (item.get("metadata") or {}).get(NAMESPACE) or {}
             if isinstance(info, Mapping) and info.get("role") == ROLE_RESULT:
+                lead_s = sum(
+                    (_item_seconds(before, f"item {before.get('name', '')!r}")
+                     for before in items[:index]),
+                    Fraction(0),
+                )  # fmt: skip
                 found.append((item, lead_s))
-            lead_s += _item_seconds(item, f"item {item.get('name', '')!r}")
     if len(found) != 1:
         raise _bad(f"has {len(found)} clips with role 'result', not one")
     return found[0]
@@ -160,6 +165,9 @@ def read_take(result_otio: str | Mapping[str, Any]) -> Take:
         raise _bad("take's metadata.xdub.warnings is not a list of texts")
     if not isinstance(settings, Mapping):
         raise _bad("take's metadata.xdub.settings is not an object")
+    speed = info.get("speed", {})
+    if not isinstance(speed, Mapping):
+        raise _bad("take's metadata.xdub.speed is not an object")
     job_info = (timeline.get("metadata") or {}).get(NAMESPACE) or {}
     host_ids = job_info.get("host_ids") or {}
     if not isinstance(host_ids, Mapping):
@@ -178,6 +186,7 @@ def read_take(result_otio: str | Mapping[str, Any]) -> Take:
         model=_text(info, "model"),
         settings=dict(settings),
         warnings=tuple(warnings),
+        speed=dict(speed),
         host=_text(job_info, "host"),
         host_ids=dict(host_ids),
     )

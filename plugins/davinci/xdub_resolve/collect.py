@@ -13,12 +13,12 @@ from typing import Any
 
 from xdub_resolve.dub_clip import Write
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
-from xdub_resolve.job import read_take
 from xdub_resolve.link import open_client
 from xdub_resolve.takes import place_take
 from xdub_resolve.timing import TimingError
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 from xdub_resolve.xdub_protocol.records import JobState
+from xdub_resolve.xdub_protocol.takes import read_take
 
 LIST_LIMIT = 1000
 

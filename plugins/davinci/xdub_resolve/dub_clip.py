@@ -15,7 +15,7 @@ from typing import Any
 
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
-from xdub_resolve.job import DialogueSource, JobSpec, build_job, read_take
+from xdub_resolve.job import DialogueSource, JobSpec, build_job
 from xdub_resolve.link import open_client
 from xdub_resolve.progress import ConsoleView, JobWatcher, WindowView
 from xdub_resolve.settings import job_options
@@ -24,6 +24,7 @@ from xdub_resolve.timing import Piece, TimingError, check_speed, dialogue_piece,
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 from xdub_resolve.xdub_protocol.otio_json import job_to_json
 from xdub_resolve.xdub_protocol.records import DubOptions
+from xdub_resolve.xdub_protocol.takes import read_take
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
 Write = Callable[[str], None]

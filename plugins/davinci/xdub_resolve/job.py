@@ -1,15 +1,13 @@
-"""The OTIO job of a Resolve timeline item (docs/protocol.md, "The OTIO job"), and reading a
-result back.
+"""The OTIO job of a Resolve timeline item (docs/protocol.md, "The OTIO job").
 
 Stdlib-only: Resolve's Python may lack opentimelineio, so the vendored
-``xdub.protocol.otio_json`` writes the JSON. Times are exact: a video range in frames at the
-media's rate and timecode origin, a dialogue range in samples at its sample rate (or frames at
-its own rate when that is unknown).
+``xdub_protocol.otio_json`` writes the JSON (and ``xdub_protocol.takes`` reads the result).
+Times are exact: a video range in frames at the media's rate and timecode origin, a dialogue
+range in samples at its sample rate (or frames at its own rate when that is unknown).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -17,14 +15,10 @@ from typing import Any
 from xdub_resolve.timing import MediaSpan, Piece
 from xdub_resolve.xdub_protocol import otio_json
 from xdub_resolve.xdub_protocol.otio_json import (
-    NAMESPACE,
-    ROLE_RESULT,
     DialogueClip,
     MediaClip,
     Span,
-    clips_with_role,
     file_name,
-    media_reference,
 )
 
 HOST = "resolve"
@@ -93,32 +87,4 @@ def build_job(spec: JobSpec) -> dict[str, Any]:
         record_frame=spec.record_start_frame,
         host_ids=spec.host_ids,
         metadata={"timeline_fps": float(spec.timeline_fps), "resolve": dict(spec.raw)},
-    )
-
-
-@dataclass(frozen=True)
-class Take:
-    """The take of a finished job: the rendered file and its source range in frames."""
-
-    job_id: str
-    path: str
-    num_frames: int
-    host: str
-    host_ids: dict[str, Any]
-
-
-def read_take(result_otio: str) -> Take:
-    """The take in a result timeline (its clip with role ``result``); ``ValueError`` if none."""
-    timeline = json.loads(result_otio)
-    takes = clips_with_role(timeline, ROLE_RESULT)
-    if not takes:
-        raise ValueError("the result timeline has no clip with role 'result'")
-    take = takes[0]
-    info = timeline.get("metadata", {}).get(NAMESPACE, {})
-    return Take(
-        job_id=str(take["metadata"][NAMESPACE].get("job_id", "")),
-        path=str(media_reference(take).get("target_url", "")),
-        num_frames=round(take["source_range"]["duration"]["value"]),
-        host=str(info.get("host", "")),
-        host_ids=dict(info.get("host_ids") or {}),
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from xdub_resolve.host import ResolveTimeline
-from xdub_resolve.job import Take
 from xdub_resolve.timing import parse_frame_rate
+from xdub_resolve.xdub_protocol.takes import Take
 
 PLACED_AS_TAKE = "take"
 PLACED_ON_TRACK = "track"

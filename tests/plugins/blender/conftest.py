@@ -50,6 +50,12 @@ def job_json(extension: ModuleType) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def takes(extension: ModuleType) -> ModuleType:
+    """The extension's take reader: its copy of ``xdub.protocol.takes``."""
+    return importlib.import_module(f"{PACKAGE_NAME}.xdub_protocol.takes")
+
+
+@pytest.fixture(scope="session")
 def wheel_cache() -> Path:
     """The user wheel cache, filled once (pip download) so that builds can run offline."""
     cache = default_wheel_cache()

@@ -84,7 +84,7 @@ def test_timeline_start_after_the_clip_is_refused(timing: ModuleType, job_json: 
 
 
 def test_take_of_a_real_result_timeline(
-    tmp_path: Path, timing: ModuleType, job_json: ModuleType
+    tmp_path: Path, timing: ModuleType, job_json: ModuleType, takes: ModuleType
 ) -> None:
     text, _ = make_job(tmp_path, timing, job_json)
     job = parse_job(text)
@@ -94,16 +94,35 @@ def test_take_of_a_real_result_timeline(
     )
     import opentimelineio as otio
 
-    take = job_json.read_take(otio.adapters.write_to_string(result, "otio_json"))
+    take = takes.read_take(otio.adapters.write_to_string(result, "otio_json"))
     assert take.path == str(take_path)
-    assert (take.first_frame, take.fps, take.model) == (0, 25.0, "tiny")
+    assert (take.first_frame, take.rate, take.model) == (0, 25, "tiny")
     assert take.settings == {"num_steps": 2} and take.warnings == ("w",)
 
 
-def test_unreadable_result_is_a_job_error(job_json: ModuleType) -> None:
-    with pytest.raises(Exception, match="not readable") as raised:
-        job_json.read_take("{}")
-    assert raised.value.code == "job_failed"
-    empty = '{"tracks": {"children": [{"kind": "Video", "children": []}]}}'
-    with pytest.raises(Exception, match="has 0 takes"):
-        job_json.read_take(empty)
+def test_unreadable_result_is_a_job_error(takes: ModuleType) -> None:
+    with pytest.raises(Exception, match="not an OTIO Timeline.1") as raised:
+        takes.read_take("{}")
+    assert raised.value.code == "bad_job"
+    empty = '{"OTIO_SCHEMA": "Timeline.1", "tracks": {"children": [{"children": []}]}}'
+    with pytest.raises(Exception, match="has 0 clips with role 'result'"):
+        takes.read_take(empty)
+
+
+def test_a_take_without_a_file_is_a_clear_bad_job(
+    tmp_path: Path, timing: ModuleType, job_json: ModuleType, takes: ModuleType
+) -> None:
+    """The extension reads takes with the protocol's one strict reader."""
+    import json
+
+    import opentimelineio as otio
+
+    text, _ = make_job(tmp_path, timing, job_json)
+    result = build_result(parse_job(text), tmp_path / "t.mov", job_id="j1", model="m", settings={})
+    damaged = json.loads(otio.adapters.write_to_string(result, "otio_json"))
+    del damaged["tracks"]["children"][-1]["children"][-1]["media_references"]["DEFAULT_MEDIA"][
+        "target_url"
+    ]
+    with pytest.raises(Exception, match="target_url") as raised:
+        takes.read_take(json.dumps(damaged))
+    assert raised.value.code == "bad_job"

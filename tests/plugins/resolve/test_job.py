@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
+import opentimelineio as otio
 import pytest
 from fake_resolve import FREE, STUDIO, FakeBmd, FakeWindow
 from resolve_scenario import (
@@ -15,13 +19,16 @@ from resolve_scenario import (
     Media,
     make_project,
 )
+from xdub_resolve import collect, dub_clip
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.dub_clip import gather_job, make_view
 from xdub_resolve.host import HostError, ResolveTimeline
 from xdub_resolve.job import build_job
 from xdub_resolve.timing import TimingError
+from xdub_resolve.xdub_protocol.exceptions import XdubError
 
 from xdub.otio_job import parse_job
+from xdub.otio_result import build_result
 from xdub.protocol.otio_json import job_to_json
 
 
@@ -139,3 +146,29 @@ def test_free_says_how_to_name_the_dialogue_track(media: Media) -> None:
     with pytest.raises(HostError, match="'Dub'"):
         choose_dialogue(host, view, print)
     assert project.app.limitation_dialogs == []  # UIManager was never read on free
+
+
+def _result(media: Media, tmp_path: Path) -> dict[str, Any]:
+    project = make_project(media, STUDIO, (21, 0, 4))
+    job = parse_job(
+        job_to_json(build_job(gather_job(ResolveTimeline(project.resolve), project.item, 2)))
+    )
+    result = build_result(job, tmp_path / "take.mov", job_id="j1", model="m", settings={})
+    return dict(json.loads(otio.adapters.write_to_string(result, "otio_json")))
+
+
+def test_the_take_is_read_strictly(media: Media, tmp_path: Path) -> None:
+    """Collect and Dub clip read takes with the protocol's one reader: every field checked."""
+    result = _result(media, tmp_path)
+    take = collect.read_take(json.dumps(result))
+    assert dub_clip.read_take is collect.read_take
+    assert (take.job_id, take.path, take.num_frames) == ("j1", str(tmp_path / "take.mov"), DURATION)
+    assert take.first_frame == 0 and take.host == "resolve"  # the take file is the used range
+    twice = json.loads(json.dumps(result))
+    twice["tracks"]["children"].append(twice["tracks"]["children"][-1])
+    with pytest.raises(XdubError, match="2 clips with role 'result'"):
+        collect.read_take(json.dumps(twice))
+    del result["tracks"]["children"][-1]["children"][-1]["source_range"]
+    with pytest.raises(XdubError, match="source_range") as caught:
+        collect.read_take(json.dumps(result))
+    assert caught.value.code == "bad_job"

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from fake_resolve import FREE, STUDIO, FakeTimeline, FakeTimelineItem
 from resolve_scenario import DURATION, RECORD_START, Media, make_project
 from xdub_resolve.host import HostError, ResolveTimeline
-from xdub_resolve.job import Take
 from xdub_resolve.takes import PLACED_AS_TAKE, PLACED_ON_TRACK, place_take
+from xdub_resolve.xdub_protocol.takes import Take
 
 
 def _take(media: Media, tmp_path: Path) -> Take:
     path = tmp_path / "take.mp4"
     shutil.copy(media.video, path)  # a real file with the source's rate and length
-    return Take(job_id="job42", path=str(path), num_frames=DURATION, host="resolve", host_ids={})
+    return Take(
+        job_id="job42",
+        path=str(path),
+        rate=Fraction(25),
+        first_frame=0,
+        start_tc_frame=0,
+        num_frames=DURATION,
+        record_start_s=Fraction(0),
+        host="resolve",
+    )
 
 
 class NoTakeSelector(FakeTimelineItem):
