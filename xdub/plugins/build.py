@@ -10,10 +10,10 @@ missing ones are fetched once with ``pip download``, so later builds run offline
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,10 +116,14 @@ def stage_extension(dest: Path) -> Path:
 
 
 def _manifest_field(text: str, name: str) -> str:
-    match = re.search(rf'^{name} = "([^"]+)"$', text, re.MULTILINE)
-    if match is None:
-        raise _build_error(f'blender_manifest.toml has no {name} = "..." line')
-    return match.group(1)
+    """A text field of the manifest, read as TOML."""
+    try:
+        value = tomllib.loads(text).get(name)
+    except tomllib.TOMLDecodeError as error:
+        raise _build_error(f"blender_manifest.toml is not valid TOML: {error}") from None
+    if not isinstance(value, str) or not value:
+        raise _build_error(f'blender_manifest.toml has no {name} = "..." field')
+    return value
 
 
 def _write_manifest(staged: Path, wheels: list[Path]) -> str:

@@ -106,3 +106,28 @@ def test_the_vendored_client_imports_in_each_blenders_python(version: str, tmp_p
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "BridgeTransport", "daemon_not_running"]
+
+
+def test_the_manifest_is_gpl_with_a_real_maintainer() -> None:
+    """A Blender add-on links against Blender's GPL API: the extensions platform wants GPL."""
+    import tomllib
+
+    from xdub.plugins.build import EXTENSION_SOURCE
+
+    manifest = tomllib.loads((EXTENSION_SOURCE / "blender_manifest.toml").read_text("utf-8"))
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert "example." not in manifest["maintainer"] and manifest["maintainer"].strip()
+
+
+def test_the_build_reads_the_manifest_as_toml(tmp_path: Path) -> None:
+    """Valid TOML that a line regex misreads: single quotes, a comment after the value."""
+    from xdub.plugins import build
+
+    staged = stage_extension(tmp_path / "staged")
+    path = staged / "blender_manifest.toml"
+    text = path.read_text("utf-8")
+    text = text.replace('id = "xdub"', "id = 'xdub'  # the module name")
+    text = text.replace('version = "0.1.0"', 'version = "0.1.0" # bump per release')
+    path.write_text(text, encoding="utf-8")
+    assert build._write_manifest(staged, []) == "xdub-0.1.0.zip"
+    assert "wheels = []" in path.read_text("utf-8")
