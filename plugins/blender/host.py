@@ -187,6 +187,7 @@ def place_take(
         _occupied(collection), original_channel, picture.record_start, picture.record_end
     )
     strip = collection.new_movie(name, take.path, channel, picture.record_start)
+    strip.filepath = stored_path(take.path)
     try:
         placement = take_placement(picture, take.first_frame, int(strip.frame_duration), strip.fps)
         _set_range(strip, placement)
@@ -201,12 +202,19 @@ def place_take(
             _occupied(collection), channel, picture.record_start, picture.record_end
         )
         sound = collection.new_sound(f"{name} audio", take.path, above, placement.frame_start)
+        sound.sound.filepath = stored_path(take.path)
         _set_range(sound, placement)
         sound["xdub_job"] = properties.get("xdub_job", "")
         sound_name = sound.name
     if original is not None and mute_original:
         original.mute = True
     return PlacedTake(strip.name, channel, sound_name)
+
+
+def stored_path(path: str) -> str:
+    """``path`` as the .blend stores it: ``//``-relative when the .blend is saved (a take in
+    ``//xdub_takes/`` moves with the project folder), else as is."""
+    return str(bpy.path.relpath(path)) if bpy.data.filepath else path
 
 
 def _set_range(strip: Any, placement: TakePlacement) -> None:

@@ -12,6 +12,7 @@ import bpy
 
 from . import compat, host, jobs, runtime
 from .core.job_json import build_job
+from .core.placement import takes_folder
 from .core.timing import dialogue_pieces, file_dialogue
 from .xdub_protocol.connection import find_daemon
 from .xdub_protocol.exceptions import MediaError, XdubError
@@ -153,6 +154,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             independent_noise=self.independent_noise,
             speaker=Speaker(self.speaker),
             missing_face=MissingFace(self.missing_face),
+            output_dir=takes_folder(bpy.data.filepath),
         )
 
     def execute(self, context: Any) -> set[str]:

@@ -217,3 +217,17 @@ def test_settings_persist(tmp_path: Path) -> None:
     store.save_settings({"allow_lan": False})
     store.close()
     assert _store(tmp_path).settings() == {"allow_lan": False, "models_dir": "/m"}
+
+
+def test_retention_keeps_takes_written_outside_the_job_folder(tmp_path: Path) -> None:
+    """Hosts send an ``output_dir`` beside the project: pruning removes only the job folder."""
+    store = _store(tmp_path)
+    _add(store, "done")
+    inside = store.job_dir("done") / "checkpoint.bin"
+    inside.write_bytes(b"x")
+    outside = tmp_path / "project" / "xdub_takes" / "take-done.mov"
+    outside.parent.mkdir(parents=True)
+    outside.write_bytes(b"take")
+    store.change_state("done", JobState.CANCELLED)
+    assert store.prune(Retention(max_age_days=30, max_jobs=0)) == ["done"]
+    assert not inside.exists() and outside.read_bytes() == b"take"

@@ -1,7 +1,9 @@
-"""Which channel a take goes on: the first one above the original that is free over its frames."""
+"""Where a take goes: the first channel above the original that is free over its frames, and the
+folder beside the .blend its file goes to."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from ..xdub_protocol.exceptions import JobError
@@ -27,3 +29,16 @@ def first_free_channel(
         code="bad_job",
         hint="free a channel above the clip, then place the take again",
     )
+
+
+TAKES_FOLDER = "xdub_takes"
+"""Takes of a saved .blend go to ``//xdub_takes/`` beside it: the project keeps them, and the
+daemon's retention prunes only its own job folders."""
+
+
+def takes_folder(blend_path: str) -> str | None:
+    """The absolute ``xdub_takes`` folder beside ``blend_path``; ``None`` for an unsaved .blend
+    (the take then stays in the daemon's job folder)."""
+    if not blend_path:
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(blend_path)), TAKES_FOLDER)

@@ -2,12 +2,14 @@
 
 Stdlib-only. The daemon keeps every job; a done job whose host ids name this project and timeline
 and whose item is still there gets its take placed (as in "Dub clip") unless the item already has
-it, so running this twice changes nothing the second time.
+it, so running this twice changes nothing the second time. Takes are placed in job order, and
+only an item's newest take becomes its selected one: an older job collected after a newer one
+was placed never replaces what the editor sees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,38 @@ from xdub_resolve.takes import place_take
 from xdub_resolve.timing import TimingError
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 from xdub_resolve.xdub_protocol.records import JobState
-from xdub_resolve.xdub_protocol.takes import read_take
+from xdub_resolve.xdub_protocol.takes import Take, read_take
 
 LIST_LIMIT = 1000
+Finished = tuple[Take, str]
+"""A done job's take and the job's ``created_at`` (ISO UTC text: it sorts as time does)."""
+
+
+def place_finished(host: ResolveTimeline, finished: Sequence[Finished], write: Write) -> int:
+    """Place the takes of this timeline not placed yet, oldest job first; returns how many."""
+    project = str(host.project.GetName() or "")
+    ours = [
+        take
+        for take, _ in sorted(finished, key=lambda pair: pair[1])
+        if take.host == "resolve"
+        and take.host_ids.get("project") == project
+        and take.host_ids.get("timeline") == host.name
+    ]
+    newest = {str(take.host_ids.get("item", "")): take.job_id for take in ours}
+    placed = 0
+    for take in ours:
+        item_id = str(take.host_ids.get("item", ""))
+        item = host.find_item(item_id)
+        if item is None:
+            write(f"XDub: job {take.job_id}: its clip is no longer on this timeline")
+            continue
+        if host.has_take(item, take.path):
+            continue
+        select = newest[item_id] == take.job_id
+        how = place_take(host, item, take, select=select, write=write)
+        write(f"XDub: job {take.job_id}: take placed ({how}) on {item.GetName()!r}")
+        placed += 1
+    return placed
 
 
 def run(
@@ -29,26 +60,10 @@ def run(
     """Place every finished take of this timeline not placed yet; 0 unless something failed."""
     try:
         host = ResolveTimeline(acquire_resolve(namespace))
-        project = str(host.project.GetName() or "")
         with open_client(connection_file) as client:
             jobs = client.list_jobs([JobState.DONE], LIST_LIMIT)
-        placed = 0
-        for job in jobs:
-            take = read_take(job.result_otio) if job.result_otio else None
-            ids = take.host_ids if take else {}
-            if take is None or take.host != "resolve":
-                continue
-            if ids.get("project") != project or ids.get("timeline") != host.name:
-                continue
-            item = host.find_item(str(ids.get("item", "")))
-            if item is None:
-                write(f"XDub: job {job.job_id}: its clip is no longer on this timeline")
-                continue
-            if host.has_take(item, take.path):
-                continue
-            how = place_take(host, item, take)
-            write(f"XDub: job {job.job_id}: take placed ({how}) on {item.GetName()!r}")
-            placed += 1
+        finished = [(read_take(job.result_otio), job.created_at) for job in jobs if job.result_otio]
+        placed = place_finished(host, finished, write)
         write(f"XDub: {placed} finished take(s) collected")
         return 0
     except (HostError, TimingError, XdubError, ValueError) as error:

@@ -27,6 +27,9 @@ from xdub_resolve.xdub_protocol.records import DubOptions
 from xdub_resolve.xdub_protocol.takes import read_take
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
+TAKES_FOLDER = "xdub takes"
+"""Takes go into this folder beside the clip's media (or the settings' ``output_dir``), so they
+stay with the project: the daemon's retention prunes only its own job folders."""
 Write = Callable[[str], None]
 
 
@@ -122,7 +125,10 @@ def run(
         item = host.selected_video_item()
         spec = gather_job(host, item, choose_dialogue(host, view, write))
         otio = job_to_json(build_job(spec))
-        options = DubOptions.from_json(job_options(), where="the settings' options")
+        chosen = job_options()
+        beside_media = os.path.join(os.path.dirname(spec.video_path), TAKES_FOLDER)
+        chosen.setdefault("output_dir", beside_media)
+        options = DubOptions.from_json(chosen, where="the settings' options")
         with open_client(connection_file) as client:
             job_id = client.submit(otio, options).job_id
             watcher = JobWatcher(client, job_id)
@@ -131,7 +137,7 @@ def run(
             write(f"XDub: job {job_id} {watcher.status_text()}")
             return 1
         take = read_take(watcher.result_otio)
-        how = place_take(host, item, take)
+        how = place_take(host, item, take, write=write)
         where = "as a take (Take Selector)" if how == "take" else "on a new video track above"
         write(f"XDub: the dubbed take {take.path} is on the timeline {where}")
         return 0

@@ -299,12 +299,23 @@ class ResolveTimeline:
                         return clip
         return None
 
-    def add_take(self, item: Any, take: Any) -> bool:
-        """Add ``take`` to the item's take selector and select it; verified by re-reading."""
-        if item.GetMediaPoolItem() is None or not item.AddTake(take):
+    def add_take(self, item: Any, take: Any, *, select: bool = True) -> bool:
+        """Add ``take`` to the item's take selector (and select it if ``select``); verified by
+        re-reading. Without ``select`` the take the editor chose stays selected."""
+        if item.GetMediaPoolItem() is None:
+            return False
+        before = int(item.GetTakesCount() or 0)
+        if not item.AddTake(take):
             return False
         count = int(item.GetTakesCount() or 0)
-        if not count or not item.SelectTakeByIndex(count):
+        added = (item.GetTakeByIndex(count) or {}).get("mediaPoolItem") if count else None
+        if count <= max(before, 1) or added is None:
+            return False
+        if added.GetUniqueId() != take.GetUniqueId():
+            return False
+        if not select:
+            return True
+        if not item.SelectTakeByIndex(count):
             return False
         selected = item.GetMediaPoolItem()
         return selected is not None and selected.GetUniqueId() == take.GetUniqueId()
@@ -359,8 +370,14 @@ class ResolveTimeline:
             f"{BIN_NAME!r} bin"
         )
 
-    def tag(self, item: Any, job_id: str, take: Any) -> None:
-        """Mark provenance: a marker carrying the job id, and the take's third-party metadata."""
-        item.AddMarker(0, "Purple", "xdub take", f"xdub job {job_id}", 1, f"xdub:{job_id}")
+    def tag(self, item: Any, job_id: str, take: Any) -> bool:
+        """Mark provenance: the take's third-party metadata, and a marker carrying the job id
+        on the item's first frame without one. ``False`` when Resolve refused the marker."""
         if has_method(take, "SetThirdPartyMetadata"):
             take.SetThirdPartyMetadata("xdub_job_id", job_id)
+        used = {int(frame) for frame in (item.GetMarkers() or {})}
+        free = [frame for frame in range(int(item.GetDuration() or 0)) if frame not in used]
+        if not free:
+            return False
+        note, data = f"xdub job {job_id}", f"xdub:{job_id}"
+        return bool(item.AddMarker(free[0], "Purple", "xdub take", note, 1, data))

@@ -179,13 +179,17 @@ def describe(strip: Any) -> dict[str, Any]:
         "frame_final_start": strip.frame_final_start,
         "frame_final_end": strip.frame_final_end,
         "frame_start": strip.frame_start,
-        "filepath": bpy.path.abspath(
-            strip.sound.filepath if strip.type == "SOUND" else getattr(strip, "filepath", "")
-        ),
+        "filepath": bpy.path.abspath(raw_path(strip)),
+        "raw_filepath": raw_path(strip),
         "fps": getattr(strip, "fps", None),
         "mute": strip.mute,
         "props": {key: strip[key] for key in strip.keys() if key.startswith("xdub")},
     }
+
+
+def raw_path(strip: Any) -> str:
+    """The strip's file path as stored (``//`` relative to the .blend, or absolute)."""
+    return str(strip.sound.filepath if strip.type == "SOUND" else getattr(strip, "filepath", ""))
 
 
 def refusals(config: dict[str, Any]) -> dict[str, str]:
@@ -278,6 +282,8 @@ def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
         else strips(scene).new_image("blocker", config["image"], 3, 40)
     )
     blocker.select = False
+    blend = str(Path(config["work"]) / "project.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=blend)  # saved: takes go to //xdub_takes/
     error = dub(
         config,
         quality="CUSTOM",
@@ -290,7 +296,6 @@ def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
     )
     (record,) = scene.xdub_jobs
     job_id = record.job_id
-    blend = str(Path(config["work"]) / "project.blend")
     bpy.ops.wm.save_as_mainfile(filepath=blend)
     bpy.ops.wm.open_mainfile(filepath=blend)  # load_post follows the pending job again
     result = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])

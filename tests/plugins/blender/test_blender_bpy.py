@@ -131,6 +131,8 @@ def test_take_lands_above_the_original_over_the_same_frames(facts: dict[str, Any
     assert (original["frame_final_start"], original["frame_final_end"]) == (13, 50)
     assert take["fps"] == pytest.approx(original["fps"])
     assert Path(take["filepath"]).name.endswith(f"-{dub['job_id']}.mp4")
+    # beside the .blend, stored relative: the daemon's retention never touches it
+    assert take["raw_filepath"] == f"//xdub_takes/{Path(take['filepath']).name}"
     frames = take["frame_final_end"] - take["frame_final_start"]
     assert Path(take["filepath"]).is_file() and dub["take_media_frames"] == frames
     assert original["mute"] is True and take["mute"] is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -170,3 +171,9 @@ def test_no_free_channel(placement: ModuleType) -> None:
     with pytest.raises(Exception, match="all in use") as raised:
         placement.first_free_channel(occupied, 1, 5, 6)
     assert raised.value.code == "bad_job"
+
+
+def test_takes_of_a_saved_blend_go_beside_it(placement: ModuleType, tmp_path: Path) -> None:
+    blend = tmp_path / "edit" / "film.blend"
+    assert placement.takes_folder(str(blend)) == str(tmp_path / "edit" / "xdub_takes")
+    assert placement.takes_folder("") is None  # unsaved: the daemon's job folder

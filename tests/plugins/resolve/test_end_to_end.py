@@ -71,6 +71,8 @@ def _assert_take_added_and_selected(project: Project, connection: Path) -> str:
     take = item.GetMediaPoolItem()
     path = take.GetClipProperty("File Path")
     assert Path(path).is_file()
+    source = Path(project.item.GetTakeByIndex(1)["mediaPoolItem"].GetClipProperty("File Path"))
+    assert Path(path).parent == source.parent / "xdub takes"  # beside the media: never pruned
     assert int(take.GetClipProperty("Frames")) == WHOLE_FILE_FRAMES
     pool = project.resolve.GetProjectManager().GetCurrentProject().GetMediaPool()
     (folder,) = [f for f in pool.GetRootFolder().GetSubFolderList() if f.GetName() == "XDub"]
@@ -82,6 +84,7 @@ def _assert_take_added_and_selected(project: Project, connection: Path) -> str:
         job = client.get(job_id)
     assert job.state.value == "done"
     assert job.options.num_steps == 1  # the plugin's settings file reached the daemon
+    assert job.options.output_dir == str(Path(path).parent)
     assert project.app.limitation_dialogs == []
     assert project.app.absent_calls == []
     return job_id

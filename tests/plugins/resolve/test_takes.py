@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from fake_resolve import FREE, STUDIO, FakeTimeline, FakeTimelineItem
 from resolve_scenario import DURATION, RECORD_START, Media, make_project
+from xdub_resolve import collect
 from xdub_resolve.host import HostError, ResolveTimeline
 from xdub_resolve.takes import PLACED_AS_TAKE, PLACED_ON_TRACK, place_take
 from xdub_resolve.xdub_protocol.takes import Take
@@ -123,3 +125,57 @@ def test_the_fake_hides_methods_newer_than_its_version(media: Media) -> None:
     assert "GetSelectedClips" not in dir(project.timeline)
     assert project.timeline.GetSelectedClips() is None
     assert project.app.absent_calls == ["GetSelectedClips"]
+
+
+def _take_of(media: Media, tmp_path: Path, job_id: str) -> Take:
+    path = tmp_path / f"take-{job_id}.mp4"
+    shutil.copy(media.video, path)
+    return dataclasses.replace(_take(media, tmp_path), job_id=job_id, path=str(path))
+
+
+def _markers(item: FakeTimelineItem) -> dict[int, str]:
+    return {frame: marker["customData"] for frame, marker in item.GetMarkers().items()}
+
+
+def test_every_take_gets_its_own_marker_on_a_free_frame(media: Media, tmp_path: Path) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4))
+    project.item.AddMarker(0, "Blue", "mine", "the editor's own", 1, "")
+    host = ResolveTimeline(project.resolve)
+    for job_id in ("a", "b"):
+        assert place_take(host, project.item, _take_of(media, tmp_path, job_id)) == PLACED_AS_TAKE
+    assert _markers(project.item) == {0: "", 1: "xdub:a", 2: "xdub:b"}
+
+
+def test_a_refused_marker_is_said(media: Media, tmp_path: Path) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4))
+    host = ResolveTimeline(project.resolve)
+    for frame in range(DURATION):  # every frame of the item has a marker already
+        project.item.AddMarker(frame, "Blue", "mine", "", 1, "")
+    said: list[str] = []
+    take = _take_of(media, tmp_path, "a")
+    assert place_take(host, project.item, take, write=said.append) == PLACED_AS_TAKE
+    assert project.item.GetTakesCount() == 2  # the take is placed all the same
+    assert said and "marker" in said[0] and "job a" in said[0]
+
+
+def test_collect_places_in_job_order_and_keeps_the_newest_selected(
+    media: Media, tmp_path: Path
+) -> None:
+    """Job A closed early, job B (newer) was placed and selected: collecting A adds it as a take
+    but leaves B selected."""
+    project = make_project(media, STUDIO, (21, 0, 4))
+    host = ResolveTimeline(project.resolve)
+    item = project.item
+    ids = {"project": "Film", "timeline": host.name, "item": item.GetUniqueId()}
+    older, newer = (
+        dataclasses.replace(_take_of(media, tmp_path, job_id), host_ids=ids) for job_id in "ab"
+    )
+    assert host.project.GetName() == "Film"
+    place_take(host, item, newer)
+    assert item.GetSelectedTakeIndex() == 2
+    said: list[str] = []
+    jobs = [(newer, "2026-03-14T10:00:00Z"), (older, "2026-03-14T09:00:00Z")]  # newest first
+    assert collect.place_finished(host, jobs, said.append) == 1
+    assert item.GetTakesCount() == 3
+    selected = item.GetMediaPoolItem().GetClipProperty("File Path")
+    assert selected == newer.path, said
