@@ -13,14 +13,20 @@ from xdub_resolve.host import HostError, ResolveTimeline
 from xdub_resolve.progress import WindowView
 
 
-def choose_dialogue(host: ResolveTimeline, view: Any, write: Callable[[str], None]) -> int | str:
-    """An audio track index, or an absolute file path."""
-    track = host.selected_audio_track() or host.default_dialogue_track()
+def choose_dialogue(
+    host: ResolveTimeline, video: Any, view: Any, write: Callable[[str], None]
+) -> int | str:
+    """The new dialogue of the ``video`` item: an audio track index, or an absolute file path.
+    The picture's own (linked) sound is never it."""
+    track = host.selected_audio_track(video) or host.default_dialogue_track()
     if track is not None:
         write(f"XDub: dialogue from audio track {track} ({dict(host.audio_tracks())[track]})")
         return track
     if isinstance(view, WindowView):
-        choice = ask(view.ui, view.dispatcher, host.audio_tracks())
+        tracks = host.audio_tracks()
+        own = host.own_sound_tracks(video)
+        first = next((n for n, (index, _) in enumerate(tracks) if index not in own), 0)
+        choice = ask(view.ui, view.dispatcher, tracks, first)
         if choice is not None:
             return choice
         raise HostError("no dialogue chosen")
@@ -30,8 +36,11 @@ def choose_dialogue(host: ResolveTimeline, view: Any, write: Callable[[str], Non
     )
 
 
-def ask(ui: Any, dispatcher: Any, tracks: list[tuple[int, str]]) -> int | str | None:
-    """A small window: pick an audio track, or type a file path; ``None`` if cancelled."""
+def ask(
+    ui: Any, dispatcher: Any, tracks: list[tuple[int, str]], first: int = 0
+) -> int | str | None:
+    """A small window: pick an audio track (``tracks[first]`` preselected), or type a file
+    path; ``None`` if cancelled."""
     window = dispatcher.AddWindow(
         {
             "ID": "xdub_audio",
@@ -55,6 +64,7 @@ def ask(ui: Any, dispatcher: Any, tracks: list[tuple[int, str]]) -> int | str | 
     items = window.GetItems()
     for index, name in tracks:
         items["track"].AddItem(f"A{index}: {name}")
+    items["track"].CurrentIndex = first
     answer: list[int | str | None] = [None]
 
     def on_ok(event: Any) -> None:

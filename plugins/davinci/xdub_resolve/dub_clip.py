@@ -123,7 +123,7 @@ def run(
         host = ResolveTimeline(acquire_resolve(namespace))
         view = make_view(namespace, host, write)
         item = host.selected_video_item()
-        spec = gather_job(host, item, choose_dialogue(host, view, write))
+        spec = gather_job(host, item, choose_dialogue(host, item, view, write))
         otio = job_to_json(build_job(spec))
         chosen = job_options()
         beside_media = os.path.join(os.path.dirname(spec.video_path), TAKES_FOLDER)

@@ -200,15 +200,39 @@ class ResolveTimeline:
                 return index
         return None
 
-    def selected_audio_track(self) -> int | None:
-        """The track of selected audio items (21.0.4+), when they are all on one."""
+    def own_sound_tracks(self, video: Any) -> set[int]:
+        """Audio tracks holding the picture's own sound: items linked to it (19.1+) or playing
+        its media pool item over its frames. Never the new dialogue."""
+        return {index for index, _ in self._own_sound(video)}
+
+    def _own_sound(self, video: Any) -> list[tuple[int, Any]]:
+        linked = set()
+        if has_method(video, "GetLinkedItems"):
+            linked = {item.GetUniqueId() for item in as_list(video.GetLinkedItems())}
+        own = video.GetMediaPoolItem()
+        own_id = own.GetUniqueId() if own is not None else None
+        start, end = video.GetStart(), video.GetEnd()
+
+        def is_own(item: Any) -> bool:
+            if item.GetUniqueId() in linked:
+                return True
+            pool_item = item.GetMediaPoolItem()
+            same_media = pool_item is not None and pool_item.GetUniqueId() == own_id
+            return bool(own_id) and same_media and item.GetStart() < end and item.GetEnd() > start
+
+        return [(index, item) for index, item in self.items("audio") if is_own(item)]
+
+    def selected_audio_track(self, video: Any) -> int | None:
+        """The track of selected audio items (21.0.4+), when they are all on one. Items of the
+        picture's own sound are left out: Linked Selection selects them with the picture."""
         if not has_method(self.timeline, "GetSelectedClips"):
             return None
+        own = {item.GetUniqueId() for _, item in self._own_sound(video)}
         audio = {item.GetUniqueId(): index for index, item in self.items("audio")}
         tracks = {
             audio[item.GetUniqueId()]
             for item in as_list(self.timeline.GetSelectedClips())
-            if item.GetUniqueId() in audio
+            if item.GetUniqueId() in audio and item.GetUniqueId() not in own
         }
         return tracks.pop() if len(tracks) == 1 else None
 

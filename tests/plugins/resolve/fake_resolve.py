@@ -16,7 +16,9 @@ Quirks reproduced:
 - ``GetClipProperty()`` returns strings; ``AppendToTimeline``'s ``endFrame`` is exclusive,
   overlapping records are silently dropped (the earlier item wins) while an item is still
   returned, and mixed-fps placements are floored;
-- items land in the media pool's *current* folder.
+- items land in the media pool's *current* folder;
+- a clip and its own sound are linked (``GetLinkedItems`` 19.1), and with Linked Selection on
+  (the default) selecting one selects both.
 """
 
 from __future__ import annotations
@@ -171,6 +173,8 @@ class FakeTimelineItem(FakeObject):
         self._id = f"item-{next(_ids)}"
         self._markers: dict[int, dict[str, Any]] = {}
         self._enabled = True
+        self.linked: list[FakeTimelineItem] = []
+        """Items linked to this one (a clip and its own sound are, as Resolve links them)."""
 
     def GetName(self) -> str:  # noqa: N802
         return self._name
@@ -212,6 +216,9 @@ class FakeTimelineItem(FakeObject):
         if self._speed < 0:
             return self._left
         return self._left + math.floor(self._source_span()) - inclusive
+
+    def GetLinkedItems(self) -> list[FakeTimelineItem]:  # noqa: N802  (19.1)
+        return list(self.linked)
 
     def GetMediaPoolItem(self) -> FakeMediaPoolItem | None:  # noqa: N802
         return self._takes[self._selected]
@@ -310,8 +317,12 @@ class FakeTimeline(FakeObject):
         items.sort(key=lambda other: other.GetStart())
         return True
 
-    def select(self, *items: FakeTimelineItem) -> None:
-        self._selected = list(items)
+    def select(self, *items: FakeTimelineItem, linked_selection: bool = True) -> None:
+        """Select ``items``; with Linked Selection (Resolve's default) their linked items too."""
+        chosen = list(items)
+        for item in items if linked_selection else ():
+            chosen += [other for other in item.linked if other not in chosen]
+        self._selected = chosen
 
     def GetName(self) -> str:  # noqa: N802
         return self._name

@@ -100,8 +100,8 @@ def make_project(
     item_name: str = "",
 ) -> Project:
     """V1 holds the clip (5 frames into its file, at 01:00:02:00; named ``item_name``, by
-    default as its media pool clip); A1 its own sound; A2 ("Dub") the new dialogue, starting 5
-    frames before the clip."""
+    default as its media pool clip); A1 its own sound, linked to it; A2 ("Dub") the new
+    dialogue, starting 5 frames before the clip."""
     app, resolve = make_resolve(
         product, version, probe_props, timeline_fps="25", timeline_start_frame=TIMELINE_START
     )
@@ -152,6 +152,7 @@ def make_project(
         duration=duration + DIALOGUE_LEAD,
         left_offset=0,
     )
+    item.linked, own_sound.linked = [own_sound], [item]
     assert timeline.place("video", 1, item)
     assert timeline.place("audio", 1, own_sound)
     assert timeline.place("audio", 2, dialogue)

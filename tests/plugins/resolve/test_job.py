@@ -24,6 +24,7 @@ from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.dub_clip import gather_job, make_view
 from xdub_resolve.host import HostError, ResolveTimeline
 from xdub_resolve.job import build_job
+from xdub_resolve.progress import ConsoleView
 from xdub_resolve.timing import TimingError
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 
@@ -129,7 +130,7 @@ def test_studio_asks_for_the_dialogue_when_no_track_is_named_dub(media: Media) -
     host = ResolveTimeline(project.resolve)
     namespace = {"resolve": project.resolve, "fusion": project.resolve.Fusion(), "bmd": bmd}
     view = make_view(namespace, host, print)
-    assert choose_dialogue(host, view, print) == 2
+    assert choose_dialogue(host, project.item, view, print) == 2
     (window,) = bmd.dispatcher.windows
     assert window.GetItems()["track"].entries == ["A1: Audio 1", "A2: Music"]
 
@@ -144,7 +145,7 @@ def test_free_says_how_to_name_the_dialogue_track(media: Media) -> None:
     }
     view = make_view(namespace, host, print)
     with pytest.raises(HostError, match="'Dub'"):
-        choose_dialogue(host, view, print)
+        choose_dialogue(host, project.item, view, print)
     assert project.app.limitation_dialogs == []  # UIManager was never read on free
 
 
@@ -172,3 +173,22 @@ def test_the_take_is_read_strictly(media: Media, tmp_path: Path) -> None:
     with pytest.raises(XdubError, match="source_range") as caught:
         collect.read_take(json.dumps(result))
     assert caught.value.code == "bad_job"
+
+
+def test_linked_production_audio_is_never_the_dialogue(media: Media) -> None:
+    """Linked Selection selects the clip's own A1 sound with it: the "Dub" track still wins."""
+    project = make_project(media, STUDIO, (21, 0, 4))
+    project.timeline.select(project.item)
+    assert len(project.timeline.GetSelectedClips()) == 2  # the picture and its linked sound
+    host = ResolveTimeline(project.resolve)
+    assert choose_dialogue(host, project.item, ConsoleView(print), print) == 2
+    project.timeline.select(project.item, project.dialogue)  # a chosen dialogue clip decides
+    assert choose_dialogue(host, project.item, ConsoleView(print), print) == 2
+
+
+def test_the_ask_list_starts_after_the_clips_own_sound(media: Media) -> None:
+    project = make_project(media, STUDIO, (21, 0, 4), dialogue_track_name="Music")
+    bmd = FakeBmd(project.resolve, lambda window, turn: window.click("ok"))
+    host = ResolveTimeline(project.resolve)
+    namespace = {"resolve": project.resolve, "fusion": project.resolve.Fusion(), "bmd": bmd}
+    assert choose_dialogue(host, project.item, make_view(namespace, host, print), print) == 2
