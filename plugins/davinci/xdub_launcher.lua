@@ -46,6 +46,21 @@ function json.encode(value)
   error("cannot encode a " .. kind)
 end
 
+local function utf8_char(code)
+  -- the UTF-8 bytes of one code point (a lone surrogate becomes U+FFFD)
+  if code >= 0xD800 and code < 0xE000 then code = 0xFFFD end
+  if code < 0x80 then return string.char(code) end
+  if code < 0x800 then
+    return string.char(0xC0 + math.floor(code / 0x40), 0x80 + code % 0x40)
+  end
+  if code < 0x10000 then
+    return string.char(0xE0 + math.floor(code / 0x1000), 0x80 + math.floor(code / 0x40) % 0x40,
+      0x80 + code % 0x40)
+  end
+  return string.char(0xF0 + math.floor(code / 0x40000), 0x80 + math.floor(code / 0x1000) % 0x40,
+    0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+end
+
 function json.decode(text)
   local pos = 1
   local function space() pos = text:find("[^ \t\r\n]", pos) or (#text + 1) end
@@ -62,14 +77,14 @@ function json.decode(text)
         local simple = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
         if e == "u" then
           local code = tonumber(text:sub(pos + 2, pos + 5), 16)
-          if code < 128 then parts[#parts + 1] = string.char(code)
-          elseif code < 2048 then
-            parts[#parts + 1] = string.char(192 + math.floor(code / 64), 128 + code % 64)
-          else
-            parts[#parts + 1] = string.char(224 + math.floor(code / 4096),
-              128 + math.floor(code / 64) % 64, 128 + code % 64)
-          end
           pos = pos + 6
+          local low = text:sub(pos, pos + 1) == "\\u" and tonumber(text:sub(pos + 2, pos + 5), 16)
+          if code >= 0xD800 and code < 0xDC00 and low and low >= 0xDC00 and low < 0xE000 then
+            -- a surrogate pair (Python's ensure_ascii JSON): one code point beyond U+FFFF
+            code = 0x10000 + (code - 0xD800) * 1024 + (low - 0xDC00)
+            pos = pos + 6
+          end
+          parts[#parts + 1] = utf8_char(code)
         else
           parts[#parts + 1] = simple[e] or e
           pos = pos + 2
