@@ -288,6 +288,8 @@ class ResolveTimeline:
             media_start_tc=media.start_tc,
             source_start=round(item.GetSourceStartFrame()) if has_source else None,
             source_end=round(item.GetSourceEndFrame()) if has_source else None,
+            right_offset=round(item.GetRightOffset()),
+            media_num_frames=media.num_frames,
         )
 
     # -- writing back ----------------------------------------------------------------------

@@ -100,7 +100,9 @@ class ItemTiming:
     ``record_start``/``record_end``: timeline frames, end exclusive (``GetStart``/``GetEnd``).
     ``left_offset``: media frames (``GetLeftOffset``). ``media_start_tc``: the media's start
     timecode as frames at ``media_rate``. ``source_start``/``source_end``: ``GetSourceStart/
-    EndFrame`` when the build has them (19.1+), else ``None``.
+    EndFrame`` when the build has them (19.1+), else ``None``. ``right_offset``
+    (``GetRightOffset``) and ``media_num_frames`` (the clip's ``Frames``), when known, let
+    builds before 19.1 tell a retime: on a retimed clip the offsets are in warped space.
     """
 
     record_start: int
@@ -111,6 +113,8 @@ class ItemTiming:
     media_start_tc: int = 0
     source_start: int | None = None
     source_end: int | None = None
+    right_offset: int | None = None
+    media_num_frames: int | None = None
 
     @property
     def record_duration(self) -> int:
@@ -139,7 +143,8 @@ class MediaSpan:
 def check_speed(timing: ItemTiming, what: str) -> None:
     """Raise ``TimingError`` for a reversed or retimed item (needs ``GetSourceStart/EndFrame``)."""
     if timing.source_start is None or timing.source_end is None:
-        return  # before 19.1 the API cannot tell; the daemon's OTIO check is the fallback
+        _check_offsets(timing, what)  # before 19.1: no source frames, only the offsets
+        return
     if timing.source_start > timing.source_end:
         raise TimingError(
             f"{what} plays in reverse (source {timing.source_start} > {timing.source_end}); "
@@ -155,6 +160,23 @@ def check_speed(timing: ItemTiming, what: str) -> None:
             f"{what} is retimed (about {float(speed) * 100:.0f} % speed: {span} source frames "
             f"for {float(expected):.2f}); xdub dubs clips at 100 % speed: reset the clip speed "
             "or render the retimed clip first"
+        )
+
+
+def _check_offsets(timing: ItemTiming, what: str) -> None:
+    """Left offset + duration + right offset is the media's length at 100 % speed."""
+    if timing.right_offset is None or not timing.media_num_frames:
+        return  # nothing to compare with: the daemon's OTIO check is the fallback
+    used = convert_frames(timing.record_duration, timing.timeline_rate, timing.media_rate)
+    total = timing.left_offset + used + timing.right_offset
+    if abs(total - timing.media_num_frames) > 2 * FRAME_TOLERANCE:
+        rest = timing.media_num_frames - timing.left_offset - timing.right_offset
+        speed = rest / used if used else Fraction(0)
+        raise TimingError(
+            f"{what} is retimed (about {float(speed) * 100:.0f} % speed: its offsets and "
+            f"duration cover {float(total):.0f} of the media's {timing.media_num_frames} "
+            "frames); xdub dubs clips at 100 % speed: reset the clip speed or render the "
+            "retimed clip first"
         )
 
 

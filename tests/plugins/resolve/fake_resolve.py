@@ -192,10 +192,15 @@ class FakeTimelineItem(FakeObject):
         return self._duration
 
     def GetLeftOffset(self, subframe_precision: bool = False) -> int:  # noqa: N802
-        return self._left
+        """The source in-point; on a retimed clip in warped (record-speed) space (§A5)."""
+        return round(self._left / abs(self._speed))
 
     def GetRightOffset(self, subframe_precision: bool = False) -> int:  # noqa: N802
-        return 0
+        """How far the clip can extend to the right: the media left after the used span, in
+        the same space as the left offset."""
+        pool_item = self._takes[self._selected]
+        frames = int(pool_item.GetClipProperty("Frames") or 0) if pool_item else 0
+        return round((frames - self._left - self._source_span()) / abs(self._speed))
 
     def _rates(self) -> tuple[Fraction, Fraction]:
         pool_item = self._takes[self._selected]

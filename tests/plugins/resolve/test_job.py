@@ -92,10 +92,19 @@ def test_compound_clips_are_refused(media: Media) -> None:
         gather_job(ResolveTimeline(project.resolve), project.item, 2)
 
 
-def test_before_19_1_the_speed_cannot_be_read_and_is_not_asked(media: Media) -> None:
-    project = make_project(media, FREE, (18, 6, 0), speed=Fraction(1, 2))
-    gather_job(ResolveTimeline(project.resolve), project.item, 2)  # no GetSourceStartFrame call
-    assert project.app.absent_calls == []
+@pytest.mark.parametrize("speed", [Fraction(1, 2), Fraction(2)])
+def test_before_19_1_retimed_clips_are_refused_by_their_offsets(
+    media: Media, speed: Fraction
+) -> None:
+    """18.x has no GetSourceStart/EndFrame: left offset + duration + right offset (warped on a
+    retimed clip) must add up to the media's frame count, or the clip is retimed."""
+    project = make_project(media, FREE, (18, 6, 0), speed=speed)
+    with pytest.raises(TimingError, match="retimed"):
+        gather_job(ResolveTimeline(project.resolve), project.item, 2)
+    assert project.app.absent_calls == []  # no GetSourceStartFrame call
+    normal = make_project(media, FREE, (18, 6, 0))
+    gather_job(ResolveTimeline(normal.resolve), normal.item, 2)
+    assert normal.app.absent_calls == []
 
 
 def test_selection_by_version(media: Media) -> None:
