@@ -173,7 +173,13 @@ class ResolveTimeline:
         return item
 
     def _item_under_playhead(self) -> Any | None:
-        playhead = timecode_to_frames(str(self.timeline.GetCurrentTimecode()), self.rate)
+        timecode = str(self.timeline.GetCurrentTimecode() or "")
+        if not timecode.strip():
+            raise HostError(
+                "Resolve reports no playhead on this page: switch to the Edit or Cut page, "
+                "put the playhead over the clip (or select it), and run XDub again"
+            )
+        playhead = timecode_to_frames(timecode, self.rate)
         for index in range(int(self.timeline.GetTrackCount("video") or 0), 0, -1):
             if has_method(
                 self.timeline, "GetIsTrackEnabled"

@@ -44,6 +44,7 @@ SINCE: dict[str, tuple[int, int, int]] = {
     "GetThirdPartyMetadata": (19, 1, 0),
     "GetMarkInOut": (19, 1, 0),
 }
+TIMECODE_PAGES = ("cut", "edit", "color", "fairlight", "deliver")
 STUDIO_ONLY = {"GenerateSpeech", "AnalyzeForIntellisearch", "RemoveMotionBlur"}
 """The 21.0 "Studio and AI Scripting APIs" the fake gates; the plugin needs none of them."""
 
@@ -59,6 +60,8 @@ class FakeApp:
     probe: Callable[[str], dict[str, str]]
     limitation_dialogs: list[str] = field(default_factory=list)
     absent_calls: list[str] = field(default_factory=list)
+    page: str = "edit"
+    """The open page: the playhead timecode calls are documented for these only (§A4)."""
 
     @property
     def is_studio(self) -> bool:
@@ -363,6 +366,8 @@ class FakeTimeline(FakeObject):
         return True
 
     def GetCurrentTimecode(self) -> str:  # noqa: N802
+        if self._app.page not in TIMECODE_PAGES:
+            return ""  # undocumented there: Resolve gives no playhead (as on the Media page)
         nominal = round(self._fps)
         seconds, frame = divmod(self._playhead, nominal)
         minutes, second = divmod(seconds, 60)

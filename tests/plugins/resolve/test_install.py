@@ -125,3 +125,20 @@ def test_cli_installs_into_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (edit / "XDub – Dub clip.py").is_file()
     assert main(["plugins", "uninstall", "resolve"]) == 0
     assert not (edit / "XDub – Dub clip.py").exists()
+
+
+@pytest.mark.parametrize("name", [n for n in MENU_SCRIPTS if n.endswith(".py")])
+def test_an_old_python_is_told_clearly(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The vendored code needs Python 3.10+: an older Resolve Python gets a Console message."""
+    import runpy
+
+    install(home=tmp_path, platform="linux", env={})
+    script = tmp_path / ".local/share/DaVinciResolve/Fusion/Scripts/Edit" / name
+    monkeypatch.setattr(sys, "version_info", (3, 9, 18, "final", 0))
+    before = set(sys.modules)
+    runpy.run_path(str(script), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "Python 3.10" in printed and "3.9.18" in printed, printed
+    assert not {m for m in set(sys.modules) - before if m.startswith("xdub_resolve")}

@@ -201,3 +201,10 @@ def test_the_ask_list_starts_after_the_clips_own_sound(media: Media) -> None:
     host = ResolveTimeline(project.resolve)
     namespace = {"resolve": project.resolve, "fusion": project.resolve.Fusion(), "bmd": bmd}
     assert choose_dialogue(host, project.item, make_view(namespace, host, print), print) == 2
+
+
+def test_on_the_media_page_the_error_says_which_page_to_use(media: Media) -> None:
+    project = make_project(media, FREE, (21, 0, 3))  # no GetSelectedClips: the playhead decides
+    project.app.page = "media"
+    with pytest.raises(HostError, match="Edit or Cut page"):
+        ResolveTimeline(project.resolve).selected_video_item()
