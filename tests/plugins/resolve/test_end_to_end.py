@@ -64,7 +64,11 @@ def _project(media: Media, product: str, version: tuple[int, int, int]) -> Proje
     return make_project(media, product, version, left_offset=0, duration=WHOLE_FILE_FRAMES)
 
 
-def _assert_take_added_and_selected(project: Project, connection: Path) -> str:
+def _assert_take_added_and_selected(
+    project: Project, connection: Path, *, beside_media: bool = True
+) -> str:
+    """The take is the item's selected take; ``beside_media``: the plugin sent the job (its
+    take is in "xdub takes" beside the clip's media, never only in the daemon's job folder)."""
     item = project.item
     assert item.GetTakesCount() == 2
     assert item.GetSelectedTakeIndex() == 2
@@ -72,7 +76,8 @@ def _assert_take_added_and_selected(project: Project, connection: Path) -> str:
     path = take.GetClipProperty("File Path")
     assert Path(path).is_file()
     source = Path(project.item.GetTakeByIndex(1)["mediaPoolItem"].GetClipProperty("File Path"))
-    assert Path(path).parent == source.parent / "xdub takes"  # beside the media: never pruned
+    if beside_media:
+        assert Path(path).parent == source.parent / "xdub takes"  # never pruned with the job
     assert int(take.GetClipProperty("Frames")) == WHOLE_FILE_FRAMES
     pool = project.resolve.GetProjectManager().GetCurrentProject().GetMediaPool()
     (folder,) = [f for f in pool.GetRootFolder().GetSubFolderList() if f.GetName() == "XDub"]
@@ -84,7 +89,8 @@ def _assert_take_added_and_selected(project: Project, connection: Path) -> str:
         job = client.get(job_id)
     assert job.state.value == "done"
     assert job.options.num_steps == 1  # the plugin's settings file reached the daemon
-    assert job.options.output_dir == str(Path(path).parent)
+    if beside_media:
+        assert job.options.output_dir == str(Path(path).parent)
     assert project.app.limitation_dialogs == []
     assert project.app.absent_calls == []
     return job_id
@@ -199,7 +205,7 @@ def test_collect_places_takes_that_finished_after_the_script_closed(
         client.wait(job_id, timeout_s=240.0)
     printed = _run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
     assert any(job_id in line and "take placed" in line for line in printed), printed
-    assert _assert_take_added_and_selected(project, connection) == job_id
+    assert _assert_take_added_and_selected(project, connection, beside_media=False) == job_id
     again = _run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
     assert again[-1] == "XDub: 0 finished take(s) collected"  # idempotent
     assert project.item.GetTakesCount() == 2
