@@ -110,6 +110,9 @@ class Row:
     s_per_step: float | None = None
     dit_s_per_video_s: float | None = None
     peak_vram_gib: float | None = None
+    rel_err_vs_exact: float | None = None
+    """Relative L2 of the last step's guided velocity against the first row's (same inputs and
+    timesteps; rows at the final crop only): what the row's switches change numerically."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -127,6 +130,8 @@ class Bench:
     compile_backend: str
     warmup: int
     steps: int
+    exact_output: torch.Tensor | None = None
+    """The first row's last guided velocity: the reference of ``rel_err_vs_exact``."""
 
 
 def _sync(device: torch.device) -> None:
@@ -210,7 +215,12 @@ def run_case(bench: Bench, case: Case) -> Row:
                     model, cuda_graphs=case.cuda_graphs, backend=bench.compile_backend
                 )
             velocity, latents = _velocity(bench, plan)
-            row.s_per_step, row.first_call_s = _time_steps(bench, velocity, latents, plan)
+            row.s_per_step, row.first_call_s, output = _time_steps(bench, velocity, latents)
+            if plan.crop_size == bench.crop_px:
+                if bench.exact_output is None:
+                    bench.exact_output = output
+                reference = bench.exact_output.float()
+                row.rel_err_vs_exact = float((output.float() - reference).norm() / reference.norm())
             if compiled is not None:
                 row.compile = compiled.status + (" + CUDA graphs" if compiled.cuda_graphs else "")
                 row.notes += [compiled.reason] if compiled.reason else []
@@ -233,26 +243,26 @@ def run_case(bench: Bench, case: Case) -> Row:
 
 
 def _time_steps(
-    bench: Bench, velocity: GuidedVelocity, latents: torch.Tensor, plan: SpeedPlan
-) -> tuple[float, float]:
-    """(mean seconds per timed step, seconds of the first call) along the plan's timesteps."""
+    bench: Bench, velocity: GuidedVelocity, latents: torch.Tensor
+) -> tuple[float, float, torch.Tensor]:
+    """(mean seconds per timed step, seconds of the first call, the last call's output)."""
     calls = bench.warmup + bench.steps
     timesteps = torch.linspace(999.0, 50.0, calls, device=bench.device).to(bench.dtype)
     seconds: list[float] = []
     with torch.no_grad():
         for t in timesteps:
             with _timed(bench.device, seconds):
-                velocity(latents, t[None])
-    return statistics.mean(seconds[bench.warmup :]), seconds[0]
+                output = velocity(latents, t[None])
+    return statistics.mean(seconds[bench.warmup :]), seconds[0], output.clone()
 
 
 def markdown(rows: list[Row], environment: dict[str, Any]) -> str:
     """The rows as a Markdown table, with the environment above it."""
     lines = [f"# gpu_suite: {environment['device']}", ""]
     lines += [f"- {key}: {value}" for key, value in environment.items()]
-    lines += ["", "| case | status | fp8 | attention | compile | steps | crop px | upload s |"
-              " first call s | s/step | DiT s per video-s | peak VRAM GiB |"]  # fmt: skip
-    lines.append("|" + "---|" * 12)
+    columns = ["case", "status", "fp8", "attention", "compile", "steps", "crop px", "upload s"]
+    columns += ["first call s", "s/step", "DiT s per video-s", "peak VRAM GiB", "rel err vs exact"]
+    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
     def num(value: float | None) -> str:
         return "" if value is None else f"{value:.3f}"
@@ -261,7 +271,8 @@ def markdown(rows: list[Row], environment: dict[str, Any]) -> str:
         lines.append(
             f"| {row.case} | {row.status} | {row.fp8} | {row.attention} | {row.compile} | "
             f"{row.num_steps} | {row.crop_px} | {num(row.upload_s)} | {num(row.first_call_s)} | "
-            f"{num(row.s_per_step)} | {num(row.dit_s_per_video_s)} | {num(row.peak_vram_gib)} |"
+            f"{num(row.s_per_step)} | {num(row.dit_s_per_video_s)} | {num(row.peak_vram_gib)} | "
+            f"{'' if row.rel_err_vs_exact is None else f'{row.rel_err_vs_exact:.2e}'} |"
         )
     notes = sorted({note for row in rows for note in row.notes})
     return "\n".join([*lines, "", *(f"- note: {note}" for note in notes), ""])

@@ -27,8 +27,13 @@ def test_dry_run_writes_a_row_for_every_case(tmp_path: Path) -> None:
         assert row["status"] == "ok", (name, row["status"])
         assert row["s_per_step"] > 0 and row["dit_s_per_video_s"] > 0
         assert row["compile"] == ("compiled" if "compile" in name else "eager"), name
+    baseline = rows["exact / resident / sdpa / eager"]
+    assert baseline["rel_err_vs_exact"] == 0.0
+    offload = rows["exact / offload / sdpa / eager"]
+    assert offload["rel_err_vs_exact"] < 1e-5  # same math, weights moved
     draft = rows["draft / resident / plan-attn / eager"]
     assert (draft["num_steps"], draft["crop_px"]) == (10, 32)
+    assert draft["rel_err_vs_exact"] is None  # another crop: nothing to compare
     assert any("CUDA graphs need a CUDA device" in note for note in report_notes(rows))
     markdown = (tmp_path / "gpu_suite.md").read_text()
     assert markdown.count("\n| ") == len(rows) + 1  # header + one line per row
