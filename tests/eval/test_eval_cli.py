@@ -87,3 +87,24 @@ def test_mean_interval(values) -> None:
     mean, half = mean_interval(values)
     assert mean == pytest.approx(np.mean(values))
     assert half == (0.0 if len(values) == 1 else pytest.approx(12.7062 * 1.0, rel=1e-4))
+
+
+def test_dataset_item_without_a_take_is_dubbed_with_the_model(tiny_model_dir, tmp_path, capsys):
+    from xdub.media.synthetic import (
+        AudioSpec,
+        SyntheticVideoSpec,
+        write_synthetic_audio,
+        write_synthetic_video,
+    )
+
+    item = tmp_path / "set" / "a"
+    item.mkdir(parents=True)
+    spec = SyntheticVideoSpec(width=96, height=96, duration_s=1.0, seed=2)
+    write_synthetic_video(item / "source.mp4", spec).save_truth(item / "truth.json")
+    write_synthetic_audio(item / "dialogue.wav", spec.speech(), AudioSpec())
+    code = main(["eval", "--dataset", str(tmp_path / "set"), "--model", str(tiny_model_dir)])
+    assert code == 0
+    assert (item / "take.mp4").is_file()  # dubbed by the pipeline, then measured
+    table = capsys.readouterr().out
+    psnr = next(line for line in table.splitlines() if line.startswith("PSNR"))
+    assert psnr.split()[-1] == "1" and psnr.split()[2] != "n/a"

@@ -88,3 +88,16 @@ def test_mouth_opening_is_scale_free() -> None:
     rng = np.random.default_rng(0)
     points = rng.uniform(0, 100, size=(4, 68, 2))
     assert np.allclose(mouth_opening(points), mouth_opening(points * 3.0 + 7.0))
+
+
+def test_media_sample_truth_feeds_the_sync_measure(tmp_path) -> None:
+    from xdub.cli import main
+
+    video, truth, line = tmp_path / "c.mp4", tmp_path / "c.json", tmp_path / "c.wav"
+    args = ["media", "sample", str(video), "--duration-s", "2", "--seed", "5"]
+    assert main([*args, "--truth", str(truth), "--audio", str(line)]) == 0
+    track = truth_track(truth)
+    assert len(track.opening) == 50
+    times = np.arange(50) / 25.0
+    estimate = estimate_offset(track.opening, speech_envelope(load_audio(line), RATE_HZ, times))
+    assert estimate.offset_frames == 0 and estimate.confidence > 0.5
