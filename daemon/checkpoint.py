@@ -13,8 +13,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from safetensors.torch import load_file, save_file
+import torch
+from safetensors.torch import load_file, save
 
+from xdub.protocol.precheck import disk_full_from
 from xdub.sample.clips import LoopState
 
 log = logging.getLogger(__name__)
@@ -42,23 +44,38 @@ def save_checkpoint(job_dir: Path, state: LoopState) -> Path:
     final = root / f"w{state.windows_done:04d}"
     temp = root / f".{final.name}.tmp"
     shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir()
     tensors = {
         _window_key(i): latents.detach().cpu().contiguous()
         for i, latents in enumerate(state.window_latents)
     }
-    save_file(tensors, str(temp / _LATENTS))
-    if state.motion_video is not None:
-        np.save(temp / _MOTION, state.motion_video)
-    for item in temp.iterdir():
-        with open(item, "rb") as stream:
-            os.fsync(stream.fileno())
+    try:
+        _write(temp, tensors, state.motion_video)
+    except OSError as error:
+        shutil.rmtree(temp, ignore_errors=True)  # the last good checkpoint stays
+        needed = sum(t.numel() * t.element_size() for t in tensors.values())
+        if state.motion_video is not None:
+            needed += state.motion_video.nbytes
+        what = f"the checkpoint after window {state.windows_done}"
+        full = disk_full_from(error, needed, what, root)
+        if full is None:
+            raise
+        raise full from error
     shutil.rmtree(final, ignore_errors=True)
     os.rename(temp, final)
     for older in _complete(root):
         if older != final:
             shutil.rmtree(older, ignore_errors=True)
     return final
+
+
+def _write(folder: Path, tensors: dict[str, torch.Tensor], motion: np.ndarray | None) -> None:
+    folder.mkdir()
+    (folder / _LATENTS).write_bytes(save(tensors))  # Python's write: a full disk is an OSError
+    if motion is not None:
+        np.save(folder / _MOTION, motion)
+    for item in folder.iterdir():
+        with open(item, "rb") as stream:
+            os.fsync(stream.fileno())
 
 
 def load_checkpoint(job_dir: Path, device: object = "cpu") -> LoopState | None:

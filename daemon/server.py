@@ -26,6 +26,7 @@ import zmq
 from xdub import __version__
 from xdub.errors import JobError, XdubError
 from xdub.media.codecs import VIDEO_CODECS
+from xdub.media.encode import remove_partials
 from xdub.protocol.connection import (
     ConnectionInfo,
     remove_connection_file,
@@ -60,7 +61,11 @@ from xdub.protocol.messages import (
 from xdub.protocol.records import ErrorInfo, JobState, Progress, TakeQuality
 from xdub.protocol.schema import Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
-from xdub.protocol.zmq_transport import bind_server_sockets
+from xdub.protocol.zmq_transport import (
+    ServerAddresses,
+    bind_server_sockets,
+    remove_ipc_files,
+)
 from xdub_daemon.config import DaemonConfig
 from xdub_daemon.jobs import Job, state_event
 from xdub_daemon.lock import DaemonLock
@@ -75,6 +80,8 @@ from xdub_daemon.worker import WorkerConfig, WorkerSpec, take_path
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_MS = 200
+MAX_JOBS_SCANNED = 100_000
+"""Every stored job, at start (retention keeps far fewer)."""
 Handler = Callable[[Message], Content | None]
 """A handler's reply content, or None when the reply is sent later (``submit``)."""
 
@@ -90,6 +97,8 @@ class Daemon:
         for job in self.store.requeue_running():
             log.info("job %s was running when the daemon stopped; it resumes", job.job_id)
         self.store.prune(config.retention)
+        for job in self.store.list_jobs(limit=MAX_JOBS_SCANNED):
+            remove_partials(self._take_path(job))  # no worker runs yet: every partial is stale
         self.supervisor = Supervisor(
             WorkerConfig(
                 model_dir=config.model_dir,
@@ -142,6 +151,7 @@ class Daemon:
             allow_lan=self.config.allow_lan,
             ipc_dir=self.config.connection_file.parent,
         )
+        self.addresses: ServerAddresses = addresses
         info = ConnectionInfo.create(
             addresses.transport,
             addresses.request_address,
@@ -202,6 +212,7 @@ class Daemon:
         router.close(linger=0)
         self.pub.close(linger=200)
         context.term()
+        remove_ipc_files(self.addresses)
         self.store.close()
         self._lock.release()
         log.info("the daemon stopped")
@@ -271,7 +282,9 @@ class Daemon:
             return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))
         token = next(self._tokens)
         self._validating[token] = request
-        self.validator.validate(token, submit.otio, submit.options.to_json())
+        output_dir = submit.options.output_dir
+        take_folder = Path(output_dir) if output_dir else self.store.jobs_dir
+        self.validator.validate(token, submit.otio, submit.options.to_json(), take_folder)
         return None
 
     def _finish_submits(self, router: zmq.Socket[bytes]) -> None:
@@ -369,20 +382,23 @@ class Daemon:
         if not self.supervisor.is_idle:
             return
         job = queue[0]
-        job_dir = self.store.job_dir(job.job_id)
-        output_dir = Path(job.options.output_dir) if job.options.output_dir else job_dir
-        suffix = VIDEO_CODECS[job.options.codec.value].suffixes[0]
         spec = WorkerSpec(
             job_id=job.job_id,
             otio=job.otio,
             options=job.options.to_json(),
-            job_dir=job_dir,
-            output=take_path(job.name, job.job_id, output_dir, suffix),
+            job_dir=self.store.job_dir(job.job_id),
+            output=self._take_path(job),
             vram_policy=self.settings.vram_policy,
         )
         self._change(job.job_id, JobState.RUNNING)
         self.supervisor.run(spec)
         self._publish_health()
+
+    def _take_path(self, job: Job) -> Path:
+        output_dir = job.options.output_dir
+        folder = Path(output_dir) if output_dir else self.store.jobs_dir / job.job_id
+        suffix = VIDEO_CODECS[job.options.codec.value].suffixes[0]
+        return take_path(job.name, job.job_id, folder, suffix)
 
     def _handle_worker(self) -> None:
         job_id = self.supervisor.job_id
@@ -433,6 +449,8 @@ class Daemon:
 
     def _on_worker_exit(self, job_id: str | None, exit: WorkerExit) -> None:
         self._publish_health(message=f"the worker exited with code {exit.exitcode}")
+        if job_id is not None:
+            remove_partials(self._take_path(self.store.get(job_id)))  # killed while writing
         if job_id is not None and self._is_running(job_id):
             error = ErrorInfo(
                 "worker_crashed",

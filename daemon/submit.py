@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from pathlib import Path
 
 import numpy as np
 
 from xdub.errors import JobError
 from xdub.media.probe import MediaScan, scan_media
+from xdub.media.request_checks import check_audio, check_take_space
 from xdub.otio_job import DubJob, bad_job, parse_job
 from xdub.protocol.messages import Submit
+from xdub.protocol.precheck import check_output_folder
 from xdub.protocol.records import DubOptions
 from xdub_daemon.jobs import Job
 from xdub_daemon.store import JobStore
@@ -60,10 +63,17 @@ def file_frames(job: DubJob, source: MediaScan | None = None) -> tuple[int, int]
     return first, count
 
 
-def validate_job(otio: str, options: DubOptions) -> DubJob:
-    """The parsed job; ``bad_job`` if it is invalid or its frame range is not in the file."""
+def validate_job(otio: str, options: DubOptions, take_folder: Path) -> DubJob:
+    """The parsed job; ``bad_job`` if it is invalid or its frame range is not in the file, a
+    ``MediaError`` if its media do not read, the take's folder is not writable or lacks the
+    room for the take (``disk_full``)."""
     job = parse_job(otio)
-    file_frames(job)
+    source = scan_media(job.video_path)
+    _, num_frames = file_frames(job, source)
+    for path in sorted({segment.path for segment in job.dialogue.segments}):
+        check_audio(path)
+    check_output_folder(take_folder)
+    check_take_space(take_folder, source.info, num_frames, options.codec.value)
     return job
 
 

@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from xdub.protocol.errors import ErrorCode
@@ -42,14 +43,14 @@ class ValidatedJob:
 ValidationResult = ValidatedJob | ErrorInfo
 
 
-def validate_in_child(otio: str, options: dict[str, Any]) -> ValidationResult:
+def validate_in_child(otio: str, options: dict[str, Any], take_folder: str) -> ValidationResult:
     """Validate one job (runs in the child): the job, or the error that refuses it."""
     from xdub.errors import XdubError
     from xdub.protocol.records import DubOptions
     from xdub_daemon.submit import validate_job
 
     try:
-        job = validate_job(otio, DubOptions.from_json(options))
+        job = validate_job(otio, DubOptions.from_json(options), Path(take_folder))
     except XdubError as error:
         return ErrorInfo(error.code, error.message, error.hint)
     except Exception as error:  # a bug, not the user's fault: say so
@@ -63,13 +64,16 @@ def validate_in_child(otio: str, options: dict[str, Any]) -> ValidationResult:
 
 
 def validator_main(conn: Connection) -> None:
-    """The child: answer ``(otio, options)`` with a ``ValidationResult`` until the pipe closes."""
+    """The child: answer ``(otio, options, take_folder)`` with a ``ValidationResult`` until the
+    pipe closes."""
+    import xdub_daemon.submit  # noqa: F401  (OTIO and PyAV load now, not in the first submit)
+
     while True:
         try:
-            otio, options = conn.recv()
+            request = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(validate_in_child(otio, options))
+        conn.send(validate_in_child(*request))
 
 
 class SubmitValidator:
@@ -81,7 +85,7 @@ class SubmitValidator:
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
-        self._queue: deque[tuple[int, str, dict[str, Any]]] = deque()
+        self._queue: deque[tuple[int, tuple[str, dict[str, Any], str]]] = deque()
         self._current: int | None = None
         self._deadline = 0.0
 
@@ -112,9 +116,10 @@ class SubmitValidator:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def validate(self, token: int, otio: str, options: dict[str, Any]) -> None:
-        """Queue a job; its result comes out of ``receive`` with ``token``."""
-        self._queue.append((token, otio, options))
+    def validate(self, token: int, otio: str, options: dict[str, Any], take_folder: Path) -> None:
+        """Queue a job whose take goes to ``take_folder``; its result comes out of
+        ``receive`` with ``token``."""
+        self._queue.append((token, (otio, options, str(take_folder))))
         self._send_next()
 
     def receive(self) -> list[tuple[int, ValidationResult]]:
@@ -160,9 +165,9 @@ class SubmitValidator:
         if self._conn is None:
             self.start()
         assert self._conn is not None
-        token, otio, options = self._queue.popleft()
+        token, request = self._queue.popleft()
         self._current, self._deadline = token, time.monotonic() + self.timeout_s
         try:
-            self._conn.send((otio, options))
+            self._conn.send(request)
         except OSError:  # the idle child died; the next poll replaces it and refuses the job
             log.warning("the job validator is gone")

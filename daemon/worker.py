@@ -147,7 +147,9 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
 
 def _error_dict(error: BaseException) -> dict[str, Any]:
     from xdub.errors import XdubError
+    from xdub.protocol.precheck import disk_full_from
 
+    error = disk_full_from(error, None, "the job's files") or error
     if isinstance(error, XdubError):
         return {"code": error.code, "message": error.message, "hint": error.hint}
     return {
@@ -225,6 +227,7 @@ def _dub(
         save_checkpoint(spec.job_dir, state)
         channel.send("window", spec.job_id, windows_done, num_windows)
 
+    pipeline.work_dir = spec.job_dir  # the face crops: on the job's drive, not in TMPDIR
     result = pipeline.run(
         job.video_path,
         audio,

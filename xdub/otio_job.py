@@ -106,14 +106,20 @@ def build_job(
     host: str,
     host_ids: Mapping[str, Any] | None = None,
     global_start_time: RationalTime | None = None,
+    warnings: Sequence[str] = (),
 ) -> Any:
-    """The job timeline for ``source`` dubbed with ``dialogue`` (sorted by offset, no overlap)."""
+    """The job timeline for ``source`` dubbed with ``dialogue`` (sorted by offset, no overlap).
+
+    ``warnings``: what the builder already knows the editor must hear (e.g. dialogue cut to
+    the clip); they lead the job's warnings."""
     timeline = otio.schema.Timeline(name=name, global_start_time=global_start_time)
     timeline.metadata[NAMESPACE] = {
         "schema": SCHEMA,
         "host": host,
         "host_ids": dict(host_ids or {}),
     }
+    if warnings:
+        timeline.metadata[NAMESPACE]["warnings"] = list(warnings)
     video = otio.schema.Track(name="Video 1", kind=otio.schema.TrackKind.Video)
     audio = otio.schema.Track(name="Audio 1", kind=otio.schema.TrackKind.Audio)
     start = source.record_start or RationalTime(0, source.source_range.duration.rate)
@@ -207,6 +213,8 @@ def _media_path(clip: Any, what: str, check_files: bool) -> Path:
             f"{what} path {url!r} is not absolute", hint="write the full path of the file"
         )
     path = Path(text)
+    if check_files and path.is_dir():
+        raise bad_job(f"{what} path {path} is a folder, not a media file", hint="relink the media")
     if check_files and not path.is_file():
         raise bad_job(f"{what} file {path} does not exist", hint="relink the media, then retry")
     return path
@@ -248,6 +256,13 @@ def _children(track: Any, what: str) -> list[Any]:
         if isinstance(child, otio.schema.Clip) and child.effects:
             raise bad_job(f"{what} clip {child.name!r} is retimed or has effects; not supported")
     return list(track)
+
+
+def _builder_warnings(timeline: Any) -> list[str]:
+    found = plain(timeline.metadata.get(NAMESPACE)).get("warnings", [])
+    if not isinstance(found, list) or not all(isinstance(text, str) for text in found):
+        raise bad_job("metadata['xdub']['warnings'] must be a list of strings")
+    return found
 
 
 def _host_info(timeline: Any) -> tuple[str, dict[str, Any]]:
@@ -337,6 +352,16 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a key given twice is refused (which one wins differs between parsers)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for key in obj if keys.count(key) > 1)
+        raise ValueError(f"the key {twice!r} appears twice in one object")
+    return obj
+
+
 def _nesting_depth(obj: Any) -> int:
     """How deeply lists and objects nest in decoded JSON (a scalar is 0), without recursion."""
     deepest = 0
@@ -361,7 +386,7 @@ def check_job_text(otio_json: str) -> None:
             hint="a job holds one clip and its dialogue; leave bulky metadata out",
         )
     try:
-        obj = json.loads(otio_json, parse_constant=_refuse_constant)
+        obj = json.loads(otio_json, parse_constant=_refuse_constant, object_pairs_hook=_unique)
     except RecursionError:
         obj, depth = None, MAX_JOB_DEPTH + 1
     except ValueError as error:
@@ -391,7 +416,7 @@ def parse_job(otio_json: str, *, check_files: bool = True) -> DubJob:
     fps = (clip.media_reference.available_range or used).duration.rate
     num_frames = round(used.duration.rescaled_to(fps).value)
     plan = plan_dialogue_span(_dialogue_segments(timeline, span, check_files), num_frames / fps)
-    warnings = []
+    warnings = _builder_warnings(timeline)
     if plan.gaps and plan.gaps[-1].offset_s + plan.gaps[-1].duration_s >= plan.duration_s:
         trailing_s = plan.gaps[-1].duration_s
         warnings.append(

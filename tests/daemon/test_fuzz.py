@@ -177,3 +177,142 @@ def test_ten_thousand_bad_messages_are_all_rejected(running_daemon, short_clip) 
     log = running_daemon.log_text()
     assert log.count("rejected a message from") >= NUM_MESSAGES * 0.8
     assert info.key not in log
+
+
+STRUCTURED_ROUNDS = 4
+"""Each structured payload is sent this many times (fresh ids, so none is a replay)."""
+STRUCTURED_BUDGET_S = 240.0
+"""Wall-time bound of the structured run; each refusal takes milliseconds."""
+
+
+def _signed(session: Session, header: dict, content: bytes) -> list[bytes]:
+    parts = [json.dumps(header).encode(), b"{}", b"{}", content]
+    return [DELIMITER, session.sign(parts), *parts]
+
+
+def _structured(session: Session, otio: str) -> list[tuple[str, Callable[[], list[bytes]], str]]:
+    """``(name, maker, expected)``: signed payloads that reach the JSON, schema and job checks;
+    ``expected`` is the error code of the answer, or ``"dropped"`` for no answer."""
+
+    def submit(content: dict) -> list[bytes]:
+        return _signed(session, session.header("submit").to_json(), json.dumps(content).encode())
+
+    def job_id() -> str:
+        return f"fuzz{random.getrandbits(64):x}"
+
+    def header_with(**fields: object) -> list[bytes]:
+        header = {**session.header("list").to_json(), **fields}
+        return _signed(session, header, b"{}")
+
+    deep = 200_000
+    return [
+        (
+            "deep JSON content",
+            lambda: _signed(
+                session, session.header("list").to_json(), b'{"a":' * deep + b"1" + b"}" * deep
+            ),
+            "dropped",
+        ),
+        (
+            "deep OTIO",
+            lambda: submit({"job_id": job_id(), "otio": "[" * deep + "]" * deep}),
+            "bad_job",
+        ),
+        (
+            "deep OTIO objects",
+            lambda: submit({"job_id": job_id(), "otio": '{"a":' * 5000 + "1" + "}" * 5000}),
+            "bad_job",
+        ),
+        (
+            "huge OTIO string",
+            lambda: submit({"job_id": job_id(), "otio": "x" * (3 * 2**20)}),
+            "bad_job",
+        ),
+        ("huge job id", lambda: submit({"job_id": "j" * 2**20, "otio": otio}), "bad_content"),
+        ("huge msg_id", lambda: header_with(msg_id="m" * 2**20), "ok"),
+        ("surrogate msg_id", lambda: header_with(msg_id="\ud800abc"), "dropped"),
+        (
+            "surrogate in OTIO",
+            lambda: submit({"job_id": job_id(), "otio": otio + "\udfff"}),
+            "dropped",
+        ),
+        (
+            "NaN content",
+            lambda: _signed(session, session.header("list").to_json(), b'{"limit": NaN}'),
+            "dropped",
+        ),
+        (
+            "Infinity in OTIO JSON",
+            lambda: submit(
+                {"job_id": job_id(), "otio": otio.replace('"rate": 25.0', '"rate": Infinity', 1)}
+            ),
+            "bad_job",
+        ),
+        (
+            "duplicate header key",
+            lambda: _signed(
+                session,
+                session.header("list").to_json(),
+                b'{"limit": 1, "limit": 2}',
+            ),
+            "dropped",
+        ),
+        (
+            "duplicate msg_type",
+            lambda: [
+                DELIMITER,
+                session.sign(
+                    parts := [
+                        json.dumps(session.header("list").to_json())[:-1].encode()
+                        + b', "msg_type": "shutdown"}',
+                        b"{}",
+                        b"{}",
+                        b"{}",
+                    ]
+                ),
+                *parts,
+            ],
+            "dropped",
+        ),
+        (
+            "duplicate key in OTIO",
+            lambda: submit(
+                {"job_id": job_id(), "otio": otio[:-1] + ', "name": "other", "name": "x"}'}
+            ),
+            "bad_job",
+        ),
+    ]
+
+
+def test_structured_mutations_are_refused_precisely_and_the_daemon_serves_on(
+    running_daemon, short_clip
+) -> None:
+    info = read_connection_file(running_daemon.connection_file)
+    session = Session(info.key_bytes)
+    context = zmq.Context()
+    dealer = context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(info.request_address)
+    started = time.monotonic()
+    outcomes: dict[str, set[str]] = {}
+    payloads = _structured(session, short_clip.otio)
+    for _ in range(STRUCTURED_ROUNDS):
+        for name, maker, expected in payloads:
+            dealer.send_multipart(maker())
+            wait_ms = 1000 if expected == "dropped" else 30_000
+            if dealer.poll(wait_ms):
+                frames = dealer.recv_multipart()
+                start = frames.index(DELIMITER)
+                content = json.loads(frames[start + 5])
+                got = content.get("error", {}).get("code", content["status"])
+            else:
+                got = "dropped"
+            outcomes.setdefault(name, set()).add(got)
+            assert time.monotonic() - started < STRUCTURED_BUDGET_S
+    dealer.close()
+    context.term()
+    expected = {name: {code} for name, _, code in payloads}
+    assert outcomes == expected
+    with running_daemon.client("after-structured") as client:
+        assert client.hello().pid == running_daemon.pid
+        assert not [job for job in client.list_jobs(limit=1000) if job.job_id.startswith("fuzz")]

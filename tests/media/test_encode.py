@@ -500,3 +500,15 @@ def test_bad_settings_are_media_errors(fields: dict):
     with pytest.raises(MediaError) as caught:
         TakeSettings(**fields)
     assert caught.value.code == "bad_settings"
+
+
+def test_remove_partials_deletes_only_the_leftovers_of_that_take(tmp_path: Path) -> None:
+    from xdub.media.encode import remove_partials
+
+    take = tmp_path / "shot [1].mp4"  # glob characters in the name are literal
+    leftovers = [tmp_path / ".shot [1].partial-0a1b2c3d.mp4", tmp_path / ".shot [1].partial-x.mp4"]
+    kept = [tmp_path / ".shot 1.partial-0a1b2c3d.mp4", tmp_path / ".shot [1].partial-0a.mov", take]
+    for path in [*leftovers, *kept]:
+        path.write_bytes(b"x")
+    assert sorted(remove_partials(take)) == sorted(leftovers)
+    assert all(path.exists() for path in kept) and not any(p.exists() for p in leftovers)

@@ -133,3 +133,30 @@ def test_a_scan_reads_the_file_once_without_seeking_or_decoding_it(
     assert (reads.opens[path], reads.seeks[path], reads.frames[path]) == (1, 0, 0)
     assert scan.info == probe(clip.path) and scan.info.rotation_deg == -90
     np.testing.assert_array_equal(scan.times.relative_s(), frame_times(clip.path).relative_s())
+
+
+def _one_frame_clip(path: Path, width: int, height: int) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        black = np.zeros((height, width, 3), np.uint8)
+        frame = av.VideoFrame.from_ndarray(black, format="rgb24").reformat(format="yuv420p")
+        frame.pts = 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path
+
+
+def test_a_too_small_clip_is_told_to_scale_up_not_down(tmp_path: Path):
+    with pytest.raises(MediaError) as caught:
+        probe(_one_frame_clip(tmp_path / "tiny.mp4", 8, 8))
+    assert caught.value.code == "bad_size"
+    assert caught.value.hint is not None and "16 px per side or more" in caught.value.hint
+    assert "at most" not in caught.value.hint
+
+
+def test_a_folder_is_named_a_folder_not_a_missing_file(tmp_path: Path):
+    with pytest.raises(MediaError) as caught:
+        probe(tmp_path)
+    assert caught.value.code == "not_a_file"
+    assert "is a folder, not a media file" in str(caught.value)

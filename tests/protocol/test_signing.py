@@ -183,6 +183,8 @@ def test_wrong_frame_counts_are_rejected() -> None:
         (3, b"NaN", "malformed"),
         (4, b'{"fraction": NaN}', "malformed"),
         (2, b'{"msg_id": "x"}', "malformed"),
+        (4, b'{"limit": 5, "limit": 1000000}', "malformed"),  # which one wins is parser-specific
+        (4, b'{"a": ' * 100_000 + b"1" + b"}" * 100_000, "malformed"),
     ],
 )
 def test_signed_but_invalid_json_is_rejected(frame_offset: int, value: bytes, code: str) -> None:

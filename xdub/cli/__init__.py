@@ -15,6 +15,7 @@ from importlib import import_module
 
 from xdub import __version__
 from xdub.errors import XdubError
+from xdub.protocol.precheck import disk_full_from
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"xdub: error [{error.code}]: {error}", file=sys.stderr)
         if error.hint:
             print(f"hint: {error.hint}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        full = disk_full_from(error, None, "what xdub was writing")
+        if full is None:
+            raise
+        print(f"xdub: error [{full.code}]: {full}", file=sys.stderr)
+        print(f"hint: {full.hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xdub: interrupted", file=sys.stderr)

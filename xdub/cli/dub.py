@@ -37,6 +37,12 @@ def register(subparsers: Any) -> None:
     add_option_arguments(dub, codec_default=Codec.H264, seed_default=DEFAULT_SEED)
     add_pipeline_arguments(dub, vram_policy_default=VramPolicy.RESIDENT.value)
     dub.add_argument(
+        "--work-dir",
+        type=Path,
+        help="folder for the temporary face crops, about 1.2 GB per minute of clip "
+        "(default: the system temp folder, $TMPDIR); --local only",
+    )
+    dub.add_argument(
         "--local", action="store_true", help="dub in this process even when a daemon runs"
     )
     dub.set_defaults(handler=run_dub)
@@ -84,7 +90,23 @@ def _daemon_unsupported(args: argparse.Namespace) -> list[str]:
         found.append("--face-backend")
     if args.compile != "auto" or args.cuda_graphs:
         found.append("--compile/--cuda-graphs")
+    if args.work_dir is not None:
+        found.append("--work-dir")
     return found
+
+
+def check_request(args: argparse.Namespace) -> None:
+    """Refuse a request that cannot succeed, before torch or a model is loaded (in well under
+    a second): missing files, folders, unreadable media, the codec, the take's folder and its
+    free space."""
+    from xdub.media.request_checks import check_dub_request
+
+    codec = getattr(args.codec, "value", args.codec)
+    check_dub_request(args.video, args.audio, args.output.parent, codec, output=args.output)
+    if args.work_dir is not None:
+        from xdub.protocol.precheck import check_output_folder
+
+        check_output_folder(args.work_dir)
 
 
 def run_via_daemon(args: argparse.Namespace) -> int:
@@ -98,6 +120,7 @@ def run_via_daemon(args: argparse.Namespace) -> int:
     from xdub.protocol.messages import ProgressEvent
     from xdub.protocol.records import JobState
 
+    check_request(args)
     otio_json = whole_file_job(args.video, args.audio)
     bar = ProgressBar()
 
@@ -132,12 +155,16 @@ def run_via_daemon(args: argparse.Namespace) -> int:
 
 def run_local(args: argparse.Namespace) -> int:
     """Dub in this process."""
+    check_request(args)  # before the pipeline module imports torch
     from xdub.cli.progress_bar import ProgressBar
+    from xdub.media.encode import remove_partials
     from xdub.paths import default_model_dir
     from xdub.pipeline import DubPipeline
 
     options = options_from_args(args)
     model_dir = args.model or default_model_dir()
+    if args.work_dir is not None:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
     pipeline = DubPipeline(
         model_dir,
         device=args.device,
@@ -146,6 +173,7 @@ def run_local(args: argparse.Namespace) -> int:
         face_backend=args.face_backend,
         compile=args.compile,
         cuda_graphs=args.cuda_graphs,
+        work_dir=args.work_dir,
     )
     if pipeline.models.is_test_weights:
         print(
@@ -153,6 +181,7 @@ def run_local(args: argparse.Namespace) -> int:
             "pipeline but its faces are noise, not a dub",
             file=sys.stderr,
         )
+    remove_partials(args.output)  # left by a run of this take that was killed mid-write
     bar = ProgressBar()
     try:
         result = pipeline.run(args.video, args.audio, args.output, options, on_progress=bar)

@@ -56,6 +56,7 @@ def whole_file_job(video: Path, audio: Path) -> str:
     video's length; shorter dialogue is followed by silence)."""
     from opentimelineio.opentime import RationalTime, TimeRange
 
+    from xdub.dialogue import length_warning
     from xdub.media.audio import load_audio
     from xdub.media.mix import DIALOGUE_SAMPLE_RATE_HZ
     from xdub.media.probe import probe
@@ -69,6 +70,8 @@ def whole_file_job(video: Path, audio: Path) -> str:
     num_samples = len(load_audio(audio, rate))
     audio_range = TimeRange(RationalTime(0, rate), RationalTime(num_samples, rate))
     used = min(num_samples, int(info.num_frames / fps * rate))
+    warning = length_warning(num_samples / rate, info.num_frames / fps)
+    cut = [warning] if warning and num_samples > used else []  # padding: parse_job says so
     dialogue = DialogueClip(
         audio,
         TimeRange(RationalTime(0, rate), RationalTime(used, rate)),
@@ -80,6 +83,7 @@ def whole_file_job(video: Path, audio: Path) -> str:
         [dialogue],
         name=video.stem,
         host="cli",
+        warnings=cut,
     )
     return job_to_json(timeline)
 

@@ -2,15 +2,28 @@
 
 The crops are the model's reference and the base of the border blend; a minute at 25 fps is
 1500 crops (1.2 GB), which is why they live on disk and only the windows in use are paged in.
+The file's blocks are reserved when it is made (``posix_fallocate``): a memory map over a
+sparse file on a disk that fills up would die of SIGBUS, so a full disk is a ``disk_full``
+error naming the folder and the size, and the file is removed.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from xdub.face.crop import CROP_SIZE
+from xdub.protocol.precheck import check_free_space, disk_full_from
+
+HEADER_BYTES = 128
+"""Room for the ``.npy`` header (numpy pads it to a multiple of 64 bytes)."""
+
+
+def crop_store_bytes(num_frames: int, size: int = CROP_SIZE) -> int:
+    """The file size of a store of ``num_frames`` crops."""
+    return HEADER_BYTES + num_frames * size * size * 3
 
 
 class CropStore:
@@ -20,9 +33,20 @@ class CropStore:
         if num_frames < 1:
             raise ValueError(f"a crop store needs at least one frame, got {num_frames}")
         self.path = Path(path)
-        self._crops = np.lib.format.open_memmap(
-            self.path, mode="w+", dtype=np.uint8, shape=(num_frames, size, size, 3)
-        )
+        needed_bytes = crop_store_bytes(num_frames, size)
+        what = f"the {num_frames} face crops of the clip"
+        check_free_space(self.path.parent, needed_bytes, what)
+        try:
+            self._crops = np.lib.format.open_memmap(
+                self.path, mode="w+", dtype=np.uint8, shape=(num_frames, size, size, 3)
+            )
+            _reserve(self.path)
+        except OSError as error:
+            self.path.unlink(missing_ok=True)
+            full = disk_full_from(error, needed_bytes, what, self.path.parent)
+            if full is None:
+                raise
+            raise full from error
 
     def __len__(self) -> int:
         return int(self._crops.shape[0])
@@ -38,3 +62,15 @@ class CropStore:
         """Flush and release the mapping (the file stays until its directory is removed)."""
         self._crops.flush()
         del self._crops
+
+
+def _reserve(path: Path) -> None:
+    """Allocate every block of ``path`` now (where the OS can), so writes through the map
+    never meet a full disk."""
+    if not hasattr(os, "posix_fallocate"):
+        return  # no fallocate here (Windows, macOS): the free-space check above is the guard
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from xdub.errors import MediaError
 
@@ -79,6 +78,8 @@ def track_candidates(
     ``max_gap_frames`` frames by a maximum-IoU assignment; pairs below ``min_iou`` and unmatched
     boxes start new tracks. Ids are 0, 1, ... in order of first appearance.
     """
+    from scipy.optimize import linear_sum_assignment  # 0.8 s to import: not for the CLI's --help
+
     last_boxes: list[np.ndarray] = []
     last_frames: list[int] = []
     track_ids: list[np.ndarray] = []

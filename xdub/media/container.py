@@ -16,6 +16,10 @@ from xdub.errors import MediaError
 @contextmanager
 def open_media(path: Path) -> Iterator[InputContainer]:
     """Open ``path`` for reading; FFmpeg errors while open become ``MediaError``s naming it."""
+    if path.is_dir():
+        raise MediaError(
+            f"{path} is a folder, not a media file", code="not_a_file", hint="choose a file"
+        )
     if not path.is_file():
         raise MediaError(f"{path}: no such file", code="not_found")
     try:

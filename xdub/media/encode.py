@@ -16,7 +16,7 @@ Colour: frames are converted with the BT.709 matrix into limited range and tagge
 
 from __future__ import annotations
 
-import errno
+import glob
 import logging
 import math
 import os
@@ -38,14 +38,18 @@ from av.video.stream import VideoStream
 from xdub.errors import MediaError
 from xdub.media.audio_writer import AudioStreamWriter
 from xdub.media.codecs import TakeSettings
+from xdub.protocol.precheck import (
+    DISK_FULL_ERRNOS,
+    MIN_TAKE_BYTES,
+    disk_full_error,
+    estimate_take_bytes,
+)
 from xdub.protocol.timecode import DROP_FRAME_FPS, TIMECODE_PATTERN
 
 log = logging.getLogger(__name__)
 
 AVCOL_SPC_BT709 = 1
 """FFmpeg's ``AVColorSpace`` value for the BT.709 matrix (PyAV has no enum for stream tags)."""
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
-"""No space left, or the user's quota is used up (EDQUOT is POSIX only)."""
 MAX_TEMP_NAME_TRIES = 8
 
 
@@ -144,10 +148,18 @@ class TakeWriter:
         """Frames handed to ``write`` so far."""
         return self._num_frames
 
+    @property
+    def estimated_bytes(self) -> int:
+        """An upper estimate of the finished take's size (what a full disk must make room for)."""
+        if self.duration_s is None:
+            return MIN_TAKE_BYTES
+        num_frames = math.ceil(self.duration_s * self.fps)
+        return estimate_take_bytes(self.width, self.height, num_frames, self.settings.codec)
+
     def __enter__(self) -> TakeWriter:
         temp_path = _create_temp_file(self.path)
         try:
-            with _translated_errors(self.path, "start"):
+            with _translated_errors(self.path, "start", self.estimated_bytes):
                 self._output = self._open(temp_path)
         except BaseException:
             temp_path.unlink(missing_ok=True)
@@ -168,7 +180,7 @@ class TakeWriter:
         tick = self._tick(pts_s)
         video_frame = self._convert(output, frame)
         video_frame.pts = tick
-        with _translated_errors(self.path, "write"):
+        with _translated_errors(self.path, "write", self.estimated_bytes):
             if self._pending is not None:
                 self._encode(output, *self._pending, end_tick=tick)
         self._pending = (video_frame, tick)
@@ -185,7 +197,7 @@ class TakeWriter:
             _discard(output)
             return
         try:
-            with _translated_errors(self.path, "finish"):
+            with _translated_errors(self.path, "finish", self.estimated_bytes):
                 self._finish(output)
         except BaseException:
             _discard(output)
@@ -384,6 +396,17 @@ def _create_temp_file(path: Path) -> Path:
     raise MediaError(f"{path}: could not create a temporary file beside it", code="write_failed")
 
 
+def remove_partials(path: Path) -> list[Path]:
+    """Delete the temporary files that writers of the take ``path`` left when they were killed
+    (``.<stem>.partial-<random><ext>`` beside it); call it only when none is writing it."""
+    removed = []
+    for partial in path.parent.glob(f".{glob.escape(path.stem)}.partial-*{path.suffix}"):
+        partial.unlink(missing_ok=True)
+        removed.append(partial)
+        log.info("removed %s, left by an interrupted write", partial)
+    return removed
+
+
 def _discard(output: _Output) -> None:
     """Close the half-written file, ignoring its own errors, and delete it."""
     try:
@@ -413,17 +436,17 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @contextmanager
-def _translated_errors(path: Path, action: str) -> Iterator[None]:
-    """FFmpeg and OS errors while writing ``path`` -> MediaError (``disk_full`` when it is)."""
+def _translated_errors(
+    path: Path, action: str, needed_bytes: int = MIN_TAKE_BYTES
+) -> Iterator[None]:
+    """FFmpeg and OS errors while writing ``path`` -> MediaError (``disk_full`` when it is,
+    naming the folder and ``needed_bytes``)."""
     try:
         yield
     except (av.FFmpegError, OSError) as error:
         if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
-            raise MediaError(
-                f"{path}: the disk is full, the take could not be written",
-                code="disk_full",
-                hint=f"free space on the drive holding {path.parent} or choose another folder",
-            ) from error
+            what = f"the take {path.name} (nothing was written)"
+            raise disk_full_error(path.parent, needed_bytes, what) from error
         hint = None
         if isinstance(error, PermissionError):
             hint = "check that the folder is writable and the take is not open in another program"

@@ -128,8 +128,17 @@ def _check_size(path: Path, width: int, height: int) -> None:
             f"{path}: frame size {width}x{height} is outside the supported "
             f"{MIN_SIDE_PX}..{MAX_SIDE_PX} px per side",
             code="bad_size",
-            hint=f"scale the clip to at most {MAX_SIDE_PX} px per side before dubbing",
+            hint=_size_hint(width, height),
         )
+
+
+def _size_hint(width: int, height: int) -> str:
+    """What to do about a frame size outside the range: scale up a tiny clip, down a huge one."""
+    if min(width, height) < MIN_SIDE_PX:
+        return (
+            f"the clip is too small to hold a face: scale it to at least {MIN_SIDE_PX} px per side"
+        )
+    return f"scale the clip to at most {MAX_SIDE_PX} px per side before dubbing"
 
 
 def _average_fps(times: FrameTimes, nominal: Fraction | None) -> Fraction:

@@ -37,6 +37,7 @@ HOST_MODULES = (
     "client",
     "bridge_transport",
     "zmq_transport",
+    "precheck",
 )
 """The modules of this package that hosts' Pythons get a copy of (with this ``__init__``):
 all stdlib-only except ``zmq_transport``, which ``client`` imports only where pyzmq does."""

@@ -40,6 +40,7 @@ class ErrorCode(str, Enum):
     NO_FACE = "no_face"
     BAD_AUDIO = "bad_audio"
     NOT_FOUND = "not_found"
+    NOT_A_FILE = "not_a_file"
     UNREADABLE_MEDIA = "unreadable_media"
     TRUNCATED_MEDIA = "truncated_media"
     NO_VIDEO = "no_video"
@@ -90,6 +91,7 @@ _MEDIA_CODES = {
     ErrorCode.NO_FACE,
     ErrorCode.BAD_AUDIO,
     ErrorCode.NOT_FOUND,
+    ErrorCode.NOT_A_FILE,
     ErrorCode.UNREADABLE_MEDIA,
     ErrorCode.TRUNCATED_MEDIA,
     ErrorCode.NO_VIDEO,

@@ -150,6 +150,19 @@ def _is_encodable(obj: Any) -> bool:
     return True
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice: parsers differ on which one wins, so a
+    message must not depend on it."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} appears twice")
+            seen.add(key)
+    return obj
+
+
 def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
@@ -327,7 +340,11 @@ class Session:
             ("header", "parent_header", "metadata", "content"), dict_frames, strict=True
         ):
             try:
-                obj = json.loads(frame.decode("utf-8"), parse_constant=_refuse_constant)
+                obj = json.loads(
+                    frame.decode("utf-8"),
+                    parse_constant=_refuse_constant,
+                    object_pairs_hook=_unique_keys,
+                )
             except (UnicodeDecodeError, ValueError, RecursionError) as error:
                 self._reject(ErrorCode.MALFORMED, f"{name}: invalid JSON ({error})", identities)
             if not isinstance(obj, dict):

@@ -172,6 +172,13 @@ def bind_server_sockets(
     return router, pub, addresses
 
 
+def remove_ipc_files(addresses: ServerAddresses) -> None:
+    """Remove the socket files of ipc ``addresses`` (ZeroMQ leaves them); call after closing."""
+    for address in (addresses.request_address, addresses.event_address):
+        if address.startswith("ipc://"):
+            Path(address[len("ipc://") :]).unlink(missing_ok=True)
+
+
 def publish(pub: zmq.Socket[bytes], session: Session, event: Event) -> None:
     """Send ``event`` on the daemon's PUB socket, its ``msg_type`` as the topic frame."""
     topic = event.MSG_TYPE.encode("ascii")
