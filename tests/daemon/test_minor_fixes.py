@@ -3,9 +3,11 @@ for dialogue cut to the clip, and ipc socket files after a stop."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
-from support.daemon import make_clip
+from support.daemon import DaemonProcess, make_clip
 
 from xdub.cli.jobs import whole_file_job
 from xdub.protocol.records import JobState
@@ -49,10 +51,15 @@ def test_dialogue_longer_than_the_clip_is_cut_with_a_warning_through_the_daemon(
     assert job.warnings.count(job.warnings[0]) == 1
 
 
-def test_ipc_socket_files_go_when_the_daemon_stops(daemon_factory) -> None:
-    daemon = daemon_factory(extra_args=("--transport", "ipc"))
-    daemon.start(wait_models=False)
-    folder = daemon.connection_file.parent
-    assert len(list(folder.glob("*.sock"))) == 2
-    daemon.stop()
-    assert list(folder.glob("*.sock")) == []
+def test_ipc_socket_files_go_when_the_daemon_stops(tiny_model: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="xdub-ipc-"))  # short: socket paths are <= 100 bytes
+    daemon = DaemonProcess(root, tiny_model, extra_args=("--transport", "ipc"))
+    try:
+        daemon.start(wait_models=False)
+        folder = daemon.connection_file.parent
+        assert len(list(folder.glob("*.sock"))) == 2
+        daemon.stop()
+        assert list(folder.glob("*.sock")) == []
+    finally:
+        daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
