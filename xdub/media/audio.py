@@ -72,4 +72,3 @@ def fit_audio_length(samples: np.ndarray, num_samples: int) -> tuple[np.ndarray,
         return samples[:num_samples], True
     padding = np.zeros(num_samples - len(samples), dtype=samples.dtype)
     return np.concatenate([samples, padding]), True
-
