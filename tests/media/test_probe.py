@@ -151,7 +151,7 @@ def test_a_too_small_clip_is_told_to_scale_up_not_down(tmp_path: Path):
     with pytest.raises(MediaError) as caught:
         probe(_one_frame_clip(tmp_path / "tiny.mp4", 8, 8))
     assert caught.value.code == "bad_size"
-    assert caught.value.hint is not None and "16 px per side or more" in caught.value.hint
+    assert caught.value.hint is not None and "at least 16 px per side" in caught.value.hint
     assert "at most" not in caught.value.hint
 
 
