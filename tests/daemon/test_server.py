@@ -200,6 +200,26 @@ def test_the_result_points_at_a_take_aligned_with_the_clip(
     assert json.loads(job.result_otio)["OTIO_SCHEMA"].startswith("Timeline")
 
 
+def test_a_draft_job_comes_back_marked_draft(running_daemon, short_clip, fast_options) -> None:
+    import opentimelineio as otio
+
+    from xdub.otio_result import parse_result
+    from xdub.protocol.records import Preset
+
+    with running_daemon.client() as client:
+        options = fast_options(preset=Preset.DRAFT)
+        job = client.wait(client.submit(short_clip.otio, options).job_id, 300)
+    assert job.state is JobState.DONE and job.result_otio is not None
+    result = parse_result(job.result_otio)
+    assert result.is_draft and result.settings["preset"] == "draft"
+    assert (result.speed["num_steps"], result.speed["quality"]) == (10, "fast")
+    assert result.speed["computed_steps"] + result.speed["skipped_steps"] >= 10
+    assert any("without FP8" in warning for warning in job.warnings)
+    timeline = otio.adapters.read_from_string(job.result_otio, "otio_json")
+    take = next(c for c in timeline.video_tracks()[-1] if isinstance(c, otio.schema.Clip))
+    assert take.name.endswith("(xdub draft)")
+
+
 def _raw_subscriber(context: zmq.Context, address: str) -> zmq.Socket:
     """A SUB socket that knows the address only (what any local user can see in ``ss``)."""
     sub = context.socket(zmq.SUB)
