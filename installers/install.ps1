@@ -16,7 +16,7 @@ $LauncherDir = Join-Path $DataDir "bin"
 $Created = $null
 $Folder = $DataDir
 while (-not (Test-Path $Folder)) { $Created = $Folder; $Folder = Split-Path -Parent $Folder }
-$env:UV_CACHE_DIR = Join-Path $DataDir "app\uv-cache"
+$env:UV_PYTHON_INSTALL_DIR = Join-Path $DataDir "app\python"
 
 if ($args.Count -gt 0 -and $args[0] -eq "--uninstall") {
     & (Join-Path $LauncherDir "xdub.cmd") setup --uninstall @($args | Select-Object -Skip 1)
@@ -50,7 +50,7 @@ if (-not $Uv) {
 
 $env:PYTHONPATH = $SourceDir
 $Extra = if ($Created) { @("--created-root", $Created) } else { @() }
-& $Uv run --no-project --no-config --python 3.11 -- python -m xdub.setup.environment --uv $Uv @Extra @args
+& $Uv run --no-project --no-config --no-cache --python 3.11 -- python -m xdub.setup.environment --uv $Uv @Extra @args
 $Status = $LASTEXITCODE
 $UserPath = [Environment]::GetEnvironmentVariable("Path", "User")
 if ($Status -eq 0 -and ($UserPath -split ";") -notcontains $LauncherDir) {

@@ -22,7 +22,8 @@ esac
 created=""
 folder=$data_dir
 while [ ! -e "$folder" ]; do created=$folder; folder=$(dirname "$folder"); done
-export UV_CACHE_DIR="$data_dir/app/uv-cache"  # uv's cache lives in, and goes with, the app
+# A Python that uv downloads (the machine has no 3.11) lives in, and goes with, the app folder.
+export UV_PYTHON_INSTALL_DIR="$data_dir/app/python"
 
 if [ "${1:-}" = "--uninstall" ]; then
     shift
@@ -56,5 +57,5 @@ if ! uv=$(find_uv); then
 fi
 
 if [ -n "$created" ]; then set -- --created-root "$created" "$@"; fi
-PYTHONPATH="$source_dir" exec "$uv" run --no-project --no-config --python 3.11 -- \
+PYTHONPATH="$source_dir" exec "$uv" run --no-project --no-config --no-cache --python 3.11 -- \
     python -m xdub.setup.environment --uv "$uv" "$@"

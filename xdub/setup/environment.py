@@ -199,6 +199,7 @@ class Installer:
     def step_venv(self) -> None:
         self.say(f"environment: {self.venv} (Python {self.request.python}, uv-managed)")
         if not self.request.dry_run:
+            self.layout.envs.mkdir(parents=True, exist_ok=True)
             self._uv("venv", "venv", "--python", self.request.python, "--quiet", str(self.venv))
 
     def step_packages(self) -> None:
@@ -296,8 +297,6 @@ class Installer:
 
     def install(self) -> str:
         """Run every step; returns the new environment's id."""
-        if not self.request.dry_run:
-            self.layout.envs.mkdir(parents=True, exist_ok=True)
         try:
             for number, name in enumerate(self.STEPS, 1):
                 self.say(f"[{number}/{len(self.STEPS)}] {name}")
