@@ -68,6 +68,14 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         ),
         default="STANDARD",
     )
+    preset: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Preset",
+        items=(
+            ("final", "Final", "The take as the options below say"),
+            ("draft", "Draft", "For auditioning: fewer steps, a smaller crop, about 5x faster"),
+        ),
+        default=DEFAULTS.preset.value,
+    )
     num_steps: bpy.props.IntProperty(name="Steps", default=DEFAULTS.num_steps, min=1, max=1000)  # type: ignore[valid-type]
     ref_cfg_scale: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Reference Guidance", default=DEFAULTS.ref_cfg_scale, min=0.0
@@ -126,6 +134,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         layout.prop(self, "dialogue")
         if self.dialogue == "FILE":
             layout.prop(self, "filepath")
+        layout.prop(self, "preset", expand=True)
         layout.prop(self, "quality")
         if self.quality == "CUSTOM":
             layout.prop(self, "num_steps")
@@ -142,7 +151,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         row.prop(self, "add_sound")
 
     def job_options(self) -> DubOptions:
-        from .xdub_protocol.records import Codec, MissingFace, Speaker
+        from .xdub_protocol.records import Codec, MissingFace, Preset, Speaker
 
         steps = QUALITY_STEPS.get(self.quality, self.num_steps)
         return DubOptions(
@@ -155,6 +164,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             speaker=Speaker(self.speaker),
             missing_face=MissingFace(self.missing_face),
             output_dir=takes_folder(bpy.data.filepath),
+            preset=Preset(self.preset),
         )
 
     def execute(self, context: Any) -> set[str]:

@@ -27,6 +27,10 @@ from xdub_resolve.xdub_protocol.records import DubOptions
 from xdub_resolve.xdub_protocol.takes import read_take
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
+PRESET_NOTES = {
+    "final": 'the take as the options say; "preset": "draft" in the settings for a quick one',
+    "draft": "a quick take for auditioning; set the settings' preset to final for the take",
+}
 TAKES_FOLDER = "xdub takes"
 """Takes go into this folder beside the clip's media (or the settings' ``output_dir``), so they
 stay with the project: the daemon's retention prunes only its own job folders."""
@@ -131,6 +135,7 @@ def run(
         options = DubOptions.from_json(chosen, where="the settings' options")
         with open_client(connection_file) as client:
             job_id = client.submit(otio, options).job_id
+            write(f"XDub: {options.preset.value} preset ({PRESET_NOTES[options.preset.value]})")
             watcher = JobWatcher(client, job_id)
             view.wait(watcher, str(item.GetName()))
         if watcher.state != "done" or not watcher.result_otio:

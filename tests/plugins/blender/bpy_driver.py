@@ -337,6 +337,16 @@ def cancel(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def draft(config: dict[str, Any]) -> dict[str, Any]:
+    """Dub Clip with the Draft preset chosen: what the job record and the daemon got."""
+    prefs().connection_file = config["connection_file"]
+    scene, _ = fresh_scene(config)
+    error = dub(config, preset="draft", dialogue="FILE", filepath=config["audio"])
+    (record,) = scene.xdub_jobs
+    bpy.ops.sequencer.xdub_cancel_job(job_id=record.job_id)  # only the options matter here
+    return {"submit_error": error, "job_id": record.job_id, "settings": record.settings_json}
+
+
 def main() -> None:
     config = json.loads(Path(sys.argv[1]).read_text())
     facts: dict[str, Any] = {}
@@ -347,6 +357,7 @@ def main() -> None:
         ("dub", lambda: dub_and_reopen(config)),
         ("undo", lambda: undo_redo(facts["dub"])),
         ("cancel", lambda: cancel(config)),
+        ("draft", lambda: draft(config)),
     ):
         try:
             facts[name] = scenario()

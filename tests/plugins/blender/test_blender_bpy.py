@@ -211,6 +211,14 @@ def test_cancel_stops_the_job_and_places_nothing(facts: dict[str, Any]) -> None:
     assert not any("take" in name for name in cancelled["strips"])
 
 
+def test_the_draft_preset_is_chosen_in_the_dialog(facts: dict[str, Any]) -> None:
+    drafted = scenario(facts, "draft")
+    assert drafted["submit_error"] == ""
+    assert json.loads(drafted["settings"])["preset"] == "draft"
+    dubbed = scenario(facts, "dub")  # the default stays final
+    assert json.loads(dubbed["take"]["props"]["xdub_settings"])["preset"] == "final"
+
+
 def test_refusals_say_what_to_do(facts: dict[str, Any]) -> None:
     refused = scenario(facts, "refusals")
     assert "daemon not running" in refused["daemon_down"]

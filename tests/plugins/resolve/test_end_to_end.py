@@ -105,6 +105,7 @@ def test_studio_dubs_the_selected_clip_with_a_progress_window(
     bmd = FakeBmd(project.resolve)
     printed = _run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
     assert any("as a take" in line for line in printed), printed
+    assert any(line.startswith("XDub: final preset") for line in printed), printed
     (window,) = bmd.dispatcher.windows
     assert window.props["WindowTitle"].startswith("XDub") and not window.visible
     assert window.GetItems()["status"].Text == "done"
