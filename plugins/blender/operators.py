@@ -6,7 +6,7 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
@@ -19,6 +19,9 @@ from .xdub_protocol.exceptions import MediaError, XdubError
 from .xdub_protocol.otio_json import job_to_json
 from .xdub_protocol.records import DubOptions
 
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
+
 QUALITY_STEPS = {"DRAFT": 10, "STANDARD": 30, "HIGH": 50}
 """Denoising steps of each quality preset; "CUSTOM" uses the operator's own value."""
 
@@ -27,7 +30,7 @@ RANDOM_SEED = -1
 """The ``seed`` property's value for "a random seed" (a Blender int cannot be None)."""
 
 
-def _report_error(operator: Any, error: XdubError) -> set[str]:
+def _report_error(operator: Any, error: XdubError) -> set[OperatorReturnItems]:
     hint = f" ({error.hint})" if error.hint else ""
     operator.report({"ERROR"}, f"xdub: {error.message}{hint}")
     return {"CANCELLED"}
@@ -122,11 +125,13 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         scene = compat.sequencer_scene(context)
         return scene is not None and compat.active_strip(context) is not None
 
-    def invoke(self, context: Any, event: Any) -> set[str]:
+    def invoke(self, context: Any, event: Any) -> set[OperatorReturnItems]:
         return context.window_manager.invoke_props_dialog(self)
 
     def draw(self, context: Any) -> None:
         layout = self.layout
+        if layout is None:
+            return
         problem = daemon_problem()
         if problem is not None:
             layout.label(text=f"Daemon: {problem.message}", icon="ERROR")
@@ -167,7 +172,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             preset=Preset(self.preset),
         )
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
         scene = compat.sequencer_scene(context)
         strip = compat.active_strip(context)
         try:
@@ -221,7 +226,7 @@ class XDUB_OT_cancel_job(bpy.types.Operator):
 
     job_id: bpy.props.StringProperty()  # type: ignore[valid-type]
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
         runtime.ensure_worker().cancel(self.job_id)
         return {"FINISHED"}
 
@@ -232,7 +237,7 @@ class XDUB_OT_reconnect(bpy.types.Operator):
     bl_idname = "sequencer.xdub_reconnect"
     bl_label = "Reconnect to xdub"
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
         count = runtime.watch_pending()
         self.report({"INFO"}, f"xdub: following {count} pending job(s)")
         return {"FINISHED"}
@@ -244,7 +249,7 @@ class XDUB_OT_start_daemon(bpy.types.Operator):
     bl_idname = "sequencer.xdub_start_daemon"
     bl_label = "Start xdub Daemon"
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
         command = [runtime.xdub_command(), "daemon", "start"]
         try:
             subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)

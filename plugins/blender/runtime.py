@@ -22,7 +22,8 @@ _state: dict[str, DaemonWorker] = {}
 
 
 def preferences() -> Any:
-    addon = bpy.context.preferences.addons.get(__package__ or "")
+    blender_prefs = bpy.context.preferences
+    addon = blender_prefs.addons.get(__package__ or "") if blender_prefs else None
     return addon.preferences if addon else None
 
 

@@ -38,6 +38,8 @@ class XDUB_PT_jobs(bpy.types.Panel):
 
     def draw(self, context: Any) -> None:
         layout = self.layout
+        if layout is None:
+            return
         problem = operators.daemon_problem()
         if problem is not None:
             layout.label(text=problem.message, icon="ERROR")
@@ -56,7 +58,8 @@ class XDUB_PT_jobs(bpy.types.Panel):
                 cancel = row.operator(
                     operators.XDUB_OT_cancel_job.bl_idname, text="", icon="CANCEL"
                 )
-                cancel.job_id = record.job_id
+                if cancel is not None:  # None only for an operator that is not registered
+                    cancel.job_id = record.job_id
                 box.progress(factor=record.fraction, text=record.stage or record.state)
             if record.message:
                 box.label(text=record.message)

@@ -72,7 +72,7 @@ def compile_blocks(
     eager = [block.forward for block in model.blocks]
     for block, forward in zip(model.blocks, eager, strict=True):
         compiled = torch.compile(forward, backend=backend, mode=mode, dynamic=False)
-        block.forward = _guarded(compiled, forward, model.blocks, state)
+        block.forward = _guarded(compiled, forward, model.blocks, state)  # type: ignore[method-assign,unused-ignore]
     state.status = "compiled"
     log.info("DiT blocks compiled (%s%s)", backend, ", CUDA graphs" if state.cuda_graphs else "")
     return state
