@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -133,8 +133,10 @@ class Daemon:
             CancelJob.MSG_TYPE: self.on_cancel,
             RetryJob.MSG_TYPE: self.on_retry,
             DeleteJob.MSG_TYPE: self.on_delete,
-            Models.MSG_TYPE: lambda request: self.models.handle(request.content),
-            Settings.MSG_TYPE: lambda request: self.settings.handle(request.content),
+            Models.MSG_TYPE: lambda request: self.models.handle(cast(Models, request.content)),
+            Settings.MSG_TYPE: lambda request: self.settings.handle(
+                cast(Settings, request.content)
+            ),
             Shutdown.MSG_TYPE: self.on_shutdown,
             JobEvents.MSG_TYPE: self.on_job_events,
         }
