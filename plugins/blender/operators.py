@@ -17,6 +17,12 @@ from .core.timing import dialogue_pieces, file_dialogue
 from .xdub_protocol.connection import find_daemon
 from .xdub_protocol.exceptions import MediaError, XdubError
 from .xdub_protocol.otio_json import job_to_json
+from .xdub_protocol.precheck import (
+    MIN_TAKE_BYTES,
+    check_free_space,
+    check_input_file,
+    check_output_folder,
+)
 from .xdub_protocol.records import DubOptions
 
 if TYPE_CHECKING:
@@ -43,6 +49,17 @@ def daemon_problem() -> XdubError | None:
     except XdubError as error:
         return error
     return None
+
+
+def precheck_inputs(video: str, audio: list[str], output_dir: str | None) -> None:
+    """The protocol's stdlib precheck, before the daemon is asked: the clip and dialogue files
+    are files, the takes folder (when the .blend is saved) is writable and has room."""
+    check_input_file(Path(video), "a video")
+    for path in audio:
+        check_input_file(Path(path), "an audio or video file")
+    if output_dir is not None:
+        check_output_folder(Path(output_dir))
+        check_free_space(Path(output_dir), MIN_TAKE_BYTES, "the take")
 
 
 class XDUB_OT_dub_clip(bpy.types.Operator):
@@ -191,6 +208,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             if not os.path.isfile(video_path):
                 raise MediaError(f"the clip's file {video_path!r} does not exist", hint="relink it")
             options = self.job_options()
+            precheck_inputs(video_path, [piece.path for piece in pieces], options.output_dir)
             problem = daemon_problem()
             if problem is not None:
                 problem.hint = "use Start xdub Daemon (xdub sidebar) or run `xdub daemon start`"

@@ -23,6 +23,7 @@ from xdub_resolve.takes import place_take
 from xdub_resolve.timing import Piece, TimingError, check_speed, dialogue_piece, media_span
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 from xdub_resolve.xdub_protocol.otio_json import job_to_json
+from xdub_resolve.xdub_protocol.precheck import precheck_dub
 from xdub_resolve.xdub_protocol.records import DubOptions
 from xdub_resolve.xdub_protocol.takes import read_take
 
@@ -133,6 +134,8 @@ def run(
         beside_media = os.path.join(os.path.dirname(spec.video_path), TAKES_FOLDER)
         chosen.setdefault("output_dir", beside_media)
         options = DubOptions.from_json(chosen, where="the settings' options")
+        for source in spec.dialogue:  # fail fast, before the daemon: files, folder, disk
+            precheck_dub(Path(spec.video_path), Path(source.path), Path(chosen["output_dir"]))
         with open_client(connection_file) as client:
             job_id = client.submit(otio, options).job_id
             write(f"XDub: {options.preset.value} preset ({PRESET_NOTES[options.preset.value]})")

@@ -216,6 +216,12 @@ def refusals(config: dict[str, Any]) -> dict[str, str]:
         strip.select = strip == movie
     out["no_dialogue"] = dub(config, dialogue="STRIPS")
     fresh_scene(config)
+    blocked = Path(config["work"]) / "blocked"
+    blocked.mkdir(exist_ok=True)
+    (blocked / "xdub_takes").write_text("a file where the takes folder goes")
+    bpy.ops.wm.save_as_mainfile(filepath=str(blocked / "edit.blend"))
+    out["takes_folder"] = dub(config)
+    fresh_scene(config)
     missing = str(Path(config["work"]) / "absent.wav")
     out["missing_file"] = dub(config, dialogue="FILE", filepath=missing)
     return out

@@ -222,6 +222,7 @@ def test_the_draft_preset_is_chosen_in_the_dialog(facts: dict[str, Any]) -> None
 def test_refusals_say_what_to_do(facts: dict[str, Any]) -> None:
     refused = scenario(facts, "refusals")
     assert "daemon not running" in refused["daemon_down"]
+    assert "is a file, not a folder for the take" in refused["takes_folder"]  # the precheck
     assert "Start xdub Daemon" in refused["daemon_down"]
     assert "25.000 fps but the scene is 24.000 fps" in refused["fps"]
     assert "image sequence" in refused["image"]

@@ -208,3 +208,19 @@ def test_on_the_media_page_the_error_says_which_page_to_use(media: Media) -> Non
     project.app.page = "media"
     with pytest.raises(HostError, match="Edit or Cut page"):
         ResolveTimeline(project.resolve).selected_video_item()
+
+
+def test_a_bad_take_folder_is_refused_before_the_daemon_is_asked(
+    media: Media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stdlib precheck (``xdub_protocol.precheck``) runs before any request: no daemon is
+    running here, yet the error is about the folder."""
+    project = make_project(media, FREE, (21, 0, 3))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setattr(dub_clip, "job_options", lambda: {"output_dir": str(blocker)})
+    said: list[str] = []
+    namespace = {"resolve": project.resolve}
+    code = dub_clip.run(namespace, write=said.append, connection_file=tmp_path / "none.json")
+    assert code == 1
+    assert "is a file, not a folder for the take" in said[-1], said
