@@ -33,9 +33,19 @@ def test_no_generic_top_level_import_names() -> None:
 
 
 def test_public_surface_matches_all() -> None:
-    public = {name for name in vars(xdub) if not name.startswith("_")} - {"annotations"}
+    public = {name for name in dir(xdub) if not name.startswith("_")} - {"annotations"}
     modules = {name for name in public if type(getattr(xdub, name)).__name__ == "module"}
     assert public - modules == set(xdub.__all__) - {"__version__"}
+
+
+def test_import_xdub_is_light_and_the_pipeline_comes_on_first_use() -> None:
+    code = (
+        "import sys, xdub\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert xdub.DubOptions().num_steps == 30 and 'torch' not in sys.modules\n"
+        "assert xdub.DubPipeline.__module__ == 'xdub.pipeline'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_console_script_help_lists_command_groups() -> None:
