@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import zmq
 
 from xdub import __version__
-from xdub.errors import JobError, XdubError
+from xdub.errors import JobError, ProtocolError, XdubError
 from xdub.media.codecs import VIDEO_CODECS
 from xdub.media.encode import remove_partials
 from xdub.protocol.connection import (
@@ -58,7 +58,7 @@ from xdub.protocol.messages import (
     SubmitReply,
     WorkerHealthEvent,
 )
-from xdub.protocol.records import ErrorInfo, JobState, Progress, TakeQuality
+from xdub.protocol.records import ErrorInfo, JobState
 from xdub.protocol.schema import Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import (
@@ -75,7 +75,19 @@ from xdub_daemon.store import JobStore
 from xdub_daemon.submit import add_job, existing_job
 from xdub_daemon.supervisor import Supervisor, WorkerExit
 from xdub_daemon.validator import SubmitValidator, ValidationResult
-from xdub_daemon.worker import WorkerConfig, WorkerSpec, take_path
+from xdub_daemon.wire import (
+    CancelledReport,
+    DoneReport,
+    FailedReport,
+    FatalReport,
+    FromWorker,
+    ProgressReport,
+    ReadyReport,
+    ResumedReport,
+    WindowReport,
+    WorkerSpec,
+)
+from xdub_daemon.worker import WorkerConfig, take_path
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +95,19 @@ POLL_INTERVAL_MS = 200
 MAX_JOBS_SCANNED = 100_000
 """Every stored job, at start (retention keeps far fewer)."""
 Handler = Callable[[Message], Content | None]
+C = TypeVar("C", bound=Content)
+
+
+def content_of(request: Message, kind: type[C]) -> C:
+    """``request``'s content, typed as the ``kind`` its ``msg_type`` names."""
+    content = request.content
+    if not isinstance(content, kind):
+        raise ProtocolError(
+            f"a {request.msg_type} carries {type(content).__name__}", code="bad_content"
+        )
+    return content
+
+
 """A handler's reply content, or None when the reply is sent later (``submit``)."""
 
 
@@ -133,10 +158,8 @@ class Daemon:
             CancelJob.MSG_TYPE: self.on_cancel,
             RetryJob.MSG_TYPE: self.on_retry,
             DeleteJob.MSG_TYPE: self.on_delete,
-            Models.MSG_TYPE: lambda request: self.models.handle(cast(Models, request.content)),
-            Settings.MSG_TYPE: lambda request: self.settings.handle(
-                cast(Settings, request.content)
-            ),
+            Models.MSG_TYPE: lambda request: self.models.handle(content_of(request, Models)),
+            Settings.MSG_TYPE: lambda request: self.settings.handle(content_of(request, Settings)),
             Shutdown.MSG_TYPE: self.on_shutdown,
             JobEvents.MSG_TYPE: self.on_job_events,
         }
@@ -266,7 +289,7 @@ class Daemon:
     # -- requests ----------------------------------------------------------------------------
 
     def on_hello(self, request: Message) -> Content:
-        hello: Hello = request.content  # type: ignore[assignment]
+        hello = content_of(request, Hello)
         version = negotiate_version(hello.protocol_version)
         self.clients[request.header.session] = hello.client_name
         return HelloReply(
@@ -278,7 +301,7 @@ class Daemon:
         )
 
     def on_submit(self, request: Message) -> Content | None:
-        submit: Submit = request.content  # type: ignore[assignment]
+        submit = content_of(request, Submit)
         job = existing_job(self.store, submit)
         if job is not None:
             return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))
@@ -303,7 +326,7 @@ class Daemon:
         if isinstance(result, ErrorInfo):
             log.info("submit refused: %s", result.code)
             return ErrorReply(result)
-        submit: Submit = request.content  # type: ignore[assignment]
+        submit = content_of(request, Submit)
         job = existing_job(self.store, submit)  # resent while it was validated
         if job is None:
             client = self.clients.get(request.header.session, "unknown")
@@ -313,16 +336,16 @@ class Daemon:
         return SubmitReply(job.job_id, job.state, self.store.queue_position(job.job_id))
 
     def on_list(self, request: Message) -> Content:
-        query: ListJobs = request.content  # type: ignore[assignment]
+        query = content_of(request, ListJobs)
         jobs = self.store.list_jobs(query.states, query.limit)
         return ListJobsReply(tuple(job.info() for job in jobs))
 
     def on_get(self, request: Message) -> Content:
-        query: GetJob = request.content  # type: ignore[assignment]
+        query = content_of(request, GetJob)
         return GetJobReply(self.store.get(query.job_id).info())
 
     def on_cancel(self, request: Message) -> Content:
-        cancel: CancelJob = request.content  # type: ignore[assignment]
+        cancel = content_of(request, CancelJob)
         job = self.store.get(cancel.job_id)
         if job.state.is_terminal:
             raise JobError(f"job {job.job_id} is already {job.state.value}", code="bad_state")
@@ -331,13 +354,13 @@ class Daemon:
         return CancelJobReply(job.job_id, job.state)
 
     def on_retry(self, request: Message) -> Content:
-        retry: RetryJob = request.content  # type: ignore[assignment]
+        retry = content_of(request, RetryJob)
         job = self._change(retry.job_id, JobState.QUEUED, parent=request.header)
         self.load_error = None
         return RetryJobReply(job.job_id, job.state)
 
     def on_delete(self, request: Message) -> Content:
-        delete: DeleteJob = request.content  # type: ignore[assignment]
+        delete = content_of(request, DeleteJob)
         self.store.delete(delete.job_id, delete_files=delete.delete_files)
         return DeleteJobReply(delete.job_id)
 
@@ -349,7 +372,7 @@ class Daemon:
         return JobEventsReply(query.job_id, last_seq, states, progress)
 
     def on_shutdown(self, request: Message) -> Content:
-        shutdown: Shutdown = request.content  # type: ignore[assignment]
+        shutdown = content_of(request, Shutdown)
         if shutdown.after_current_job and self.supervisor.job_id is not None:
             self._stop_after_job = True
         else:
@@ -415,36 +438,38 @@ class Daemon:
         job = self.store.find(job_id)
         return job is not None and job.state is JobState.RUNNING
 
-    def _on_report(self, report: tuple[Any, ...]) -> None:
-        kind, args = report[0], report[1:]
-        if kind in ("ready", "fatal"):
-            if kind == "fatal":
-                self.load_error = ErrorInfo(**args[0])
-                self.models.load_failed(self.load_error)
+    def _on_report(self, report: FromWorker) -> None:
+        if isinstance(report, (ReadyReport, FatalReport)):
+            if isinstance(report, FatalReport):
+                self.load_error = report.error
+                self.models.load_failed(report.error)
             else:
                 self.models.loaded()
             self._publish_health()
             return
-        job_id = args[0]
+        job_id = report.job_id
         if not self._is_running(job_id):
             return  # cancelled meanwhile: the worker's late reports are ignored
-        if kind == "progress":
-            self._publish(self.store.set_progress(job_id, Progress.from_json(args[1])))
-        elif kind == "window":
-            self.store.set_windows_done(job_id, args[1])
-        elif kind == "resumed":
-            log.info("job %s resumed from window %d", job_id, args[1])
-        elif kind == "done":
-            quality = TakeQuality.from_json(args[3])
+        if isinstance(report, ProgressReport):
+            self._publish(self.store.set_progress(job_id, report.progress))
+        elif isinstance(report, WindowReport):
+            self.store.set_windows_done(job_id, report.windows_done)
+        elif isinstance(report, ResumedReport):
+            log.info("job %s resumed from window %d", job_id, report.windows_done)
+        elif isinstance(report, DoneReport):
             self._change(
-                job_id, JobState.DONE, result_otio=args[1], warnings=tuple(args[2]), quality=quality
+                job_id,
+                JobState.DONE,
+                result_otio=report.result_otio,
+                warnings=report.warnings,
+                quality=report.quality,
             )
             self.store.prune(self.config.retention)
-        elif kind == "failed":
-            self._change(job_id, JobState.FAILED, error=ErrorInfo(**args[1]))
-        elif kind == "cancelled":
+        elif isinstance(report, FailedReport):
+            self._change(job_id, JobState.FAILED, error=report.error)
+        elif isinstance(report, CancelledReport):
             self._change(job_id, JobState.CANCELLED)
-        if kind in ("done", "failed", "cancelled"):
+        if isinstance(report, (DoneReport, FailedReport, CancelledReport)):
             self._publish_health()
             if self._stop_after_job:
                 self._stopping = True

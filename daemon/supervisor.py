@@ -10,12 +10,24 @@ import logging
 import multiprocessing
 import os
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from xdub.protocol.records import WorkerState
-from xdub_daemon.worker import WorkerConfig, WorkerSpec, worker_main
+from xdub_daemon.wire import (
+    CancelledReport,
+    CancelOrder,
+    DoneReport,
+    FailedReport,
+    FatalReport,
+    FromWorker,
+    ReadyReport,
+    RunOrder,
+    StopOrder,
+    ToWorker,
+    WorkerPipe,
+    WorkerSpec,
+)
+from xdub_daemon.worker import WorkerConfig, worker_main
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +54,7 @@ class Supervisor:
         self.config = config
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._pipe: WorkerPipe[ToWorker, FromWorker] | None = None
         self.state = WorkerState.STOPPED
         self.job_id: str | None = None
         self.device = "unknown"
@@ -57,35 +69,35 @@ class Supervisor:
         )
         process.start()
         child.close()
-        self._process, self._conn = process, parent
+        self._process, self._pipe = process, WorkerPipe.server_end(parent)
         self.state, self.job_id, self.pid = WorkerState.STARTING, None, process.pid
         log.info("started the worker (pid %s)", process.pid)
 
     def fileno(self) -> int | None:
         """The pipe's descriptor to poll, or None without a worker."""
-        return self._conn.fileno() if self._conn is not None else None
+        return self._pipe.fileno() if self._pipe is not None else None
 
     @property
     def is_idle(self) -> bool:
         return self.state is WorkerState.IDLE
 
     def run(self, spec: WorkerSpec) -> None:
-        if self._conn is None or not self.is_idle:
+        if self._pipe is None or not self.is_idle:
             raise RuntimeError("the worker is not idle")
-        self._conn.send(("run", spec))
+        self._pipe.send(RunOrder(spec))
         self.state, self.job_id = WorkerState.BUSY, spec.job_id
 
     def cancel(self, job_id: str) -> None:
-        if self._conn is not None and self.job_id == job_id:
-            self._conn.send(("cancel", job_id))
+        if self._pipe is not None and self.job_id == job_id:
+            self._pipe.send(CancelOrder(job_id))
 
-    def receive(self) -> list[tuple[Any, ...] | WorkerExit]:
+    def receive(self) -> list[FromWorker | WorkerExit]:
         """Every report waiting on the pipe; a ``WorkerExit`` last if the worker has ended."""
-        reports: list[tuple[Any, ...] | WorkerExit] = []
-        conn = self._conn
+        reports: list[FromWorker | WorkerExit] = []
+        pipe = self._pipe
         try:
-            while conn is not None and conn.poll():
-                reports.append(self._track(conn.recv()))
+            while pipe is not None and pipe.poll():
+                reports.append(self._track(pipe.receive()))
         except (EOFError, OSError):
             reports.append(self._reap())
             return reports
@@ -93,15 +105,14 @@ class Supervisor:
             reports.append(self._reap())
         return reports
 
-    def _track(self, report: tuple[Any, ...]) -> tuple[Any, ...]:
-        kind = report[0]
-        if kind == "ready":
-            self.state, self.device, self.pid = WorkerState.IDLE, report[1], report[2]
-        elif kind in ("done", "failed", "cancelled"):
-            will_exit = kind == "failed" and report[3]
+    def _track(self, report: FromWorker) -> FromWorker:
+        if isinstance(report, ReadyReport):
+            self.state, self.device, self.pid = WorkerState.IDLE, report.device, report.pid
+        elif isinstance(report, (DoneReport, FailedReport, CancelledReport)):
+            will_exit = isinstance(report, FailedReport) and report.worker_exits
             self.state = WorkerState.STOPPED if will_exit else WorkerState.IDLE
             self.job_id = None
-        elif kind == "fatal":
+        elif isinstance(report, FatalReport):
             self.state = WorkerState.CRASHED
         return report
 
@@ -112,9 +123,9 @@ class Supervisor:
         if process is not None:
             process.join(STOP_TIMEOUT_S)
             exitcode = process.exitcode
-        if self._conn is not None:
-            self._conn.close()
-        self._process = self._conn = None
+        if self._pipe is not None:
+            self._pipe.close()
+        self._process, self._pipe = None, None
         self.state = WorkerState.CRASHED if exitcode not in (0, None) else WorkerState.STOPPED
         log.warning("the worker (pid %s) exited with code %s", self.pid, exitcode)
         self.pid = None
@@ -122,19 +133,19 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop the worker (a running job is abandoned where its checkpoint stands)."""
-        process, conn = self._process, self._conn
+        process, pipe = self._process, self._pipe
         if process is None:
             return
         try:
-            if conn is not None:
-                conn.send(("stop",))
+            if pipe is not None:
+                pipe.send(StopOrder())
         except OSError:
             pass
         process.join(STOP_TIMEOUT_S)
         if process.is_alive():
             process.kill()
             process.join(STOP_TIMEOUT_S)
-        if conn is not None:
-            conn.close()
-        self._process = self._conn = None
+        if pipe is not None:
+            pipe.close()
+        self._process, self._pipe = None, None
         self.state, self.job_id, self.pid = WorkerState.STOPPED, None, None

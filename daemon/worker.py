@@ -1,11 +1,11 @@
 """The GPU worker: a spawned subprocess holding one ``DubPipeline``, running one job at a time.
 
-It talks to the server over a ``multiprocessing`` pipe with small tuples (``WorkerSpec`` in,
-``("ready"|"progress"|"window"|"resumed"|"done"|"failed"|"cancelled"|"fatal", ...)`` out;
-``failed`` says whether the worker exits after it, to be restarted fresh). A reader
-thread turns ``("cancel", job_id)`` into the pipeline's cancel ``Event`` (honoured between two
-denoising steps) and exits the process when the server's end of the pipe closes (the server
-died), so no orphan keeps running. The server side is ``xdub_daemon.supervisor``.
+It talks to the server over a ``multiprocessing`` pipe with the typed messages of
+``xdub_daemon.wire`` (``RunOrder`` in; ``ReadyReport``, ``ProgressReport`` ... ``DoneReport``
+out; ``FailedReport.worker_exits`` says whether the worker exits after it, to be restarted
+fresh). A reader thread turns ``CancelOrder`` into the pipeline's cancel ``Event`` (honoured
+between two denoising steps) and exits the process when the server's end of the pipe closes
+(the server died), so no orphan keeps running. The server side is ``xdub_daemon.supervisor``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,30 @@ import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from xdub.protocol.records import VramPolicy
+from xdub.protocol.records import ErrorInfo, TakeQuality, VramPolicy
 from xdub_daemon.logs import JobLog, setup_logging
+from xdub_daemon.wire import (
+    CancelledReport,
+    CancelOrder,
+    DoneReport,
+    FailedReport,
+    FatalReport,
+    FromWorker,
+    ProgressReport,
+    ReadyReport,
+    ResumedReport,
+    RunOrder,
+    StopOrder,
+    ToWorker,
+    WindowReport,
+    WorkerPipe,
+    WorkerSpec,
+)
+
+if TYPE_CHECKING:
+    from xdub.pipeline import DubPipeline, DubResult
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +61,6 @@ class WorkerConfig:
     cuda_graphs: bool = False
 
 
-@dataclass(frozen=True)
-class WorkerSpec:
-    """One job for the worker: the OTIO, options (protocol JSON), its folder and take path."""
-
-    job_id: str
-    otio: str
-    options: dict[str, Any]
-    job_dir: Path
-    output: Path
-    vram_policy: VramPolicy
-
-
 def take_path(name: str, job_id: str, folder: Path, suffix: str) -> Path:
     """``folder/<name>-<job_id><suffix>`` with the name reduced to safe characters."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "take"
@@ -65,40 +73,37 @@ class _Channel:
     queues a new run of the same job before the cancelled one has returned)."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._lock = threading.Lock()
+        self.pipe = WorkerPipe.worker_end(conn)
         self.cancels: dict[str, threading.Event] = {}
         self.jobs: list[tuple[WorkerSpec, threading.Event]] = []
         self.has_job = threading.Condition()
 
-    def send(self, *message: Any) -> None:
-        with self._lock:
-            self.conn.send(message)
+    def send(self, message: FromWorker) -> None:
+        self.pipe.send(message)
 
     def read_forever(self) -> None:
         """Reader thread: handle the server's messages; exit when the server is gone."""
         while True:
             try:
-                message = self.conn.recv()
+                message = self.pipe.receive()
             except (EOFError, OSError):
                 log.warning("the server closed the pipe; the worker exits")
                 os._exit(0)
-            if message[0] == "stop":
+            if isinstance(message, StopOrder):
                 os._exit(0)
             self.handle(message)
 
-    def handle(self, message: tuple[Any, ...]) -> None:
-        """``("run", spec)`` queues a run with a fresh cancel event; ``("cancel", job_id)``
-        sets the event of that job's latest run."""
-        kind = message[0]
-        if kind == "run":
-            spec: WorkerSpec = message[1]
+    def handle(self, message: ToWorker) -> None:
+        """``RunOrder`` queues a run with a fresh cancel event; ``CancelOrder`` sets the event
+        of that job's latest run."""
+        if isinstance(message, RunOrder):
+            spec = message.spec
             cancel = self.cancels[spec.job_id] = threading.Event()
             with self.has_job:
                 self.jobs.append((spec, cancel))
                 self.has_job.notify()
-        elif kind == "cancel" and message[1] in self.cancels:
-            self.cancels[message[1]].set()
+        elif isinstance(message, CancelOrder) and message.job_id in self.cancels:
+            self.cancels[message.job_id].set()
 
     def next_job(self) -> tuple[WorkerSpec, threading.Event]:
         """The next run and its cancel event (waits for one)."""
@@ -132,10 +137,10 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         )
     except Exception as error:  # reported to the server, which fails the jobs clearly
         log.exception("the worker could not load the models from %s", config.model_dir)
-        channel.send("fatal", _error_dict(error))
+        channel.send(FatalReport(_error_info(error)))
         return
     device = f"{pipeline.models.device}"
-    channel.send("ready", device, os.getpid())
+    channel.send(ReadyReport(device, os.getpid()))
     log.info("models loaded from %s on %s", config.model_dir, device)
     while True:
         spec, cancel = channel.next_job()
@@ -145,21 +150,23 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             os._exit(0)
 
 
-def _error_dict(error: BaseException) -> dict[str, Any]:
+def _error_info(error: BaseException) -> ErrorInfo:
     from xdub.errors import XdubError
     from xdub.protocol.precheck import disk_full_from
 
     error = disk_full_from(error, None, "the job's files") or error
     if isinstance(error, XdubError):
-        return {"code": error.code, "message": error.message, "hint": error.hint}
-    return {
-        "code": "internal",
-        "message": f"{type(error).__name__}: {error}",
-        "hint": "this is a bug in xdub; the daemon's log has the traceback",
-    }
+        return ErrorInfo(error.code, error.message, error.hint)
+    return ErrorInfo(
+        "internal",
+        f"{type(error).__name__}: {error}",
+        "this is a bug in xdub; the daemon's log has the traceback",
+    )
 
 
-def _run_one(pipeline: Any, spec: WorkerSpec, cancel: threading.Event, channel: _Channel) -> bool:
+def _run_one(
+    pipeline: DubPipeline, spec: WorkerSpec, cancel: threading.Event, channel: _Channel
+) -> bool:
     """Run ``spec``, reporting on the pipe; True when the worker should restart after it."""
     import torch
 
@@ -173,33 +180,33 @@ def _run_one(pipeline: Any, spec: WorkerSpec, cancel: threading.Event, channel: 
         result_otio, warnings, quality = _dub(pipeline, spec, cancel, channel, job_log)
     except JobCancelled:
         job_log.info("cancelled")
-        channel.send("cancelled", spec.job_id)
+        channel.send(CancelledReport(spec.job_id))
     except Exception as error:
         job_log.exception("failed")
-        info = _error_dict(error)
+        info = _error_info(error)
         is_out_of_memory = isinstance(error, torch.OutOfMemoryError)
-        if is_out_of_memory or info["code"] == "out_of_memory":
-            info = {
-                "code": "out_of_memory",
-                "message": f"the GPU ran out of memory during job {spec.job_id}: {error}",
-                "hint": "close other GPU programs, or dub a shorter or smaller clip; "
+        if is_out_of_memory or info.code == "out_of_memory":
+            info = ErrorInfo(
+                "out_of_memory",
+                f"the GPU ran out of memory during job {spec.job_id}: {error}",
+                "close other GPU programs, or dub a shorter or smaller clip; "
                 "retry resumes from the last finished window",
-            }
-            channel.send("failed", spec.job_id, info, True)
+            )
+            channel.send(FailedReport(spec.job_id, info, worker_exits=True))
             return True  # a fresh worker process frees fragmented GPU memory
-        channel.send("failed", spec.job_id, info, False)
+        channel.send(FailedReport(spec.job_id, info, worker_exits=False))
     else:
-        channel.send("done", spec.job_id, result_otio, warnings, quality)
+        channel.send(DoneReport(spec.job_id, result_otio, tuple(warnings), quality))
     return False
 
 
 def _dub(
-    pipeline: Any,
+    pipeline: DubPipeline,
     spec: WorkerSpec,
     cancel: threading.Event,
     channel: _Channel,
     job_log: JobLog,
-) -> tuple[str, list[str], dict[str, Any]]:
+) -> tuple[str, list[str], TakeQuality]:
     from xdub.media.mix import write_dialogue_wav
     from xdub.media.probe import scan_media
     from xdub.otio_job import job_to_json, parse_job
@@ -218,14 +225,14 @@ def _dub(
     resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
     if resume is not None:
         job_log.info("resuming from window %d", resume.windows_done)
-        channel.send("resumed", spec.job_id, resume.windows_done)
+        channel.send(ResumedReport(spec.job_id, resume.windows_done))
 
     def on_progress(progress: Progress) -> None:
-        channel.send("progress", spec.job_id, progress.to_json())
+        channel.send(ProgressReport(spec.job_id, progress))
 
     def on_window(windows_done: int, num_windows: int, state: LoopState) -> None:
         save_checkpoint(spec.job_dir, state)
-        channel.send("window", spec.job_id, windows_done, num_windows)
+        channel.send(WindowReport(spec.job_id, windows_done, num_windows))
 
     pipeline.work_dir = spec.job_dir  # the face crops: on the job's drive, not in TMPDIR
     result = pipeline.run(
@@ -259,14 +266,14 @@ def _dub(
 
 
 def _quality(
-    pipeline: Any,
+    pipeline: DubPipeline,
     video: Path,
-    result: Any,
+    result: DubResult,
     dialogue: Path,
     frames: tuple[int, int] | None,
     job_log: JobLog,
-) -> dict[str, Any]:
-    """The take's cheap quality check (``xdub_daemon.quality``) as protocol JSON."""
+) -> TakeQuality:
+    """The take's cheap quality check (``xdub_daemon.quality``)."""
     from xdub_daemon.quality import take_quality
 
     quality = take_quality(
@@ -279,4 +286,4 @@ def _quality(
         is_test_weights=result.is_test_weights,
     )
     job_log.info("quality: %s", quality.flags or quality.note or "no flags")
-    return quality.to_json()
+    return quality

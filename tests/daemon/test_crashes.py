@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xdub.protocol.messages import JobStateEvent, ProgressEvent
+from xdub.protocol.messages import JobStateEvent, ProgressEvent, WorkerHealthEvent
 from xdub.protocol.records import Codec, JobState, Progress
 
 
@@ -111,11 +111,16 @@ def test_dead_or_out_of_memory_worker_fails_its_job_and_the_queue_goes_on(
         assert "ran out of memory" in failed.error.message
         assert client.wait(after_oom, 300).state is JobState.DONE
 
-        for event in client.events(300.0, [killed]):
+        worker_pid = None  # the daemon's own report: it also has a validator child process
+        for event in client.events(300.0):
             content = event.content
-            if isinstance(content, JobStateEvent) and content.state is JobState.RUNNING:
+            if isinstance(content, WorkerHealthEvent) and content.pid is not None:
+                worker_pid = content.pid
+            is_killed = isinstance(content, JobStateEvent) and content.job_id == killed
+            if is_killed and content.state is JobState.RUNNING:
                 break
-        os.kill(_worker_pid(daemon.pid), signal.SIGKILL)
+        assert worker_pid is not None
+        os.kill(worker_pid, signal.SIGKILL)
         crashed = client.wait(killed, 300)
         assert crashed.state is JobState.FAILED and crashed.error is not None
         assert crashed.error.code == "worker_crashed"
