@@ -1,11 +1,13 @@
 """The ``models`` and ``settings`` requests.
 
-``models``: one ``ModelManager`` over the daemon's model folder, for the daemon's lifetime, with
-the components of ``xdub.model.folder.COMPONENTS`` as model names. ``list`` and ``delete`` run
-at once; ``download`` and ``verify`` run on one background thread (one at a time; the reply
-gives the state once started) and ``cancel_download`` stops a download within one chunk,
-keeping its partial files for resuming. Download progress is queued by that thread and
-published by the server's loop (``pending_events``), since ZeroMQ sockets stay on one thread.
+``models``: the daemon owns the model folder (the tray and the CLI ask it): one
+``ModelManager`` over it, for the daemon's lifetime, with the components of
+``xdub.model.folder.COMPONENTS`` as model names. ``list`` and ``delete`` run at once;
+``download`` and ``verify`` run on one background thread (one at a time; the reply gives the
+state once started) and end with a ``model_task`` event; ``cancel_download`` stops a download
+within one chunk, keeping its partial files for resuming (``discard_partials``: removing them).
+Events are queued by that thread and published by the server's loop (``pending_events``), since
+ZeroMQ sockets stay on one thread.
 
 ``settings``: ``models_dir``, ``model_source`` and ``allow_lan`` can be set; they are stored
 and apply from the next daemon start (``stored_config``). ``queue_paused`` and ``vram_policy``
@@ -15,6 +17,7 @@ the daemon starts no new job. ``results_dir`` is read-only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -24,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from xdub.errors import JobCancelled, ModelError, ProtocolError, XdubError
 from xdub.protocol.messages import (
-    ModelDownloadEvent,
     Models,
     ModelsReply,
+    ModelTaskEvent,
     Settings,
     SettingsReply,
 )
 from xdub.protocol.records import (
+    DownloadState,
     ErrorInfo,
     ModelAction,
     ModelInfo,
@@ -38,6 +42,7 @@ from xdub.protocol.records import (
     SettingsAction,
     VramPolicy,
 )
+from xdub.protocol.schema import Event
 from xdub_daemon.config import DaemonConfig
 from xdub_daemon.store import JobStore
 
@@ -75,9 +80,11 @@ class ModelsDesk:
         self._managers: tuple[ModelManager, ModelManager] | None = None
         self.is_ready = False
         self._has_listing = False
-        self._events: queue.SimpleQueue[ModelDownloadEvent] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._discard_partials = False
+        self._running: ModelAction | None = None
         self._verifying: tuple[str, ...] = ()
 
     def loaded(self) -> None:
@@ -90,8 +97,9 @@ class ModelsDesk:
     def is_busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def pending_events(self) -> list[ModelDownloadEvent]:
-        """Download progress queued by the background thread since the last call."""
+    def pending_events(self) -> list[Event]:
+        """Download progress and task ends queued by the background thread since the last
+        call."""
         events = []
         while not self._events.empty():
             events.append(self._events.get())
@@ -119,11 +127,17 @@ class ModelsDesk:
         manager = manager if self._has_listing else disk_only
         reports = [r for r in manager.status() if not names or r.name in names]
         return tuple(
-            ModelInfo(r.name, ModelState.VERIFYING, r.size_bytes, r.bytes_on_disk, str(r.path))
+            dataclasses.replace(r.to_info(), state=ModelState.VERIFYING)
             if r.name in self._verifying
             else r.to_info()
             for r in reports
         )
+
+    def reply(self, names: Sequence[str] = ()) -> ModelsReply:
+        """The state of ``names`` (all for none), the disk's free space and what runs."""
+        free_bytes = self._made()[1].disk_usage().free_bytes
+        running = self._running if self.is_busy else None
+        return ModelsReply(self.infos(names), free_bytes=free_bytes, running=running)
 
     def handle(self, request: Models) -> ModelsReply:
         from xdub.model.folder import COMPONENTS
@@ -138,63 +152,87 @@ class ModelsDesk:
             )
         action = request.action
         if action is ModelAction.DOWNLOAD:
-            self._start("download", lambda: self._download(names))
+            self._start(action, lambda: self._download(names))
         elif action is ModelAction.VERIFY:
             self._verifying = tuple(names) or tuple(sorted(known))
-            self._start("verify", lambda: self._verify(names))
+            self._start(action, lambda: self._verify(names))
         elif action is ModelAction.CANCEL_DOWNLOAD:
+            self._discard_partials = request.discard_partials
             self._cancel.set()
         elif action is ModelAction.DELETE:
             freed = self.manager.delete(names)
             log.info("deleted %s (%d bytes)", ", ".join(names), freed)
-        return ModelsReply(self.infos(names))
+        return self.reply(names)
 
-    def _start(self, what: str, work: Callable[[], None]) -> None:
+    def _start(self, action: ModelAction, work: Callable[[], ModelTaskEvent]) -> None:
         if self.is_busy:
             raise ModelError(
-                f"a model {what} cannot start: another download or verify of "
+                f"a model {action.value} cannot start: another download or verify of "
                 f"{self.model_dir} is running",
                 code="model_busy",
                 hint="wait for it, or cancel_download",
             )
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._guarded, args=(what, work), daemon=True)
+        self._discard_partials = False
+        self._running = action
+        self._thread = threading.Thread(target=self._guarded, args=(action, work), daemon=True)
         self._thread.start()
 
-    def _guarded(self, what: str, work: Callable[[], None]) -> None:
+    def _guarded(self, action: ModelAction, work: Callable[[], ModelTaskEvent]) -> None:
+        what = action.value
         try:
-            work()
+            ended = work()
         except JobCancelled as cancelled:
             log.info("model download cancelled: %s", cancelled)
+            ended = ModelTaskEvent(action, DownloadState.CANCELLED, str(cancelled))
         except XdubError as error:
             log.warning("model %s failed: [%s] %s", what, error.code, error)
-        except Exception:
+            ended = ModelTaskEvent(action, DownloadState.FAILED, error.message)
+        except Exception as error:
             log.exception("model %s failed", what)
+            ended = ModelTaskEvent(action, DownloadState.FAILED, f"internal error: {error}")
         finally:
             self._verifying = ()
+        self._events.put(ended)
 
-    def _download(self, names: Sequence[str]) -> None:
+    def _download(self, names: Sequence[str]) -> ModelTaskEvent:
         self.manager.remote_files()
         self._has_listing = True
 
         def on_progress(progress: DownloadProgress) -> None:
             self._events.put(progress.to_event())
 
-        result = self.manager.download(on_progress, self._cancel, names or None)
+        try:
+            result = self.manager.download(on_progress, self._cancel, names or None)
+        except JobCancelled:
+            if self._discard_partials:
+                self._remove_partials(names)
+            raise
         log.info(
             "model download: %d files, %d bytes. %s",
             len(result.files_fetched),
             result.bytes_fetched,
             result.note,
         )
+        return ModelTaskEvent(ModelAction.DOWNLOAD, DownloadState.DONE, result.note)
 
-    def _verify(self, names: Sequence[str]) -> None:
+    def _remove_partials(self, names: Sequence[str]) -> None:
+        from xdub.model.sources import PARTIAL_SUFFIX
+
+        for task in self.manager.plan(names or None).tasks:
+            (self.manager.root / (task.file.path + PARTIAL_SUFFIX)).unlink(missing_ok=True)
+        log.info("model download cancelled; its partial files are removed")
+
+    def _verify(self, names: Sequence[str]) -> ModelTaskEvent:
         self.manager.remote_files()
         self._has_listing = True
         problems = self.manager.verify(names or None)
         for problem in problems[:_PROBLEMS_LOGGED]:
             log.warning("model folder %s: %s", self.model_dir, problem)
         log.info("model verify: %d problems", len(problems))
+        note = f"{len(problems)} problem(s)" if problems else "every file is intact"
+        texts = tuple(str(problem) for problem in problems)
+        return ModelTaskEvent(ModelAction.VERIFY, DownloadState.DONE, note, texts)
 
 
 QUEUE_PAUSED = "queue_paused"

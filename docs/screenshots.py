@@ -32,7 +32,7 @@ from xdub.media.synthetic import (
     write_synthetic_audio,
     write_synthetic_video,
 )
-from xdub.model.sources import LocalSource, write_manifest
+from xdub.model.sources import write_manifest
 from xdub.model.tiny import make_tiny_folder
 from xdub.protocol.records import Codec, DubOptions, JobState
 from xdub_gui.bridge import ClientBridge
@@ -104,9 +104,7 @@ def main() -> int:
     try:
         bridge = ClientBridge(connection_file=connection_file)
         controller = QueueController(bridge)
-        backend = ModelBackend(
-            root / "models", lambda: LocalSource(model, chunk_bytes=16 * 1024), max_bps=2e6
-        )
+        backend = ModelBackend(bridge)  # the daemon's model folder
         window = MainWindow(
             controller, backend, TraySettings(), log_file=root / "daemon" / "logs" / "daemon.log"
         )
@@ -130,11 +128,7 @@ def main() -> int:
         window.tabs.setCurrentWidget(window.model_view)
         backend.refresh()
         spin(app, lambda: bool(window.model_view.models.rows()))
-        window.model_view.download_missing()
-        spin(app, lambda: window.model_view.total_bar.value() > 400)
         print(save(window, "tray-models.png"))
-        backend.pause()
-        backend.wait()
         bridge.stop()
     finally:
         process.send_signal(signal.SIGTERM)

@@ -4,51 +4,27 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from xdub.errors import XdubError
-from xdub.paths import default_model_dir
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.diagnostics import log_path
 from xdub_gui.main_window import MainWindow
-from xdub_gui.model_backend import ModelBackend, SourceFactory
+from xdub_gui.model_backend import ModelBackend
 from xdub_gui.queue_controller import QueueController
 from xdub_gui.settings import TraySettings, load_settings
 from xdub_gui.tray import Tray
 
-if TYPE_CHECKING:
-    from xdub.model.sources import Source
-
 log = logging.getLogger(__name__)
-
-SOURCE_ENV = "XDUB_MODEL_SOURCE"
-"""A folder laid out like the hub repo to download from instead of Hugging Face (mirrors)."""
-
-
-def source_factory(source: str | None) -> SourceFactory:
-    """``hub`` (default) or a local folder standing in for the hub."""
-
-    def make() -> Source:
-        from xdub.model.sources import HubSource, LocalSource
-
-        if source and source != "hub":
-            return LocalSource(Path(source))
-        return HubSource()
-
-    return make
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="xdub-tray", description="The xdub tray app.")
     parser.add_argument("--connection-file", type=Path, default=None)
-    parser.add_argument("--model-dir", type=Path, default=None)
-    parser.add_argument("--source", default=os.environ.get(SOURCE_ENV))
     parser.add_argument("--no-tray", action="store_true", help="show the window only")
     return parser.parse_args(argv)
 
@@ -65,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = TraySettings()
     bridge = ClientBridge(connection_file=args.connection_file)
     controller = QueueController(bridge)
-    backend = ModelBackend(args.model_dir or default_model_dir(), source_factory(args.source))
+    backend = ModelBackend(bridge)
     window = MainWindow(controller, backend, settings, log_file=log_path())
     has_tray = not args.no_tray and QSystemTrayIcon.isSystemTrayAvailable()
     tray = Tray(controller) if has_tray else None
@@ -79,8 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         log.info("no system tray here: showing the window alone")
         window.show()
-    bridge.start()
-    backend.refresh()
+    bridge.start()  # the model manager lists the daemon's folder once it connects
     try:
         return app.exec()
     finally:

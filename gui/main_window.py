@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("xdub")
         self.controller = controller
         self.queue_view = QueueView(controller, opener)
-        self.model_view = ModelManagerView(backend, on_folder_changed=self._tell_models_dir)
+        self.model_view = ModelManagerView(backend)
         self.settings_view = SettingsView(
             settings, settings_path=settings_path, on_saved=self._tell_settings
         )
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         return diagnostics_text(
             hello=self.controller.bridge.hello,
             rows=self.controller.jobs.rows(),
-            model_dir=str(self.model_view.backend.model_dir),
+            model_dir=str(self.model_view.backend.model_dir or "unknown (no daemon)"),
             log_file=self.diagnostics_view.log_file,
             connection_file=self.controller.bridge.connection_file,
         )
@@ -74,9 +74,6 @@ class MainWindow(QMainWindow):
 
     def _on_settings_error(self, error: XdubError) -> None:
         self.settings_view.message_label.setText(f"the daemon refused: {error.message}")
-
-    def _tell_models_dir(self, folder: Path) -> None:
-        self._set_daemon({"models_dir": str(folder.resolve())})
 
     def _tell_settings(self, settings: TraySettings) -> None:
         self._set_daemon(settings.daemon_values())

@@ -1,39 +1,50 @@
-"""``ModelBackend``: the model manager (``xdub.model.manager``) run off the GUI thread.
+"""``ModelBackend``: the tray's model manager, asking the daemon, which owns the model folder.
 
-Each action runs on a background thread, one at a time; results and download progress come
-back as Qt signals (queued into the GUI thread). Pause is the manager's cancel, which keeps the
-``.incomplete`` files so the next download resumes; cancel also removes them. Verification
-imports torch, on the worker thread, the first time it runs.
+Every action is a ``models`` request through the tray's ``ClientBridge``; the daemon downloads,
+verifies and deletes, publishes ``model_download`` progress and a ``model_task`` event when a
+download or verify ends. Results come back as Qt signals in the GUI thread. Pause is the
+daemon's ``cancel_download`` (the partial files stay, so the next download resumes); cancel
+also discards them. The folder is the daemon's ``models_dir`` setting (a change applies from
+its next start). Without a daemon every action reports that it must be started.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
-from xdub.errors import JobCancelled, XdubError
-from xdub.protocol.records import DownloadState
-
-if TYPE_CHECKING:
-    from xdub.model.manager import ModelManager
-    from xdub.model.sources import Source
-    from xdub.model.transfer import DownloadProgress
+from xdub.errors import XdubError
+from xdub.protocol.messages import (
+    HelloReply,
+    ModelDownloadEvent,
+    Models,
+    ModelsReply,
+    ModelTaskEvent,
+    Settings,
+    SettingsReply,
+)
+from xdub.protocol.records import DownloadState, ModelAction, SettingsAction
+from xdub.protocol.schema import Content
+from xdub_gui.bridge import ClientBridge
 
 log = logging.getLogger(__name__)
 
-SourceFactory = Callable[[], "Source | None"]
+MODELS_DIR = "models_dir"
+_OUTCOMES = {
+    DownloadState.DONE: "done",
+    DownloadState.FAILED: "failed",
+    DownloadState.CANCELLED: "paused",
+}
 
 
 class ModelBackend(QObject):
-    """Signals: ``listed(list[ModelInfo], list[str] optional, int free_bytes)``,
-    ``progress(DownloadProgress)``, ``download_ended(str outcome, str note)`` with outcome
+    """Signals: ``listed(list[ModelInfo], list[str] optional, int | None free_bytes)``,
+    ``progress(ModelDownloadEvent)``, ``download_ended(str outcome, str note)`` with outcome
     ``done|paused|cancelled|failed``, ``verified(list[str] problems)``, ``failed(str)``,
-    ``busy_changed(bool)``."""
+    ``busy_changed(bool)``, ``folder_changed(str)``."""
 
     listed = Signal(object, object, object)  # free bytes overflow a C int
     progress = Signal(object)
@@ -41,137 +52,112 @@ class ModelBackend(QObject):
     verified = Signal(object)
     failed = Signal(str)
     busy_changed = Signal(bool)
+    folder_changed = Signal(str)
 
-    def __init__(
-        self,
-        model_dir: Path,
-        make_source: SourceFactory,
-        *,
-        max_bps: float | None = None,
-        parent: QObject | None = None,
-    ) -> None:
+    def __init__(self, bridge: ClientBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.model_dir = Path(model_dir)
-        self._make_source = make_source
-        self._max_bps = max_bps
-        self._manager: ModelManager | None = None
-        self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._discard_partials = False
-        self._thread: threading.Thread | None = None
-
-    @property
-    def is_busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait(self, timeout_s: float = 30.0) -> None:
-        """Block until the running action ends (tests and shutdown)."""
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        self.bridge = bridge
+        self.model_dir: Path | None = None
+        """The daemon's model folder (None until a daemon has answered)."""
+        self.is_busy = False
+        self._is_discarding = False
+        bridge.connected.connect(self._on_connected)
+        bridge.event_received.connect(self._on_event)
 
     # -- actions ------------------------------------------------------------------------------
 
-    def set_folder(self, model_dir: Path) -> None:
-        """Manage another folder from now on (the running action finishes on the old one)."""
-        with self._lock:
-            self.model_dir, self._manager = Path(model_dir), None
-        self.refresh()
-
     def refresh(self) -> None:
-        self._start(self._list)
+        self._ask(Models(ModelAction.LIST))
 
     def download(self, names: Sequence[str] | None = None) -> None:
         """Fetch ``names`` (None: what the pipeline needs), resuming partial files."""
-        self._cancel.clear()
-        self._discard_partials = False
-        self._start(lambda manager: self._download(manager, names))
+        self._is_discarding = False
+        self._start(Models(ModelAction.DOWNLOAD, tuple(names or ())))
 
     def pause(self) -> None:
         """Stop the download within one chunk; its partial files stay for resuming."""
-        self._cancel.set()
+        self._ask(Models(ModelAction.CANCEL_DOWNLOAD))
 
     def cancel(self) -> None:
         """Stop the download and remove its partial files."""
-        self._discard_partials = True
-        self._cancel.set()
+        self._is_discarding = True
+        self._ask(Models(ModelAction.CANCEL_DOWNLOAD, discard_partials=True))
 
     def verify(self, names: Sequence[str] | None = None) -> None:
-        self._start(lambda manager: self._verify(manager, names))
+        self._start(Models(ModelAction.VERIFY, tuple(names or ())))
 
     def delete(self, names: Sequence[str]) -> None:
-        self._start(lambda manager: self._delete(manager, names))
+        self._ask(Models(ModelAction.DELETE, tuple(names)))
 
-    # -- on the worker thread ------------------------------------------------------------------
-
-    def _start(self, action: Callable[[ModelManager], None]) -> None:
-        if self.is_busy:
-            self.failed.emit("the model manager is busy; wait for it or pause the download")
-            return
-        self.busy_changed.emit(True)
-        self._thread = threading.Thread(
-            target=self._run, args=(action,), name="xdub-models", daemon=True
+    def set_folder(self, model_dir: Path) -> None:
+        """Ask the daemon to use ``model_dir`` from its next start."""
+        self.bridge.request(
+            Settings(SettingsAction.SET, {MODELS_DIR: str(model_dir)}),
+            self._on_settings,
+            self._on_error,
         )
-        self._thread.start()
 
-    def _run(self, action: Callable[[ModelManager], None]) -> None:
-        try:
-            action(self._manager_now())
-        except XdubError as error:
-            self.failed.emit(error.message + (f" ({error.hint})" if error.hint else ""))
-        except Exception as error:  # a bug must reach the user, not kill the thread silently
-            log.exception("model manager action failed")
-            self.failed.emit(f"internal error: {error}")
-        finally:
-            self.busy_changed.emit(False)
+    # -- requests and replies -----------------------------------------------------------------
 
-    def _manager_now(self) -> ModelManager:
-        from xdub.model.manager import ModelManager
+    def _start(self, request: Models) -> None:
+        if self.is_busy:
+            self.failed.emit("the daemon's model manager is busy; wait for it or pause")
+            return
+        self._set_busy(True)
+        self.bridge.request(request, self._on_acted, self._on_start_error)
 
-        with self._lock:
-            if self._manager is None:
-                self._manager = ModelManager(
-                    self.model_dir, self._make_source(), max_bps=self._max_bps
-                )
-            return self._manager
+    def _ask(self, request: Models) -> None:
+        on_reply = self._on_listing if request.action is ModelAction.LIST else self._on_acted
+        self.bridge.request(request, on_reply, self._on_error)
 
-    def _list(self, manager: ModelManager) -> None:
-        reports = manager.status()
-        optional = [report.name for report in reports if not report.is_required]
-        infos = [report.to_info() for report in reports]
-        self.listed.emit(infos, optional, manager.disk_usage().free_bytes)
+    def _on_listing(self, reply: Content) -> None:
+        if not isinstance(reply, ModelsReply):
+            return
+        infos = list(reply.models)
+        optional = [info.name for info in infos if not info.is_required]
+        self._set_busy(reply.running is not None)
+        self.listed.emit(infos, optional, reply.free_bytes)
 
-    def _download(self, manager: ModelManager, names: Sequence[str] | None) -> None:
-        def on_progress(report: DownloadProgress) -> None:
-            self.progress.emit(report)
-            if report.state is DownloadState.DONE:
-                self._list(manager)  # the file is in place: its component's state changed
+    def _on_acted(self, reply: Content) -> None:
+        self.refresh()
 
-        outcome, note = "done", ""
-        try:
-            result = manager.download(on_progress, self._cancel, names or None)
-            note = result.note
-        except JobCancelled:
-            outcome = "cancelled" if self._discard_partials else "paused"
-            if self._discard_partials:
-                self._remove_partials(manager, names)
-        except XdubError as error:
-            outcome, note = "failed", error.message
-        self._list(manager)
-        self.download_ended.emit(outcome, note)
+    def _on_settings(self, reply: Content) -> None:
+        if isinstance(reply, SettingsReply) and MODELS_DIR in reply.settings:
+            self.model_dir = Path(str(reply.settings[MODELS_DIR]))
+            self.folder_changed.emit(str(self.model_dir))
 
-    @staticmethod
-    def _remove_partials(manager: ModelManager, names: Sequence[str] | None) -> None:
-        from xdub.model.sources import PARTIAL_SUFFIX
+    def _on_error(self, error: XdubError) -> None:
+        self.failed.emit(error.message + (f" ({error.hint})" if error.hint else ""))
 
-        for task in manager.plan(names or None).tasks:
-            (manager.root / (task.file.path + PARTIAL_SUFFIX)).unlink(missing_ok=True)
+    def _on_start_error(self, error: XdubError) -> None:
+        self._set_busy(False)
+        self._on_error(error)
 
-    def _verify(self, manager: ModelManager, names: Sequence[str] | None) -> None:
-        problems: list[Any] = manager.verify(names or None)
-        self.verified.emit([str(problem) for problem in problems])
-        self._list(manager)
+    def _set_busy(self, is_busy: bool) -> None:
+        if is_busy != self.is_busy:
+            self.is_busy = is_busy
+            self.busy_changed.emit(is_busy)
 
-    def _delete(self, manager: ModelManager, names: Sequence[str]) -> None:
-        freed = manager.delete(list(names))
-        log.info("deleted %s from %s (%d bytes)", ", ".join(names), manager.root, freed)
-        self._list(manager)
+    # -- the daemon's side ----------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_connected(self, hello: HelloReply) -> None:
+        self.bridge.request(Settings(SettingsAction.GET), self._on_settings, self._on_error)
+        self.refresh()
+
+    @Slot(object)
+    def _on_event(self, event: Content) -> None:
+        if isinstance(event, ModelDownloadEvent):
+            self.progress.emit(event)
+            if event.state is DownloadState.DONE:
+                self.refresh()  # the file is in place: its component's state changed
+        elif isinstance(event, ModelTaskEvent):
+            self._set_busy(False)
+            if event.action is ModelAction.VERIFY:
+                self.verified.emit(list(event.problems))
+            else:
+                outcome = _OUTCOMES[event.outcome]
+                if outcome == "paused" and self._is_discarding:
+                    outcome = "cancelled"
+                self.download_ended.emit(outcome, event.note)
+            self.refresh()

@@ -1,13 +1,12 @@
 """``ModelManagerView``: components, sizes, disk use, download with progress, verify, delete.
 
-When weights are missing a banner says so and offers the one action that fixes it (download
-what is missing). The folder can be changed; the daemon is told (``models_dir``, applied at its
-next start) through ``on_folder_changed``.
+The daemon owns the model folder; this view asks it (``ModelBackend``). When weights are
+missing a banner says so and offers the one action that fixes it (download what is missing).
+The folder can be changed: the daemon is told (``models_dir``, applied at its next start).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xdub.protocol.messages import ModelDownloadEvent
 from xdub_gui.jobs_model import format_eta
 from xdub_gui.model_backend import ModelBackend
 from xdub_gui.models_model import ModelColumn, ModelTableModel, format_bytes
@@ -35,17 +35,11 @@ from xdub_gui.progress_delegate import ProgressDelegate
 class ModelManagerView(QWidget):
     """The model folder and what is in it, driven by a ``ModelBackend``."""
 
-    def __init__(
-        self,
-        backend: ModelBackend,
-        on_folder_changed: Callable[[Path], None] | None = None,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, backend: ModelBackend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.backend = backend
         self.models = ModelTableModel(self)
-        self._on_folder_changed = on_folder_changed
-        self.folder_edit = QLineEdit(str(backend.model_dir))
+        self.folder_edit = QLineEdit(str(backend.model_dir or ""))
         self.folder_edit.setReadOnly(True)
         self.change_folder_button = QPushButton("Change…")
         self.banner = QLabel("")
@@ -113,6 +107,7 @@ class ModelManagerView(QWidget):
         backend.verified.connect(self._on_verified)
         backend.failed.connect(self.message_label.setText)
         backend.busy_changed.connect(self._on_busy)
+        backend.folder_changed.connect(self.folder_edit.setText)
         self.fix_button.clicked.connect(self.download_missing)
         self.resume_button.clicked.connect(self.download_missing)
         self.pause_button.clicked.connect(backend.pause)
@@ -142,10 +137,8 @@ class ModelManagerView(QWidget):
             self.backend.delete(names)
 
     def set_folder(self, folder: Path) -> None:
-        self.folder_edit.setText(str(folder))
-        self.backend.set_folder(folder)
-        if self._on_folder_changed is not None:
-            self._on_folder_changed(folder)
+        self.backend.set_folder(folder.resolve())
+        self.message_label.setText("the daemon uses the new folder from its next start")
 
     @Slot()
     def _choose_folder(self) -> None:
@@ -156,22 +149,26 @@ class ModelManagerView(QWidget):
     # -- backend results ----------------------------------------------------------------------
 
     @Slot(object, object, object)
-    def _on_listed(self, infos: Any, optional: Any, free_bytes: int) -> None:
+    def _on_listed(self, infos: Any, optional: Any, free_bytes: int | None) -> None:
         self.models.reset_models(infos, optional)
+        free = f" · free: {format_bytes(free_bytes)}" if free_bytes is not None else ""
         self.disk_label.setText(
             f"On disk: {format_bytes(self.models.disk_usage_bytes())} of "
-            f"{format_bytes(self.models.total_size_bytes())} · free: {format_bytes(free_bytes)}"
+            f"{format_bytes(self.models.total_size_bytes())}{free}"
         )
         self._update_actions()
 
     @Slot(object)
-    def _on_progress(self, report: Any) -> None:
-        self.models.apply_event(report.to_event())
-        if report.bytes_total:
-            self.total_bar.setValue(int(1000 * report.bytes_done / report.bytes_total))
+    def _on_progress(self, report: ModelDownloadEvent) -> None:
+        self.models.apply_event(report)
+        done, total = report.download_bytes_done, report.download_bytes_total
+        if done is None or total is None:  # a 1.1 daemon: the file's bytes only
+            done, total = report.bytes_done, report.bytes_total or 0
+        if total:
+            self.total_bar.setValue(int(1000 * done / total))
         eta = format_eta(report.eta_s)
         self.total_label.setText(
-            f"{format_bytes(report.bytes_done)} / {format_bytes(report.bytes_total)} · "
+            f"{format_bytes(done)} / {format_bytes(total)} · "
             f"{format_bytes(report.speed_bps)}/s" + (f" · {eta} left" if eta else "")
         )
 

@@ -4,6 +4,8 @@ in for the hub (a tiny model with a sha256 manifest), cancel mid-way and resume,
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from xdub.model.folder import COMPONENTS, ModelFolder
 from xdub.model.sources import write_manifest
-from xdub.protocol.messages import ModelDownloadEvent
+from xdub.protocol.messages import ModelDownloadEvent, Models, ModelsReply, ModelTaskEvent
 from xdub.protocol.records import DownloadState, ModelAction, ModelState
 
 DOWNLOAD_S = 4.0
@@ -107,3 +109,58 @@ def test_download_cancel_resume_verify_delete(daemon_factory, tmp_path: Path, hu
 
         [deleted] = client.models(ModelAction.DELETE, corrupt)
         assert deleted.state is ModelState.MISSING and not victim.exists()
+
+
+def _task_end(client, action: ModelAction) -> ModelTaskEvent:
+    """The next ``model_task`` event of ``action``."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        for event in client.events(0.5):
+            content = event.content
+            if isinstance(content, ModelTaskEvent) and content.action is action:
+                return content
+    raise AssertionError(f"no model_task event for {action.value}")
+
+
+def test_the_daemon_owns_the_folder_the_cli_asks_it(
+    daemon_factory, tmp_path: Path, hub_copy
+) -> None:
+    target = tmp_path / "models"
+    rate_bps = sum(len(data) for data in _tree(hub_copy).values()) / DOWNLOAD_S
+    daemon = daemon_factory(
+        model=target,
+        extra_args=("--model-source", str(hub_copy), "--model-max-bps", f"{rate_bps:.0f}"),
+    )
+    daemon.start(wait_models=False)
+    with daemon.client() as client:
+        client.hello()
+        started = client.call(Models(ModelAction.DOWNLOAD))  # no names: what dubbing needs
+        assert isinstance(started, ModelsReply) and started.running is ModelAction.DOWNLOAD
+        assert started.free_bytes and any(not info.is_required for info in started.models)
+        _downloads(client, lambda seen: any(e.bytes_done > 0 for e in seen))
+        client.call(Models(ModelAction.CANCEL_DOWNLOAD, discard_partials=True))
+        cancelled = _task_end(client, ModelAction.DOWNLOAD)
+        assert cancelled.outcome is DownloadState.CANCELLED
+        assert not any(target.rglob("*.incomplete"))  # discarded, not kept for a resume
+
+        client.call(Models(ModelAction.DOWNLOAD))
+        done = _task_end(client, ModelAction.DOWNLOAD)
+        assert done.outcome is DownloadState.DONE
+        listing = client.call(Models(ModelAction.LIST))
+        assert isinstance(listing, ModelsReply) and listing.running is None
+        required = [info for info in listing.models if info.is_required]
+        assert required and {info.state for info in required} == {ModelState.READY}
+
+        client.call(Models(ModelAction.VERIFY))
+        verified = _task_end(client, ModelAction.VERIFY)
+        assert (verified.outcome, verified.problems) == (DownloadState.DONE, ())
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "xdub", "models", "list"],
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "the daemon's model folder" in cli.stdout and str(target) in cli.stdout

@@ -1,18 +1,23 @@
-"""The model manager view over the real ``ModelManager``, downloading from a local folder that
-stands in for the hub (a copy of the tiny model with a sha256 manifest), offscreen."""
+"""The model manager view asking a real daemon, which owns the model folder and downloads from
+a local folder standing in for the hub (a copy of the tiny model with a sha256 manifest); the
+tray runs no model manager of its own. Offscreen."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from xdub.model.sources import LocalSource, write_manifest
+from xdub.model.sources import write_manifest
+from xdub.protocol.messages import ModelDownloadEvent
 from xdub.protocol.records import ModelState
 from xdub_gui.model_backend import ModelBackend
 from xdub_gui.model_view import ModelManagerView
+
+from .conftest import GuiDaemon
 
 DOWNLOAD_S = 3.0
 """The throttled download takes about this long, so a pause lands mid-way."""
@@ -39,39 +44,66 @@ def _tree(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_download_pause_resume_verify_delete(tmp_path: Path, hub_copy: Path, qtbot: QtBot) -> None:
-    target = tmp_path / "models"
-    backend = ModelBackend(
-        target,
-        lambda: LocalSource(hub_copy, chunk_bytes=16 * 1024),
-        max_bps=_bytes_of(hub_copy) / DOWNLOAD_S,
-    )
+@pytest.fixture
+def models_daemon(tmp_path: Path, hub_copy: Path) -> Iterator[GuiDaemon]:
+    """A daemon over an empty model folder, downloading from ``hub_copy``, throttled."""
+    max_bps = _bytes_of(hub_copy) / DOWNLOAD_S
+    args = ["--model-source", str(hub_copy), "--model-max-bps", str(max_bps)]
+    daemon = GuiDaemon(tmp_path / "daemon", tmp_path / "models", extra_args=args)
+    daemon.start(wait_models=False)
+    yield daemon
+    daemon.stop()
+
+
+def test_download_pause_resume_verify_delete(
+    hub_copy: Path, models_daemon: GuiDaemon, qtbot: QtBot
+) -> None:
+    target = models_daemon.model
+    bridge = models_daemon.bridge()
+    backend = ModelBackend(bridge)
     view = ModelManagerView(backend)
     qtbot.addWidget(view)
-    reports: list[object] = []
+    reports: list[ModelDownloadEvent] = []
     backend.progress.connect(reports.append)
     outcomes: list[str] = []
     backend.download_ended.connect(lambda outcome, note: outcomes.append(outcome))
 
-    backend.refresh()
+    bridge.start()  # the backend lists the daemon's folder once connected
+    try:
+        _manage(view, backend, target, hub_copy, reports, outcomes, qtbot)
+    finally:
+        bridge.stop()
+
+
+def _manage(
+    view: ModelManagerView,
+    backend: ModelBackend,
+    target: Path,
+    hub_copy: Path,
+    reports: list[ModelDownloadEvent],
+    outcomes: list[str],
+    qtbot: QtBot,
+) -> None:
     qtbot.waitUntil(lambda: bool(view.models.rows()), timeout=TIMEOUT_MS)
+    assert view.folder_edit.text() == str(target)
     assert view.models.needs_download() and "Weights missing" in view.banner.text()
     assert not view.fix_button.isHidden()
 
     view.fix_button.click()
-    qtbot.waitUntil(lambda: any(r.bytes_done > 0 for r in reports), timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: any(r.download_bytes_done for r in reports), timeout=TIMEOUT_MS)
     assert "/s" in view.total_label.text()
     view.pause_button.click()
     qtbot.waitUntil(lambda: outcomes == ["paused"], timeout=TIMEOUT_MS)
     assert not view.resume_button.isHidden() and any(target.rglob("*.incomplete"))
-    paused_at = reports[-1].bytes_done  # type: ignore[attr-defined]
-    assert 0 < paused_at < reports[-1].bytes_total  # type: ignore[attr-defined]
+    paused_at = reports[-1].download_bytes_done
+    assert 0 < paused_at < reports[-1].download_bytes_total
 
     view.resume_button.click()
     qtbot.waitUntil(lambda: outcomes == ["paused", "done"], timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not backend.is_busy, timeout=TIMEOUT_MS)
-    assert reports[-1].bytes_done == reports[-1].bytes_total  # type: ignore[attr-defined]
-    assert view.models.is_ready() and "All weights" in view.banner.text()
+    assert reports[-1].download_bytes_done == reports[-1].download_bytes_total
+    qtbot.waitUntil(view.models.is_ready, timeout=TIMEOUT_MS)  # the daemon's next listing
+    assert "All weights" in view.banner.text()
     fetched, mirror = _tree(target), _tree(hub_copy)
     assert fetched and all(mirror[path] == data for path, data in fetched.items())
 
@@ -83,12 +115,20 @@ def test_download_pause_resume_verify_delete(tmp_path: Path, hub_copy: Path, qtb
     qtbot.waitUntil(lambda: "problem" in view.message_label.text(), timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not backend.is_busy, timeout=TIMEOUT_MS)
     assert victim.name in view.message_label.text()
-    corrupt = [row.name for row in view.models.rows() if row.info.state is ModelState.CORRUPT]
-    assert corrupt and "Weights missing" in view.banner.text()
+
+    def corrupt_rows() -> list[str]:
+        return [row.name for row in view.models.rows() if row.info.state is ModelState.CORRUPT]
+
+    qtbot.waitUntil(lambda: bool(corrupt_rows()), timeout=TIMEOUT_MS)
+    corrupt = corrupt_rows()
+    assert "Weights missing" in view.banner.text()
 
     view.table.selectRow(next(i for i, r in enumerate(view.models.rows()) if r.name == corrupt[0]))
     view.delete_button.click()
-    qtbot.waitUntil(lambda: not backend.is_busy, timeout=TIMEOUT_MS)
-    deleted = view.models.find(corrupt[0])
-    assert deleted is not None and deleted.info.state is ModelState.MISSING
+
+    def is_deleted() -> bool:
+        deleted = view.models.find(corrupt[0])
+        return deleted is not None and deleted.info.state is ModelState.MISSING
+
+    qtbot.waitUntil(is_deleted, timeout=TIMEOUT_MS)
     assert not victim.exists()

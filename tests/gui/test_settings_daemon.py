@@ -6,7 +6,6 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from xdub.model.sources import LocalSource
 from xdub.protocol.records import VramPolicy
 from xdub_gui.main_window import MainWindow
 from xdub_gui.model_backend import ModelBackend
@@ -20,7 +19,7 @@ def test_saving_the_vram_policy_sets_it_on_the_daemon(
     gui_daemon: GuiDaemon, qtbot: QtBot, tmp_path: Path
 ) -> None:
     bridge = gui_daemon.bridge()
-    backend = ModelBackend(gui_daemon.model, lambda: LocalSource(gui_daemon.model))
+    backend = ModelBackend(bridge)
     window = MainWindow(
         QueueController(bridge),
         backend,

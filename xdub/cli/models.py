@@ -8,8 +8,10 @@ xdub models verify DIR [--source hub|PATH]
 xdub models prepare-context DIR [--device cpu|cuda[:N]] [--dtype bf16|fp32] [--force]
 xdub models make-tiny DIR [--seed N]
 
-DIR defaults to ``xdub.paths.default_model_dir()`` (``$XDUB_MODEL_DIR``). Ctrl-C during a download
-cancels it and keeps the partial file; the same command resumes.
+Without DIR, ``list``, ``download`` and ``delete`` ask the running daemon, which owns its model
+folder (``xdub.cli.models_daemon``); with no daemon, or for the other commands, DIR defaults to
+``xdub.paths.default_model_dir()`` (``$XDUB_MODEL_DIR``). Ctrl-C during a download cancels it
+and keeps the partial file; the same command resumes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xdub.cli import models_daemon
+
 if TYPE_CHECKING:
+    from xdub.client import DaemonClient
     from xdub.model.manager import DownloadResult, ModelManager
     from xdub.model.transfer import DownloadProgress
 
@@ -179,6 +184,10 @@ def run_prepare_context(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Handler of ``xdub models list``: one row per component."""
+    client = _daemon_unless_folder(args)
+    if client is not None:
+        with client:
+            return models_daemon.list_models(client)
     manager = _manager(args.folder, args.source)
     print(f"{'component':<13} {'state':<8} {'size':>10} {'on disk':>10}  path")
     for report in manager.status():
@@ -194,6 +203,13 @@ def run_download(args: argparse.Namespace) -> int:
     """Handler of ``xdub models download``: a progress bar; Ctrl-C cancels (resumable)."""
     from xdub.errors import JobCancelled
 
+    client = _daemon_unless_folder(args)
+    if client is not None:
+        local_only = [flag for flag, value in _local_download_flags(args) if value]
+        if local_only:
+            print(f"note: the daemon uses its own {', '.join(local_only)}; give DIR to use yours")
+        with client:
+            return models_daemon.download(client, args.only or ())
     manager = _manager(args.folder, args.source, revision=args.revision, max_bps=args.limit_rate)
     if args.repair:
         for problem in manager.verify(args.only):
@@ -253,16 +269,22 @@ def run_delete(args: argparse.Namespace) -> int:
 
     known = {entry.name for entry in COMPONENTS}
     targets = list(args.targets)
-    folder = Path(targets.pop(0)) if targets and targets[0] not in known else default_model_dir()
+    has_folder = bool(targets) and targets[0] not in known
+    folder = Path(targets.pop(0)) if has_folder else default_model_dir()
     if bool(targets) == args.all:
         raise ModelError("name the components to delete, or pass --all", code="bad_arguments")
     what = "every component" if args.all else ", ".join(targets)
+    client = None if has_folder else models_daemon.running_daemon()
+    where = "the daemon's model folder" if client is not None else str(folder)
     if not args.yes:
         if not sys.stdin.isatty():
-            print(f"would delete {what} from {folder}; pass --yes to do it")
+            print(f"would delete {what} from {where}; pass --yes to do it")
             return 1
-        if input(f"delete {what} from {folder}? [y/N] ").strip().lower() != "y":
+        if input(f"delete {what} from {where}? [y/N] ").strip().lower() != "y":
             return 1
+    if client is not None:
+        with client:
+            return models_daemon.delete(client, sorted(known) if args.all else targets)
     freed = _manager(folder, None).delete(None if args.all else targets)
     print(f"deleted {what} from {folder}: {_size_text(freed)} freed")
     return 0
@@ -270,7 +292,9 @@ def run_delete(args: argparse.Namespace) -> int:
 
 def run_du(args: argparse.Namespace) -> int:
     """Handler of ``xdub models du``."""
-    usage = _manager(args.folder, None).disk_usage()
+    from xdub.paths import default_model_dir
+
+    usage = _manager(args.folder or default_model_dir(), None).disk_usage()
     for name, size_bytes in usage.by_component.items():
         print(f"{name:<13} {_size_text(size_bytes):>10}")
     print(f"{'partial':<13} {_size_text(usage.partial_bytes):>10}")
@@ -322,11 +346,33 @@ class _DownloadBar:
 
 
 def _add_folder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        help="the model folder (default: the running daemon's, else $XDUB_MODEL_DIR)",
+    )
+
+
+def _daemon_unless_folder(args: argparse.Namespace) -> DaemonClient | None:
+    """The running daemon when no DIR was given (it owns its folder); else None, with
+    ``args.folder`` set to the folder to work on here."""
     from xdub.paths import default_model_dir
 
-    parser.add_argument(
-        "folder", type=Path, nargs="?", default=default_model_dir(), help="the model folder"
-    )
+    client = models_daemon.running_daemon() if args.folder is None else None
+    if client is None and args.folder is None:
+        args.folder = default_model_dir()
+    return client
+
+
+def _local_download_flags(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """``xdub models download`` options that only a download in this process honours."""
+    return [
+        ("--source", args.source != "hub"),
+        ("--revision", args.revision),
+        ("--limit-rate", args.limit_rate),
+        ("--repair", args.repair),
+    ]
 
 
 def _manager(

@@ -73,7 +73,14 @@ class ComponentReport:
     is_required: bool
 
     def to_info(self) -> ModelInfo:
-        return ModelInfo(self.name, self.state, self.size_bytes, self.bytes_on_disk, str(self.path))
+        return ModelInfo(
+            self.name,
+            self.state,
+            self.size_bytes,
+            self.bytes_on_disk,
+            str(self.path),
+            is_required=self.is_required,
+        )
 
 
 @dataclass(frozen=True)

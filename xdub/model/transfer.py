@@ -78,6 +78,8 @@ class DownloadProgress:
             bytes_total=self.file_bytes_total,
             speed_bps=self.speed_bps,
             eta_s=self.eta_s,
+            download_bytes_done=self.bytes_done,
+            download_bytes_total=self.bytes_total,
         )
 
 

@@ -183,20 +183,19 @@ class DeleteJobReply(Reply):
         check_job_id(self.job_id)
 
 
-_MODEL_ACTIONS_NEEDING_NAMES = (
-    ModelAction.DOWNLOAD,
-    ModelAction.DELETE,
-    ModelAction.CANCEL_DOWNLOAD,
-)
+_MODEL_ACTIONS_NEEDING_NAMES = (ModelAction.DELETE,)
 
 
 @dataclass(frozen=True)
 class Models(Request):
-    """A model manager action on ``names`` (empty: every model, for ``list`` and ``verify``)."""
+    """A model manager action on ``names``; empty: every model for ``list`` and ``verify``,
+    what dubbing needs for ``download``, the running download for ``cancel_download`` (1.2).
+    ``discard_partials`` (1.2): ``cancel_download`` also removes the partial files."""
 
     MSG_TYPE = "models"
     action: ModelAction
     names: tuple[str, ...] = ()
+    discard_partials: bool = False
 
     def _validate(self) -> None:
         for name in self.names:
@@ -209,8 +208,13 @@ class Models(Request):
 
 @dataclass(frozen=True)
 class ModelsReply(Reply):
+    """The models' state; ``free_bytes`` (1.2): free space on the model folder's disk;
+    ``running`` (1.2): the action running in the background (``download``, ``verify``)."""
+
     MSG_TYPE = "models_reply"
     models: tuple[ModelInfo, ...]
+    free_bytes: int | None = None
+    running: ModelAction | None = None
 
 
 def _check_scalars(values: dict[str, Any]) -> None:
@@ -361,7 +365,8 @@ class JobEventsReply(Reply):
 
 @dataclass(frozen=True)
 class ModelDownloadEvent(Event):
-    """Progress of one file of a model download."""
+    """Progress of one file of a model download; ``download_bytes_done``/``_total`` (1.2):
+    the whole download's (resumed bytes included)."""
 
     MSG_TYPE = "model_download"
     name: str
@@ -371,6 +376,8 @@ class ModelDownloadEvent(Event):
     bytes_total: int | None
     speed_bps: float
     eta_s: float | None = None
+    download_bytes_done: int | None = None
+    download_bytes_total: int | None = None
 
     def _validate(self) -> None:
         require(self.bytes_done >= 0 and self.speed_bps >= 0.0, "negative download progress")
@@ -379,6 +386,28 @@ class ModelDownloadEvent(Event):
             f"bytes_done {self.bytes_done} exceeds bytes_total {self.bytes_total}",
         )
         require(self.eta_s is None or self.eta_s >= 0.0, "eta_s is negative")
+
+
+@dataclass(frozen=True)
+class ModelTaskEvent(Event):
+    """A background ``download`` or ``verify`` ended (since 1.2). ``outcome``: ``done``,
+    ``failed`` or ``cancelled``; ``note`` says why or what; ``problems``: what verify found."""
+
+    MSG_TYPE = "model_task"
+    action: ModelAction
+    outcome: DownloadState
+    note: str = ""
+    problems: tuple[str, ...] = ()
+
+    def _validate(self) -> None:
+        require(
+            self.action in (ModelAction.DOWNLOAD, ModelAction.VERIFY),
+            f"a model_task is a download or a verify, not {self.action.value!r}",
+        )
+        require(
+            self.outcome in (DownloadState.DONE, DownloadState.FAILED, DownloadState.CANCELLED),
+            f"a model_task ends done, failed or cancelled, not {self.outcome.value!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -421,6 +450,7 @@ _MESSAGE_CLASSES: tuple[type[Content], ...] = (
     JobStateEvent,
     ProgressEvent,
     ModelDownloadEvent,
+    ModelTaskEvent,
     WorkerHealthEvent,
     JobEvents,
     JobEventsReply,

@@ -363,6 +363,8 @@ class ModelInfo(Content):
     size_bytes: int
     bytes_on_disk: int
     path: str | None = None
+    is_required: bool = True
+    """Whether dubbing needs it (since 1.2; optional components are ``false``)."""
 
     def _validate(self) -> None:
         check_name(self.name)
