@@ -11,18 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
-from xdub.protocol.messages import JobStateEvent, ProgressEvent, WorkerHealthEvent
+from xdub.protocol.messages import ProgressEvent
 from xdub.protocol.records import Codec, JobState, Progress
 
 
 def _worker_pid(daemon_pid: int, timeout_s: float = 60.0) -> int:
-    """The daemon's spawned worker (not multiprocessing's resource tracker)."""
+    """The daemon's spawned worker (not multiprocessing's resource tracker, not the submit
+    validator)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for task in Path(f"/proc/{daemon_pid}/task").iterdir():
             for child in (task / "children").read_text().split():
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-                if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                is_spawned = b"spawn_main" in cmdline and b"resource_tracker" not in cmdline
+                # the submit validator is spawned too; only the worker has torch loaded
+                if is_spawned and b"libtorch" in Path(f"/proc/{child}/maps").read_bytes():
                     return int(child)
         time.sleep(0.1)
     raise AssertionError("no worker process found")
@@ -111,16 +114,10 @@ def test_dead_or_out_of_memory_worker_fails_its_job_and_the_queue_goes_on(
         assert "ran out of memory" in failed.error.message
         assert client.wait(after_oom, 300).state is JobState.DONE
 
-        worker_pid = None  # the daemon's own report: it also has a validator child process
-        for event in client.events(300.0):
-            content = event.content
-            if isinstance(content, WorkerHealthEvent) and content.pid is not None:
-                worker_pid = content.pid
-            is_killed = isinstance(content, JobStateEvent) and content.job_id == killed
-            if is_killed and content.state is JobState.RUNNING:
-                break
-        assert worker_pid is not None
-        os.kill(worker_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 300
+        while client.get(killed).state is not JobState.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.05)  # polled: events published before this client subscribed are gone
+        os.kill(_worker_pid(daemon.pid), signal.SIGKILL)
         crashed = client.wait(killed, 300)
         assert crashed.state is JobState.FAILED and crashed.error is not None
         assert crashed.error.code == "worker_crashed"
