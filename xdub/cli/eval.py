@@ -107,6 +107,7 @@ def _run_dataset(args: argparse.Namespace) -> int:
 def _dub(source: Path, dialogue: Path, take: Path, model_dir: Path | None) -> None:
     from xdub.errors import ModelError
     from xdub.pipeline import DubPipeline
+    from xdub.protocol.records import Codec, DubOptions
 
     if model_dir is None:
         raise ModelError(
@@ -115,4 +116,5 @@ def _dub(source: Path, dialogue: Path, take: Path, model_dir: Path | None) -> No
             hint="pass --model DIR, or put take.mp4 in the item folder",
         )
     print(f"dubbing {source} -> {take}", file=sys.stderr)
-    DubPipeline(model_dir, device="auto").run(source, dialogue, take)
+    options = DubOptions(codec=Codec.H264)  # the item's take is an .mp4
+    DubPipeline(model_dir, device="auto").run(source, dialogue, take, options)
