@@ -108,3 +108,15 @@ def test_refresh_compiles_per_platform_with_the_torch_backend() -> None:
     assert "--python-platform x86_64-pc-windows-msvc" in text
     assert "--python-version 3.11" in text and "--generate-hashes" in text
     assert "--torch-backend cu128" in text and "--format pylock.toml" in text
+
+
+@pytest.mark.parametrize("path", _lock_paths(), ids=lambda path: path.name)
+def test_lock_covers_every_dependency_of_pyproject(path: Path) -> None:
+    # A dependency added to pyproject.toml without `installers/locks/refresh.py` fails here.
+    import tomllib
+
+    project = tomllib.loads((locks.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["gui"]]
+    names = {re.split(r"[<>=!~ \[;]", spec, maxsplit=1)[0].lower() for spec in wanted}
+    locked = {package.name for package in locks.read_lock(path)}
+    assert names <= locked, names - locked
