@@ -4,6 +4,7 @@ it). Logs go to the rotating file in the log folder."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -32,22 +33,51 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-lan", action="store_true", default=None, help="allow a non-loopback --ip"
     )
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        metavar="HOST:PORT",
+        help="serve other machines on HOST:PORT (requests) and PORT+1 (events), encrypted",
+    )
     add_pipeline_arguments(parser, vram_policy_default=None)
     return parser.parse_args(argv)
 
 
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as an IP address and a port (0: any)."""
+    host, _, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        port = int(port_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not IP:PORT (e.g. 0.0.0.0:7450, 192.168.1.20:7450)"
+        ) from None
+    if not 0 <= port <= 65534:
+        raise argparse.ArgumentTypeError(f"port {port} is not in 0-65534 (PORT+1 is used too)")
+    return host, port
+
+
 def config_from_args(args: argparse.Namespace) -> DaemonConfig:
     """The run's config; the stored settings' fields given here are pinned for this run."""
+    listen: tuple[str, int] | None = args.listen
+    ip, port = listen or (args.ip, 0)
+    allow_lan = args.allow_lan
+    if listen is not None and not ipaddress.ip_address(ip).is_loopback:
+        allow_lan = True  # an explicit --listen on the network is the LAN opt-in
     given = {
         "model_dir": args.model.resolve() if args.model is not None else None,
         "model_source": args.model_source,
-        "allow_lan": args.allow_lan,
+        "allow_lan": allow_lan,
         "vram_policy": args.vram_policy and VramPolicy(args.vram_policy),
     }
     given = {name: value for name, value in given.items() if value is not None}
     return DaemonConfig(
-        transport=args.transport,
-        ip=args.ip,
+        transport="tcp" if listen is not None else args.transport,
+        ip=ip,
+        port=port,
+        remote=listen is not None,
         device=args.device,
         precision=args.precision,
         face_backend=args.face_backend,

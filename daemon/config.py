@@ -49,6 +49,11 @@ class DaemonConfig:
     connection_file: Path = field(default_factory=default_connection_path)
     transport: str = "tcp"
     ip: str = "127.0.0.1"
+    port: int = 0
+    """tcp: requests on ``port``, events on ``port + 1``; 0: ports the OS picks."""
+    remote: bool = False
+    """``--listen``: serve other machines; requests are CURVE-encrypted too and the keys
+    persist in ``identity_path`` so pairing codes survive restarts."""
     allow_lan: bool = False
     device: str = "auto"
     precision: str = "auto"
@@ -75,6 +80,11 @@ class DaemonConfig:
     def lock_path(self) -> Path:
         """The one-daemon-per-user lock, beside the connection file."""
         return self.connection_file.with_name(self.connection_file.name + ".lock")
+
+    @property
+    def identity_path(self) -> Path:
+        """The signing key and CURVE pair of a daemon for remote clients (0600)."""
+        return self.data_dir / "remote-identity.json"
 
     @property
     def log_path(self) -> Path:

@@ -71,6 +71,7 @@ from xdub_daemon.jobs import Job, state_event
 from xdub_daemon.lock import DaemonLock
 from xdub_daemon.logs import JobLog
 from xdub_daemon.manage import ModelsDesk, SettingsDesk, stored_config
+from xdub_daemon.remote_identity import load_or_create_identity
 from xdub_daemon.store import JobStore
 from xdub_daemon.submit import add_job, existing_job
 from xdub_daemon.supervisor import Supervisor, WorkerExit
@@ -169,12 +170,17 @@ class Daemon:
     def serve(self) -> None:
         """Bind, publish the connection file, start the worker, and serve until stopped."""
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        identity = None
+        if self.config.remote:
+            identity = load_or_create_identity(self.config.identity_path)
         router, self.pub, addresses = bind_server_sockets(
             context,
             self.config.transport,
             ip=self.config.ip,
             allow_lan=self.config.allow_lan,
             ipc_dir=self.config.connection_file.parent,
+            port=self.config.port,
+            server_keys=identity.curve if identity else None,
         )
         self.addresses: ServerAddresses = addresses
         info = ConnectionInfo.create(
@@ -183,6 +189,8 @@ class Daemon:
             addresses.event_address,
             xdub_version=__version__,
             event_server_key=addresses.event_server_key,
+            request_server_key=addresses.request_server_key,
+            key=identity.key if identity else "",
         )
         self.session = Session(info.key_bytes)
         write_connection_file(info, self.config.connection_file)

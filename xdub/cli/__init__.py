@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "xdub.cli.media",
     "xdub.cli.models",
     "xdub.cli.plugins",
+    "xdub.cli.remote",
     "xdub.cli.setup",
 )
 

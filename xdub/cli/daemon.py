@@ -1,4 +1,4 @@
-"""``xdub daemon start|stop|status|logs``: run the local daemon in the background.
+"""``xdub daemon start|stop|status|logs|pair``: run the local daemon in the background.
 
 ``start`` detaches ``python -m xdub_daemon`` (its own session, output to the rotating log file)
 and waits until it answers ``hello``; ``stop`` asks it to shut down (``--after-job`` lets the
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xdub.cli.pipeline_args import add_pipeline_arguments, pipeline_argv
+from xdub.cli.remote import add_pair_command
 from xdub.errors import ProtocolError
 
 START_TIMEOUT_S = 60.0
@@ -33,7 +34,13 @@ def register(subparsers: Any) -> None:
     add_pipeline_arguments(start, vram_policy_default=None)
     start.add_argument("--allow-lan", action="store_true", help="listen beyond loopback")
     start.add_argument("--ip", default="127.0.0.1", help="address to bind (with --allow-lan)")
+    start.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="serve other machines, encrypted, on PORT and PORT+1 (then `xdub daemon pair`)",
+    )
     start.set_defaults(handler=run_start)
+    add_pair_command(commands)
     stop = commands.add_parser("stop", help="stop the daemon")
     stop.add_argument("--after-job", action="store_true", help="let the running job finish")
     stop.set_defaults(handler=run_stop)
@@ -53,6 +60,8 @@ def _daemon_args(args: argparse.Namespace) -> list[str]:
         command += ["--model", str(args.model.resolve())]
     if args.allow_lan:
         command.append("--allow-lan")
+    if args.listen:
+        command += ["--listen", args.listen]
     return command
 
 

@@ -66,6 +66,9 @@ class ConnectionInfo:
     event_server_key: str = ""
     """tcp: the Z85 CURVE public key of the event socket, which only encrypts to clients
     that know it; empty for ipc (the 0700 folder keeps others out) and older daemons."""
+    request_server_key: str = ""
+    """A daemon started with ``--listen``: the Z85 CURVE public key of the request socket
+    (then requests and replies are encrypted too); empty for a loopback-only daemon."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -79,8 +82,9 @@ class ConnectionInfo:
                 raise _bad_file(f"{name} {getattr(self, name)!r} is not a {self.transport} address")
         if not _KEY.fullmatch(self.key):
             raise _bad_file("key is not 64 lowercase hex characters")
-        if self.event_server_key and not _CURVE_KEY.fullmatch(self.event_server_key):
-            raise _bad_file("event_server_key is not a 40-character Z85 CURVE key")
+        for name in ("event_server_key", "request_server_key"):
+            if getattr(self, name) and not _CURVE_KEY.fullmatch(getattr(self, name)):
+                raise _bad_file(f"{name} is not a 40-character Z85 CURVE key")
         if self.signature_scheme != SIGNATURE_SCHEME:
             raise _bad_file(f"signature_scheme {self.signature_scheme!r} is not {SIGNATURE_SCHEME}")
         if not isinstance(self.pid, int) or isinstance(self.pid, bool) or self.pid <= 0:
@@ -96,14 +100,17 @@ class ConnectionInfo:
         *,
         xdub_version: str,
         event_server_key: str = "",
+        request_server_key: str = "",
+        key: str = "",
     ) -> ConnectionInfo:
-        """The info of this process with a fresh random 256-bit key."""
+        """The info of this process with ``key`` (default: a fresh random 256-bit key)."""
         return cls(
             event_server_key=event_server_key,
+            request_server_key=request_server_key,
             transport=transport,
             request_address=request_address,
             event_address=event_address,
-            key=secrets.token_hex(32),
+            key=key or secrets.token_hex(32),
             pid=os.getpid(),
             xdub_version=xdub_version,
             python_executable=sys.executable,
@@ -213,7 +220,13 @@ def write_connection_file(info: ConnectionInfo, path: Path | None = None) -> Pat
 
     Call it only once the sockets are bound.
     """
-    path = path or default_connection_path()
+    path = write_private_json(info.to_json(), path or default_connection_path())
+    log.info("wrote the connection file %s", path)
+    return path
+
+
+def write_private_json(obj: Any, path: Path) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically, mode 0600, in a 0700 folder."""
     ensure_private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -221,35 +234,39 @@ def write_connection_file(info: ConnectionInfo, path: Path | None = None) -> Pat
     try:
         with os.fdopen(fd, "wb") as stream:
             _check_private_file(stream.fileno(), temp)
-            stream.write(json.dumps(info.to_json(), indent=2).encode() + b"\n")
+            stream.write(json.dumps(obj, indent=2).encode() + b"\n")
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    log.info("wrote the connection file %s", path)
     return path
+
+
+def read_private_json(path: Path) -> Any:
+    """The JSON in the 0600 file ``path``; ``FileNotFoundError`` when there is none."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as stream:
+        _check_private_file(stream.fileno(), path)
+        raw = stream.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise _bad_file(f"invalid JSON ({error})", path) from None
 
 
 def read_connection_file(path: Path | None = None) -> ConnectionInfo:
     """The info in the file; raises ``daemon_not_running`` when there is none."""
     path = path or default_connection_path()
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        obj = read_private_json(path)
     except FileNotFoundError:
         raise ProtocolError(
             f"daemon not running: no connection file at {path}",
             code=ErrorCode.DAEMON_NOT_RUNNING.value,
             hint="start it with `xdub daemon start` (or from the xdub tray app)",
         ) from None
-    with os.fdopen(fd, "rb") as stream:
-        _check_private_file(stream.fileno(), path)
-        raw = stream.read()
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise _bad_file(f"invalid JSON ({error})", path) from None
     try:
         return ConnectionInfo.from_json(obj)
     except ProtocolError as error:

@@ -28,6 +28,7 @@ class ErrorCode(str, Enum):
     DAEMON_NOT_RUNNING = "daemon_not_running"
     BAD_CONNECTION_FILE = "bad_connection_file"
     NOT_LOOPBACK = "not_loopback"
+    BAD_PAIRING_CODE = "bad_pairing_code"
     TIMEOUT = "timeout"
     # Jobs.
     BAD_JOB = "bad_job"

@@ -49,6 +49,22 @@ class ServerAddresses:
     event_address: str
     event_server_key: str = ""
     """tcp: the CURVE public key (Z85) clients need to read the events; see ``_curve_server``."""
+    request_server_key: str = ""
+    """With ``server_keys``: the CURVE public key (Z85) of the request socket too."""
+
+
+@dataclass(frozen=True)
+class CurveKeyPair:
+    """A CURVE server key pair in Z85 text; the daemon keeps one across restarts (--listen)."""
+
+    public: str
+    secret: str
+
+    @classmethod
+    def generate(cls) -> CurveKeyPair:
+        _require_curve()
+        public, secret = zmq.curve_keypair()
+        return cls(public.decode("ascii"), secret.decode("ascii"))
 
 
 def _check_loopback(ip: str, allow_lan: bool) -> None:
@@ -75,19 +91,19 @@ def _require_curve() -> None:
         )
 
 
-def _curve_server(pub: zmq.Socket[bytes]) -> str:
-    """Make ``pub`` a CURVE server with a fresh key pair; returns its public key (Z85).
+def _curve_server(socket: zmq.Socket[bytes], keys: CurveKeyPair | None = None) -> str:
+    """Make ``socket`` a CURVE server with ``keys`` (default: a fresh pair); returns its
+    public key (Z85).
 
     Over tcp any local user can connect to the port: CURVE encrypts every event to clients
     that know the public key, which only the 0600 connection file holds (the handshake cannot
     even start without it), so events are as private as the request key.
     """
-    _require_curve()
-    public, secret = zmq.curve_keypair()
-    pub.curve_secretkey = secret
-    pub.curve_publickey = public
-    pub.curve_server = True
-    return public.decode("ascii")
+    keys = keys or CurveKeyPair.generate()
+    socket.curve_secretkey = keys.secret.encode("ascii")
+    socket.curve_publickey = keys.public.encode("ascii")
+    socket.curve_server = True
+    return keys.public
 
 
 def set_curve_client(sub: zmq.Socket[bytes], server_key: str) -> None:
@@ -99,7 +115,10 @@ def set_curve_client(sub: zmq.Socket[bytes], server_key: str) -> None:
     sub.curve_secretkey = secret
 
 
-def _bind_tcp(router: zmq.Socket[bytes], pub: zmq.Socket[bytes], ip: str) -> tuple[str, str]:
+def _bind_tcp(
+    router: zmq.Socket[bytes], pub: zmq.Socket[bytes], ip: str, port: int
+) -> tuple[str, str]:
+    """Bind requests on ``port`` and events on ``port + 1``; ports the OS picks for 0."""
     host = ip
     if ":" in ip:
         host = f"[{ip}]"
@@ -107,9 +126,12 @@ def _bind_tcp(router: zmq.Socket[bytes], pub: zmq.Socket[bytes], ip: str) -> tup
             socket.setsockopt(zmq.IPV6, 1)
     prefix = f"tcp://{host}"
     addresses = []
-    for socket in (router, pub):
-        port = socket.bind_to_random_port(prefix)
-        addresses.append(f"{prefix}:{port}")
+    for offset, socket in enumerate((router, pub)):
+        if port:
+            socket.bind(f"{prefix}:{port + offset}")
+            addresses.append(f"{prefix}:{port + offset}")
+        else:
+            addresses.append(f"{prefix}:{socket.bind_to_random_port(prefix)}")
     return addresses[0], addresses[1]
 
 
@@ -138,13 +160,21 @@ def bind_server_sockets(
     ip: str = "127.0.0.1",
     ipc_dir: Path | None = None,
     allow_lan: bool = False,
+    port: int = 0,
+    server_keys: CurveKeyPair | None = None,
     limits: Limits | None = None,
 ) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes], ServerAddresses]:
     """Bind the daemon's ROUTER and PUB sockets; write the connection file only after this.
 
-    tcp binds ``ip`` on ports the OS picks at bind time, the PUB socket a CURVE server
-    (``ServerAddresses.event_server_key`` goes in the connection file); ipc binds in
-    ``ipc_dir`` (default: the runtime directory). A non-loopback ``ip`` needs ``allow_lan=True``.
+    tcp binds ``ip`` on ``port`` and ``port + 1`` (0: ports the OS picks at bind time), the
+    PUB socket a CURVE server (``ServerAddresses.event_server_key`` goes in the connection
+    file); ipc binds in ``ipc_dir`` (default: the runtime directory). A non-loopback ``ip``
+    needs ``allow_lan=True``.
+
+    ``server_keys`` (tcp, a daemon for remote clients) makes the ROUTER a CURVE server too,
+    and both sockets use that one pair: both serve the same clients, who get both public keys
+    from the same pairing code, and both secrets live in the same process and key file, so
+    a second pair would add length to the code and no protection.
     """
     limits = limits or Limits()
     if transport == "tcp":
@@ -157,10 +187,12 @@ def bind_server_sockets(
         router.setsockopt(zmq.MAXMSGSIZE, limits.max_frame_bytes)
         router.setsockopt(zmq.LINGER, 0)
         pub.setsockopt(zmq.LINGER, 1000)
-        event_server_key = ""
+        event_server_key = request_server_key = ""
         if transport == "tcp":
-            event_server_key = _curve_server(pub)
-            request_address, event_address = _bind_tcp(router, pub, ip)
+            event_server_key = _curve_server(pub, server_keys)
+            if server_keys is not None:
+                request_server_key = _curve_server(router, server_keys)
+            request_address, event_address = _bind_tcp(router, pub, ip, port)
         else:
             request_address, event_address = _bind_ipc(router, pub, ipc_dir or runtime_dir())
     except BaseException:
@@ -168,7 +200,9 @@ def bind_server_sockets(
         pub.close(linger=0)
         raise
     log.info("listening for requests on %s, events on %s", request_address, event_address)
-    addresses = ServerAddresses(transport, request_address, event_address, event_server_key)
+    addresses = ServerAddresses(
+        transport, request_address, event_address, event_server_key, request_server_key
+    )
     return router, pub, addresses
 
 
@@ -246,6 +280,8 @@ class ClientTransport:
         self._dealer = self._context.socket(zmq.DEALER)
         self._dealer.setsockopt(zmq.LINGER, 0)
         self._dealer.setsockopt(zmq.MAXMSGSIZE, self.limits.max_frame_bytes)
+        if info.request_server_key:
+            set_curve_client(self._dealer, info.request_server_key)
         self._dealer.connect(info.request_address)
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
@@ -322,7 +358,7 @@ class ClientTransport:
                 raise ProtocolError(
                     f"the daemon did not answer {msg_type!r} within {timeout_s:g} s",
                     code=ErrorCode.TIMEOUT.value,
-                    hint="it may be busy or stuck; its log is in the xdub log folder",
+                    hint=self._timeout_hint(),
                 )
             try:
                 reply = session.deserialize(dealer.recv_multipart())
@@ -338,6 +374,15 @@ class ClientTransport:
                     code=ErrorCode.BAD_MESSAGE.value,
                 )
             return reply
+
+    def _timeout_hint(self) -> str:
+        if self._info is not None and self._info.request_server_key:
+            return (
+                "a remote daemon refuses a client whose pairing code is stale (its keys or"
+                " port changed): run `xdub daemon pair` there and `xdub connect` here again;"
+                " else it is unreachable, busy or stuck (its log is on its machine)"
+            )
+        return "it may be busy or stuck; its log is in the xdub log folder"
 
     def events(self, timeout_s: float) -> Iterator[Message]:
         """Yield events as they arrive until ``timeout_s`` has passed since the call.
