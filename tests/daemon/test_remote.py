@@ -18,7 +18,7 @@ from support.daemon import DaemonProcess
 
 from xdub.cli import main
 from xdub.client import DaemonClient, new_job_id
-from xdub.errors import ProtocolError
+from xdub.errors import ProtocolError, XdubError
 from xdub.protocol.connection import ConnectionInfo, read_connection_file, write_connection_file
 from xdub.protocol.messages import Hello
 from xdub.protocol.schema import PROTOCOL_VERSION
@@ -108,7 +108,7 @@ def test_a_client_with_the_wrong_server_key_is_refused_and_no_job_is_created(
     assert caught.value.code == "timeout" and "xdub daemon pair" in (caught.value.hint or "")
     with remote_daemon.client() as owner:
         assert job_id not in [job.job_id for job in owner.list_jobs(limit=1000)]
-        with pytest.raises(ProtocolError) as missing:
+        with pytest.raises(XdubError) as missing:
             owner.get(job_id)
     assert missing.value.code == "unknown_job"
 
