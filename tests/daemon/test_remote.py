@@ -23,7 +23,7 @@ from xdub.protocol.connection import ConnectionInfo, read_connection_file, write
 from xdub.protocol.messages import Hello
 from xdub.protocol.schema import PROTOCOL_VERSION
 from xdub.protocol.signing import Session
-from xdub_daemon.__main__ import parse_listen
+from xdub_daemon.__main__ import config_from_args, parse_args, parse_listen
 from xdub_daemon.remote_identity import load_or_create_identity
 
 
@@ -130,6 +130,16 @@ def test_listen_takes_an_ip_and_a_port() -> None:
     for bad in ("gpu-box:7450", "127.0.0.1", "127.0.0.1:65535", "127.0.0.1:x"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_listen(bad)
+
+
+def test_listen_on_the_network_is_the_lan_opt_in_and_loopback_stays_the_default() -> None:
+    lan = config_from_args(parse_args(["--listen", "192.168.1.20:7450"]))
+    assert (lan.ip, lan.port, lan.remote, lan.transport) == ("192.168.1.20", 7450, True, "tcp")
+    assert lan.allow_lan and "allow_lan" in lan.pinned  # stored settings cannot undo it
+    loop = config_from_args(parse_args(["--listen", "127.0.0.1:0"]))
+    assert loop.remote and not loop.allow_lan
+    plain = config_from_args(parse_args([]))
+    assert (plain.ip, plain.remote, plain.allow_lan) == ("127.0.0.1", False, False)
 
 
 def test_connect_refuses_a_bad_code_with_a_clear_error(tmp_path, monkeypatch, capsys) -> None:

@@ -110,9 +110,13 @@ def run_stop(args: argparse.Namespace) -> int:
 
     with DaemonClient() as client:
         pid = client.hello().pid
+        remote = client.is_remote  # its pid names a process on another machine
         client.shutdown(after_current_job=args.after_job)
     if args.after_job:
         print(f"the daemon (pid {pid}) stops after the running job")
+        return 0
+    if remote:
+        print(f"asked the remote daemon (pid {pid} on its machine) to stop")
         return 0
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline and _is_running(pid):
