@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,7 @@ def test_a_paired_client_submits_and_lists_and_only_curve_clients_get_anything(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert server.request_server_key and server.request_server_key == paired.request_server_key
     assert (paired.key, paired.request_address) == (server.key, server.request_address)
+    assert paired.python_executable == sys.executable  # Resolve's bridge runs it
 
     context = zmq.Context()
     keyless_sub = _raw(context, zmq.SUB, server.event_address)

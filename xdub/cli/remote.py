@@ -11,8 +11,10 @@ logout).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,8 @@ def run_connect(args: argparse.Namespace) -> int:
                 hint=f"paste the whole line `xdub daemon pair` printed (it starts {CODE_PREFIX})",
             )
         info = read_connection_file(saved)
+    # The bridge of hosts without pyzmq (Resolve) runs this machine's xdub Python.
+    info = dataclasses.replace(info, python_executable=sys.executable)
     if args.name:
         write_connection_file(info, _saved_path(args.name))
     path = write_connection_file(info, default_connection_path())
