@@ -1,8 +1,13 @@
 """Wall time per stage and peak RSS of one take with the tiny test model on the CPU.
 
-Each duration runs in a fresh subprocess so its peak RSS is its own:
+Each duration and mode runs in a fresh subprocess so its peak RSS is its own:
 
-    .venv/bin/python benchmarks/pipeline_cpu.py --durations 15 60 --width 1920 --height 1080
+    .venv/bin/python benchmarks/pipeline_cpu.py --durations 15 60 --width 1920 --height 1080 \
+        [--modes sequential overlapped]
+
+``sequential`` runs the window stages (decode + crops, denoise, decode + paste + encode) one
+after the other; ``overlapped`` (the default pipeline) runs them on threads, window k + 1's
+decode and window k - 1's paste while window k denoises.
 
 The point is the shape of the numbers: the stages besides denoising cost what they cost for
 the real model too (decode, landmarks at tiny width, crops, paste, encode), and peak RSS must
@@ -21,7 +26,9 @@ import time
 from pathlib import Path
 
 
-def run_one(duration_s: float, width: int, height: int, steps: int) -> dict[str, object]:
+def run_one(
+    duration_s: float, width: int, height: int, steps: int, overlap: bool
+) -> dict[str, object]:
     """Make media and a tiny model in a temp dir, dub once, return timings and peak RSS."""
     from xdub.media.synthetic import (
         AudioSpec,
@@ -43,7 +50,7 @@ def run_one(duration_s: float, width: int, height: int, steps: int) -> dict[str,
         write_synthetic_audio(dialogue, SpeechTrack.generate(duration_s, seed=2), AudioSpec())
         media_s = time.perf_counter() - started
         make_tiny_folder(root / "model")
-        pipeline = DubPipeline(root / "model", device="cpu", precision="fp32")
+        pipeline = DubPipeline(root / "model", device="cpu", precision="fp32", overlap=overlap)
         rss_before_take_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         stages: dict[str, float] = {}
         last = {"stage": "", "at": time.perf_counter()}
@@ -66,6 +73,7 @@ def run_one(duration_s: float, width: int, height: int, steps: int) -> dict[str,
         )
         stages[str(last["stage"])] = round(time.perf_counter() - float(last["at"]), 2)
         return {
+            "mode": "overlapped" if overlap else "sequential",
             "duration_s": duration_s,
             "size": f"{width}x{height}",
             "frames": result.num_frames,
@@ -85,16 +93,22 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument(
+        "--modes", nargs="+", choices=["sequential", "overlapped"], default=["overlapped"]
+    )
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.width, args.height, args.steps)))
+        overlap = args.modes == ["overlapped"]
+        print(json.dumps(run_one(args.one, args.width, args.height, args.steps, overlap)))
         return
     for duration_s in args.durations:
-        command = [sys.executable, __file__, "--one", str(duration_s), "--width", str(args.width),
-                   "--height", str(args.height), "--steps", str(args.steps)]  # fmt: skip
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        print(output.strip().splitlines()[-1], flush=True)
+        for mode in args.modes:
+            command = [sys.executable, __file__, "--one", str(duration_s), "--width",
+                       str(args.width), "--height", str(args.height), "--steps", str(args.steps),
+                       "--modes", mode]  # fmt: skip
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            print(output.strip().splitlines()[-1], flush=True)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ from xdub.protocol.messages import (
     JobStateEvent,
     ListJobs,
     ListJobsReply,
+    MakeFinal,
+    MakeFinalReply,
     Models,
     ProgressEvent,
     RetryJob,
@@ -67,6 +69,7 @@ from xdub.protocol.zmq_transport import (
     remove_ipc_files,
 )
 from xdub_daemon.config import DaemonConfig
+from xdub_daemon.final import make_final
 from xdub_daemon.jobs import Job, state_event
 from xdub_daemon.lock import DaemonLock
 from xdub_daemon.logs import JobLog
@@ -158,6 +161,7 @@ class Daemon:
             GetJob.MSG_TYPE: self.on_get,
             CancelJob.MSG_TYPE: self.on_cancel,
             RetryJob.MSG_TYPE: self.on_retry,
+            MakeFinal.MSG_TYPE: self.on_make_final,
             DeleteJob.MSG_TYPE: self.on_delete,
             Models.MSG_TYPE: lambda request: self.models.handle(content_of(request, Models)),
             Settings.MSG_TYPE: lambda request: self.settings.handle(content_of(request, Settings)),
@@ -366,6 +370,13 @@ class Daemon:
         job = self._change(retry.job_id, JobState.QUEUED, parent=request.header)
         self.load_error = None
         return RetryJobReply(job.job_id, job.state)
+
+    def on_make_final(self, request: Message) -> Content:
+        make: MakeFinal = request.content  # type: ignore[assignment]
+        client = self.clients.get(request.header.session, "unknown")
+        job = make_final(self.store, make.job_id, client=client)
+        self._publish(state_event(job, None), request.header)
+        return MakeFinalReply(job.job_id, make.job_id, job.state)
 
     def on_delete(self, request: Message) -> Content:
         delete = content_of(request, DeleteJob)

@@ -207,6 +207,7 @@ def _dub(
     channel: _Channel,
     job_log: JobLog,
 ) -> tuple[str, list[str], TakeQuality]:
+    from xdub.face.track_store import TRACK_FILE, save_track
     from xdub.media.mix import write_dialogue_wav
     from xdub.media.probe import scan_media
     from xdub.otio_job import job_to_json, parse_job
@@ -221,6 +222,8 @@ def _dub(
     options = DubOptions.from_json(spec.options)
     source = scan_media(job.video_path)  # the job's one probe, handed down
     frames = file_frames(job, source)
+    track = _stored_track(spec.job_dir, frames, source, job_log)
+    pipeline.feature_cache = _feature_cache(spec.job_dir, options)
     audio = write_dialogue_wav(job.dialogue, spec.job_dir / DIALOGUE_WAV)
     resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
     if resume is not None:
@@ -246,8 +249,11 @@ def _dub(
         on_window=with_test_faults(on_window),
         frames=frames,
         source=source,
+        track=track,
     )
     remove_checkpoints(spec.job_dir)
+    if result.is_draft and result.track is not None:  # for make_final
+        save_track(spec.job_dir / TRACK_FILE, result.track)
     model = pipeline.models.folder.root.name
     if result.is_test_weights:
         model += " (TEST WEIGHTS)"
@@ -263,6 +269,33 @@ def _dub(
     job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
     quality = _quality(pipeline, job.video_path, result, audio, frames, job_log)
     return job_to_json(timeline), [*job.warnings, *result.warnings], quality
+
+
+def _feature_cache(job_dir: Path, options: Any) -> Any:
+    """A draft keeps its audio features in its folder for ``make_final``, which copies them
+    into the final job's folder; other jobs encode without a cache."""
+    from xdub.audio.cache import FeatureCache
+    from xdub.protocol.records import Preset
+    from xdub_daemon.final import AUDIO_CACHE_DIR
+
+    folder = job_dir / AUDIO_CACHE_DIR
+    if options.preset is Preset.DRAFT or folder.is_dir():
+        return FeatureCache(folder)
+    return None
+
+
+def _stored_track(job_dir: Path, frames: tuple[int, int], source: Any, job_log: JobLog) -> Any:
+    """The crop track a ``make_final`` copied into the job's folder, or None (then the face is
+    tracked as usual)."""
+    from xdub.face.track_store import TRACK_FILE, load_track
+    from xdub.take_plan import plan_take
+
+    path = job_dir / TRACK_FILE
+    if not path.is_file():
+        return None
+    track = load_track(path, plan_take(source, frames).num_model_frames)
+    job_log.info("reusing the crop track of the draft (no face tracking)")
+    return track
 
 
 def _quality(

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 
 from xdub.errors import XdubError
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import ErrorInfo, JobInfo, JobState, Progress, TakeQuality
+from xdub.protocol.records import ErrorInfo, JobInfo, JobState, Preset, Progress, TakeQuality
 from xdub.protocol.schema import Content
 from xdub_gui.takes import timeline_facts
 
@@ -74,6 +74,8 @@ class JobRow:
     host: str | None = None
     quality: TakeQuality | None = None
     """The daemon's check of the finished take (protocol 1.2), from ``get``/``list``."""
+    is_draft: bool = False
+    """Submitted with the draft preset (a ``Make final`` candidate once done)."""
 
     @classmethod
     def from_info(cls, info: JobInfo) -> JobRow:
@@ -87,6 +89,7 @@ class JobRow:
             clip_name=info.clip,
             host=info.host,
             quality=info.quality,
+            is_draft=info.options.preset is Preset.DRAFT,
         )
         return row.with_result(info.result_otio)
 
@@ -125,6 +128,10 @@ class JobRow:
     @property
     def can_retry(self) -> bool:
         return self.state in (JobState.FAILED, JobState.CANCELLED)
+
+    @property
+    def can_make_final(self) -> bool:
+        return self.is_draft and self.state is JobState.DONE
 
     @property
     def can_reveal(self) -> bool:

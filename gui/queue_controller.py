@@ -19,6 +19,7 @@ from xdub.protocol.messages import (
     HelloReply,
     ListJobs,
     ListJobsReply,
+    MakeFinal,
     RetryJob,
     WorkerHealthEvent,
 )
@@ -73,6 +74,10 @@ class QueueController(QObject):
 
     def retry(self, job_id: str) -> None:
         self.bridge.request(RetryJob(job_id), lambda _: self.refresh_job(job_id), self._on_error)
+
+    def make_final(self, job_id: str) -> None:
+        """Queue the final take of the done draft ``job_id`` (a new job; the list shows it)."""
+        self.bridge.request(MakeFinal(job_id), lambda _: self.refresh(), self._on_error)
 
     # -- what the daemon says ----------------------------------------------------------------
 

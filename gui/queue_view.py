@@ -50,12 +50,17 @@ class QueueView(QWidget):
         header.setSectionResizeMode(Column.STAGE, QHeaderView.ResizeMode.Stretch)
         self.cancel_button = QPushButton("Cancel")
         self.retry_button = QPushButton("Retry")
+        self.final_button = QPushButton("Make final")
+        self.final_button.setToolTip(
+            "re-run this draft at the final preset: same seed, same crop track, no new tracking"
+        )
         self.reveal_button = QPushButton("Show take")
         self.copy_error_button = QPushButton("Copy error details")
         buttons = QHBoxLayout()
         for button in (
             self.cancel_button,
             self.retry_button,
+            self.final_button,
             self.reveal_button,
             self.copy_error_button,
         ):
@@ -70,6 +75,7 @@ class QueueView(QWidget):
         layout.addWidget(self.message_label)
         self.cancel_button.clicked.connect(self.cancel_selected)
         self.retry_button.clicked.connect(self.retry_selected)
+        self.final_button.clicked.connect(self.make_final_of_selected)
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.copy_error_button.clicked.connect(self.copy_error_of_selected)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -103,6 +109,13 @@ class QueueView(QWidget):
             self.controller.retry(row.job_id)
 
     @Slot()
+    def make_final_of_selected(self) -> None:
+        row = self.selected()
+        if row is not None and row.can_make_final:
+            self.controller.make_final(row.job_id)
+            self.message_label.setText(f"final take of {row.title} queued")
+
+    @Slot()
     def reveal_selected(self) -> list[str] | None:
         """Open the file manager on the selected job's take; returns the command run."""
         row = self.selected()
@@ -133,6 +146,7 @@ class QueueView(QWidget):
         row = self.selected()
         self.cancel_button.setEnabled(row is not None and row.can_cancel)
         self.retry_button.setEnabled(row is not None and row.can_retry)
+        self.final_button.setEnabled(row is not None and row.can_make_final)
         self.reveal_button.setEnabled(row is not None and row.can_reveal)
         self.copy_error_button.setEnabled(row is not None and row.error is not None)
         self.quality_panel.show_row(row)

@@ -32,7 +32,7 @@ import torch
 from xdub.audio.cache import FeatureCache
 from xdub.audio.features import AudioFeatures
 from xdub.dialogue import load_dialogue
-from xdub.errors import JobError
+from xdub.errors import JobError, MediaError
 from xdub.face.crop_store import CropStore
 from xdub.face.track import FaceTrack, FaceTracker
 from xdub.media.fps import MODEL_FPS
@@ -75,6 +75,9 @@ class DubResult:
     speed: dict[str, Any] = field(default_factory=dict)
     """The speed settings in effect and what they did (``SpeedPlan.as_metadata`` plus the
     compile state and the computed/skipped steps): for the take's metadata."""
+
+    track: FaceTrack | None = None
+    """The crop track the take used (to make it again without tracking, ``run(track=)``)."""
 
     @property
     def is_draft(self) -> bool:
@@ -137,12 +140,15 @@ class DubPipeline:
         on_window: WindowCallback | None = None,
         frames: tuple[int, int] | None = None,
         source: MediaScan | None = None,
+        track: FaceTrack | None = None,
     ) -> DubResult:
         """Dub ``video`` with ``audio`` into ``output`` (written atomically).
 
         ``frames``: ``(first, count)`` file frame indices to dub (default: the whole file); the
         take holds exactly those frames, its timecode shifted to the first one. ``source``:
         ``video``'s ``scan_media`` when the caller has it already (the file is not probed again).
+        ``track``: the crop track of an earlier take of the same frames (``DubResult.track``;
+        ``Make final`` after a draft): face tracking and its decode are skipped.
 
         ``resume``/``on_window``: continue from, and checkpoint, the state after each window,
         so an interrupted take resumes and yields the same frames. Raises ``JobCancelled``
@@ -151,7 +157,9 @@ class DubPipeline:
         video, audio, output = Path(video), Path(audio), Path(output)
         if source is not None and source.path != video:
             raise ValueError(f"the scan of {source.path} is not of {video}")
-        call = _Call(video, audio, output, options or DubOptions(), resume, on_window, frames)
+        call = _Call(
+            video, audio, output, options or DubOptions(), resume, on_window, frames, track
+        )
         try:
             return self._run(call, source, ProgressReporter(on_progress, cancel))
         except torch.OutOfMemoryError as error:
@@ -178,7 +186,8 @@ class DubPipeline:
         stats = SamplingStats()
         with tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work:
             progress.stage(Stage.FACE_TRACK)
-            track = self._track(plan, options, progress)
+            track = call.track or self._track(plan, options, progress)
+            _check_track(track, plan)
             progress.stage(Stage.AUDIO_FEATURES)
             features = self._audio_features(dialogue.samples_16k)
             total_length = self.plan.total_length(audio_frame_count(len(dialogue.samples_16k)))
@@ -237,6 +246,7 @@ class DubPipeline:
             warnings=tuple(dialogue.warnings),
             is_test_weights=models.is_test_weights,
             speed=speed_metadata(speed, compile_state, stats),
+            track=track,
         )
 
     # -- stages ------------------------------------------------------------------------------
@@ -281,3 +291,13 @@ class _Call:
     resume: LoopState | None
     on_window: WindowCallback | None
     frames: tuple[int, int] | None
+    track: FaceTrack | None
+
+
+def _check_track(track: FaceTrack, plan: TakePlan) -> None:
+    if len(track.boxes) != plan.num_model_frames:
+        raise MediaError(
+            f"the crop track has {len(track.boxes)} frames, the take {plan.num_model_frames}",
+            code="bad_range",
+            hint="a stored crop track fits only the frames it was made for",
+        )

@@ -8,7 +8,15 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import DubOptions, ErrorInfo, JobInfo, JobState, Progress, Stage
+from xdub.protocol.records import (
+    DubOptions,
+    ErrorInfo,
+    JobInfo,
+    JobState,
+    Preset,
+    Progress,
+    Stage,
+)
 from xdub_gui.jobs_model import FRACTION_ROLE, Column, JobTableModel, format_eta
 from xdub_gui.status import TrayState, daemon_status, status_icon
 
@@ -129,3 +137,18 @@ def test_tray_status_follows_the_daemon_and_the_jobs(qtbot: QtBot, tmp_path: Pat
     icon = status_icon(working)
     image = icon.pixmap(32, 32).toImage()
     assert not icon.isNull() and image.pixelColor(16, 16).alpha() > 0
+
+
+def test_only_a_done_draft_offers_make_final() -> None:
+    model = JobTableModel()
+    draft = dataclasses.replace(
+        _job("d", "2026-01-01T10:00:00Z", JobState.RUNNING), options=DubOptions(preset=Preset.DRAFT)
+    )
+    model.reset_jobs([draft, _job("f", "2026-01-01T11:00:00Z", JobState.DONE)])
+    running_draft, done_final = model.find("d"), model.find("f")
+    assert running_draft is not None and running_draft.is_draft
+    assert not running_draft.can_make_final
+    assert done_final is not None and not done_final.can_make_final
+    model.apply_event(JobStateEvent("d", JobState.DONE, JobState.RUNNING, result_otio="{}"))
+    done_draft = model.find("d")
+    assert done_draft is not None and done_draft.can_make_final

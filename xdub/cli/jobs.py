@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--wait", action="store_true", help="follow the job until it ends")
     submit.set_defaults(handler=run_submit)
 
-    jobs = subparsers.add_parser("jobs", help="list, watch, cancel or retry daemon jobs")
+    jobs = subparsers.add_parser(
+        "jobs", help="list, watch, cancel, retry daemon jobs or make a draft final"
+    )
     commands = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="jobs, newest first")
     listing.add_argument("--state", action="append", choices=[s.value for s in JobState])
@@ -45,6 +47,7 @@ def register(subparsers: Any) -> None:
         ("watch", run_watch, "follow a job's progress until it ends"),
         ("cancel", run_cancel, "cancel a queued or running job"),
         ("retry", run_retry, "queue a failed or cancelled job again"),
+        ("final", run_final, "queue the final take of a done draft (no new face tracking)"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("job_id")
@@ -166,6 +169,15 @@ def run_cancel(args: argparse.Namespace) -> int:
 
     with DaemonClient() as client:
         print(f"{args.job_id} {client.cancel(args.job_id).value}")
+    return 0
+
+
+def run_final(args: argparse.Namespace) -> int:
+    """Handler of ``xdub jobs final``: prints the new job's id."""
+    from xdub.client import DaemonClient
+
+    with DaemonClient() as client:
+        print(f"{client.make_final(args.job_id)} queued (final of {args.job_id})")
     return 0
 
 

@@ -41,6 +41,8 @@ from xdub.protocol.messages import (
     JobStateEvent,
     ListJobs,
     ListJobsReply,
+    MakeFinal,
+    MakeFinalReply,
     Models,
     ModelsReply,
     ProgressEvent,
@@ -217,6 +219,10 @@ class DaemonClient:
 
     def retry(self, job_id: str) -> JobState:
         return cast(RetryJobReply, self.call(RetryJob(job_id))).state
+
+    def make_final(self, job_id: str) -> str:
+        """Queue the final take of the done draft ``job_id``; returns the new job's id."""
+        return cast(MakeFinalReply, self.call(MakeFinal(job_id))).job_id
 
     def delete(self, job_id: str, *, delete_files: bool = False) -> None:
         self.call(DeleteJob(job_id, delete_files))

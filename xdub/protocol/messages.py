@@ -163,6 +163,27 @@ class RetryJobReply(JobStateReply):
 
 
 @dataclass(frozen=True)
+class MakeFinal(JobRequest):
+    """Since 1.3: queue the final take of a done draft job as a new job (same clip, dialogue
+    and seed, the final preset; its crop track and audio features are reused)."""
+
+    MSG_TYPE = "make_final"
+
+
+@dataclass(frozen=True)
+class MakeFinalReply(Reply):
+    MSG_TYPE = "make_final_reply"
+    job_id: str
+    """The new, final job."""
+    draft_job_id: str
+    state: JobState
+
+    def _validate(self) -> None:
+        check_job_id(self.job_id)
+        check_job_id(self.draft_job_id)
+
+
+@dataclass(frozen=True)
 class DeleteJob(Request):
     """Forget a terminal job; ``delete_files`` also removes its take and intermediates."""
 
@@ -439,6 +460,8 @@ _MESSAGE_CLASSES: tuple[type[Content], ...] = (
     CancelJobReply,
     RetryJob,
     RetryJobReply,
+    MakeFinal,
+    MakeFinalReply,
     DeleteJob,
     DeleteJobReply,
     Models,

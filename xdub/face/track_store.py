@@ -1,0 +1,47 @@
+"""A take's crop track on disk, so a later take of the same clip (``Make final`` after a draft)
+reuses it instead of tracking the face again: boxes, face scores, has-face flags and the case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from xdub.errors import MediaError
+from xdub.face.bbox import CropCase
+from xdub.face.track import FaceTrack
+
+TRACK_FILE = "crop_track.npz"
+"""Its name in a daemon job's folder."""
+
+
+def save_track(path: Path, track: FaceTrack) -> None:
+    """Write ``track`` to ``path`` (an ``.npz``), replacing it atomically."""
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("wb") as file:
+        np.savez(
+            file,
+            boxes=track.boxes,
+            face_scores=track.face_scores,
+            has_face=track.has_face,
+            case=np.int64(track.case),
+        )
+    partial.replace(path)
+
+
+def load_track(path: Path, num_frames: int) -> FaceTrack:
+    """The track saved at ``path``; ``MediaError`` unless it has ``num_frames`` model frames."""
+    with np.load(path) as saved:
+        track = FaceTrack(
+            boxes=saved["boxes"],
+            face_scores=saved["face_scores"],
+            has_face=saved["has_face"],
+            case=CropCase(int(saved["case"])),
+        )
+    if len(track.boxes) != num_frames:
+        raise MediaError(
+            f"{path}: the stored crop track has {len(track.boxes)} frames, the clip {num_frames}",
+            code="bad_range",
+            hint="the clip changed since the draft: submit it again instead of making it final",
+        )
+    return track
