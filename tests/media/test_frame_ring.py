@@ -63,3 +63,18 @@ def test_a_frame_of_another_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not"):
         ring.push(np.zeros((6, 11, 3), dtype=np.uint8))
     ring.close()
+
+
+def test_a_ring_that_does_not_fit_is_disk_full_not_a_short_write(tmp_path: Path) -> None:
+    import pytest
+    from support.small_fs import fill, small_filesystem
+
+    from xdub.errors import MediaError
+    from xdub.media.frame_ring import FrameRing
+
+    with small_filesystem(tmp_path / "small") as small:
+        fill(small, 64 * 1024)
+        with pytest.raises(MediaError) as caught:
+            FrameRing(small / "frames.rgb", capacity=8, height=96, width=96)  # 221 KB
+        assert caught.value.code == "disk_full" and str(small) in caught.value.message
+        assert not (small / "frames.rgb").exists()

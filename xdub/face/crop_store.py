@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xdub.errors import XdubError
 from xdub.face.crop import CROP_SIZE
-from xdub.protocol.precheck import check_free_space, disk_full_from
+from xdub.protocol.precheck import check_free_space, disk_full_from, reserve_file
 
 HEADER_BYTES = 128
 """Room for the ``.npy`` header (numpy pads it to a multiple of 64 bytes)."""
@@ -40,13 +41,20 @@ class CropStore:
             self._crops = np.lib.format.open_memmap(
                 self.path, mode="w+", dtype=np.uint8, shape=(num_frames, size, size, 3)
             )
-            _reserve(self.path)
+            fd = os.open(self.path, os.O_RDWR)
+            try:
+                reserve_file(fd, self.path, os.fstat(fd).st_size, what)
+            finally:
+                os.close(fd)
         except OSError as error:
             self.path.unlink(missing_ok=True)
             full = disk_full_from(error, needed_bytes, what, self.path.parent)
             if full is None:
                 raise
             raise full from error
+        except XdubError:
+            self.path.unlink(missing_ok=True)
+            raise
 
     def __len__(self) -> int:
         return int(self._crops.shape[0])
@@ -62,15 +70,3 @@ class CropStore:
         """Flush and release the mapping (the file stays until its directory is removed)."""
         self._crops.flush()
         del self._crops
-
-
-def _reserve(path: Path) -> None:
-    """Allocate every block of ``path`` now (where the OS can), so writes through the map
-    never meet a full disk."""
-    if not hasattr(os, "posix_fallocate"):
-        return  # no fallocate here (Windows, macOS): the free-space check above is the guard
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
-    finally:
-        os.close(fd)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xdub.protocol.precheck import reserve_file
+
 
 class FrameRing:
     """A first-in first-out queue of ``(height, width, 3)`` uint8 frames in the file ``path``."""
@@ -27,6 +29,11 @@ class FrameRing:
         self.shape = (height, width, 3)
         self.frame_bytes = height * width * 3
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:  # every slot allocated now: a disk that fills later cannot cut a frame short
+            reserve_file(self._fd, self.path, capacity * self.frame_bytes, "the frames in flight")
+        except BaseException:
+            self.close()
+            raise
         self._lock = threading.Lock()
         self._pushed = 0
         self._popped = 0

@@ -61,6 +61,22 @@ def check_free_space(folder: Path, needed_bytes: int, what: str) -> None:
         raise disk_full_error(folder, needed_bytes, what)
 
 
+def reserve_file(fd: int, path: Path, size_bytes: int, what: str) -> None:
+    """Allocate the first ``size_bytes`` of the open file ``fd`` (at ``path``) now, so later
+    writes into it (or a memory map over it) never meet a full disk; ``disk_full`` naming the
+    folder otherwise. Where the OS has no ``posix_fallocate`` the free space is checked."""
+    check_free_space(path.parent, size_bytes, what)
+    if not hasattr(os, "posix_fallocate"):
+        return
+    try:
+        os.posix_fallocate(fd, 0, size_bytes)
+    except OSError as error:
+        full = disk_full_from(error, size_bytes, what, path.parent)
+        if full is None:
+            raise
+        raise full from error
+
+
 def check_input_file(path: Path, what: str) -> None:
     """Raise ``MediaError`` unless ``path`` is a readable, non-empty file (a folder is named
     as one)."""
