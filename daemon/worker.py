@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xdub.protocol.records import ErrorInfo, TakeQuality, VramPolicy
+from xdub.protocol.records import DubOptions, ErrorInfo, TakeQuality, VramPolicy
 from xdub_daemon.logs import JobLog, setup_logging
 from xdub_daemon.wire import (
     CancelledReport,
@@ -40,6 +40,9 @@ from xdub_daemon.wire import (
 )
 
 if TYPE_CHECKING:
+    from xdub.audio.cache import FeatureCache
+    from xdub.face.track import FaceTrack
+    from xdub.media.probe import MediaScan
     from xdub.pipeline import DubPipeline, DubResult
 
 log = logging.getLogger(__name__)
@@ -212,7 +215,7 @@ def _dub(
     from xdub.media.probe import scan_media
     from xdub.otio_job import job_to_json, parse_job
     from xdub.otio_result import build_result
-    from xdub.protocol.records import DubOptions, Progress
+    from xdub.protocol.records import Progress
     from xdub.sample.clips import LoopState
     from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
     from xdub_daemon.faults import with_test_faults
@@ -271,7 +274,7 @@ def _dub(
     return job_to_json(timeline), [*job.warnings, *result.warnings], quality
 
 
-def _feature_cache(job_dir: Path, options: Any) -> Any:
+def _feature_cache(job_dir: Path, options: DubOptions) -> FeatureCache | None:
     """A draft keeps its audio features in its folder for ``make_final``, which copies them
     into the final job's folder; other jobs encode without a cache."""
     from xdub.audio.cache import FeatureCache
@@ -284,7 +287,9 @@ def _feature_cache(job_dir: Path, options: Any) -> Any:
     return None
 
 
-def _stored_track(job_dir: Path, frames: tuple[int, int], source: Any, job_log: JobLog) -> Any:
+def _stored_track(
+    job_dir: Path, frames: tuple[int, int], source: MediaScan, job_log: JobLog
+) -> FaceTrack | None:
     """The crop track a ``make_final`` copied into the job's folder, or None (then the face is
     tracked as usual)."""
     from xdub.face.track_store import TRACK_FILE, load_track
