@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.daemon import DaemonProcess, make_clip  # noqa: E402
 from support.load import check_load, rss_bytes, run_load  # noqa: E402
 
-from xdub.protocol.records import Codec, JobOptions, JobState  # noqa: E402
+from xdub.protocol.records import Codec, DubOptions, JobState  # noqa: E402
 from xdub_daemon.config import Retention  # noqa: E402
 from xdub_daemon.store import JobStore  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> int:
 
         model = make_tiny_folder(root / "model").root
         clip = make_clip(root, "short", SHORT_CLIP_S, seed=1)
-        options = JobOptions(codec=Codec.H264, num_steps=1, seed=7)
+        options = DubOptions(codec=Codec.H264, num_steps=1, seed=7)
         daemon = DaemonProcess(root / "daemon", model)
         daemon.start()
         try:

@@ -3,6 +3,7 @@
 ``checkpoint/w0002/`` holds ``latents.safetensors`` (one tensor per finished window) and
 ``motion.npy`` (the motion frames the next window starts from). A checkpoint is written into a
 temporary folder and renamed into place, so a crash leaves either the old or the new one.
+``checkpoint/track.npz`` keeps the face track, so a resumed take skips face tracking.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from xdub.sample.clips import LoopState
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
+_TRACK = "track.npz"
 _LATENTS = "latents.safetensors"
 _MOTION = "motion.npy"
 
@@ -92,5 +94,42 @@ def load_checkpoint(job_dir: Path, device: object = "cpu") -> LoopState | None:
     return LoopState(window_latents=latents, motion_video=motion)
 
 
+def track_cache(job_dir: Path) -> Path:
+    """Where the job's face track is kept (its folder created)."""
+    root = job_dir / CHECKPOINT_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    return root / _TRACK
+
+
 def remove_checkpoints(job_dir: Path) -> None:
     shutil.rmtree(job_dir / CHECKPOINT_DIR, ignore_errors=True)
+
+
+WORK_PREFIX = "xdub-"
+"""The pipeline's temporary work folders (face crops, frames: about 1.2 GB per minute of clip)
+in a job folder start so (``DubPipeline.work_dir``)."""
+
+
+def remove_stale_work(job_dir: Path) -> None:
+    """Remove the work folders a killed worker left in ``job_dir`` (a live run makes its own,
+    and a job runs once at a time)."""
+    if not job_dir.is_dir():
+        return
+    for item in job_dir.iterdir():
+        if item.is_dir() and item.name.startswith(WORK_PREFIX):
+            log.info("removing %s, left by an interrupted run", item)
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def clean_job_dir(job_dir: Path, intermediates: tuple[str, ...]) -> None:
+    """After a take is done: remove its checkpoints, stale work folders and ``intermediates``
+    (file names in ``job_dir``), and the folder itself unless the take or other files are in
+    it."""
+    remove_checkpoints(job_dir)
+    remove_stale_work(job_dir)
+    for name in intermediates:
+        (job_dir / name).unlink(missing_ok=True)
+    try:
+        job_dir.rmdir()
+    except OSError:  # not empty: the take is in it
+        pass

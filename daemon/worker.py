@@ -217,7 +217,13 @@ def _dub(
     from xdub.otio_result import build_result
     from xdub.protocol.records import Progress
     from xdub.sample.clips import LoopState
-    from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
+    from xdub_daemon.checkpoint import (
+        clean_job_dir,
+        load_checkpoint,
+        remove_stale_work,
+        save_checkpoint,
+        track_cache,
+    )
     from xdub_daemon.faults import with_test_faults
     from xdub_daemon.submit import file_frames
 
@@ -241,6 +247,7 @@ def _dub(
         channel.send(WindowReport(spec.job_id, windows_done, num_windows))
 
     pipeline.work_dir = spec.job_dir  # the face crops: on the job's drive, not in TMPDIR
+    remove_stale_work(spec.job_dir)  # a killed run's crops would pile up with every kill
     result = pipeline.run(
         job.video_path,
         audio,
@@ -253,8 +260,8 @@ def _dub(
         frames=frames,
         source=source,
         track=track,
+        track_cache=track_cache(spec.job_dir),
     )
-    remove_checkpoints(spec.job_dir)
     if result.is_draft and result.track is not None:  # for make_final
         save_track(spec.job_dir / TRACK_FILE, result.track)
     model = pipeline.models.folder.root.name
@@ -271,6 +278,7 @@ def _dub(
     )
     job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
     quality = _quality(pipeline, job.video_path, result, audio, frames, job_log)
+    clean_job_dir(spec.job_dir, (DIALOGUE_WAV,))  # after the quality check read the dialogue
     return job_to_json(timeline), [*job.warnings, *result.warnings], quality
 
 

@@ -35,6 +35,7 @@ from xdub.dialogue import load_dialogue
 from xdub.errors import JobError, MediaError
 from xdub.face.crop_store import CropStore
 from xdub.face.track import FaceTrack, FaceTracker
+from xdub.face.track_store import read_cached_track, save_track
 from xdub.media.fps import MODEL_FPS
 from xdub.media.frame_ring import FrameRing
 from xdub.media.probe import MediaScan, scan_media
@@ -141,6 +142,7 @@ class DubPipeline:
         frames: tuple[int, int] | None = None,
         source: MediaScan | None = None,
         track: FaceTrack | None = None,
+        track_cache: Path | None = None,
     ) -> DubResult:
         """Dub ``video`` with ``audio`` into ``output`` (written atomically).
 
@@ -151,14 +153,24 @@ class DubPipeline:
         ``Make final`` after a draft): face tracking and its decode are skipped.
 
         ``resume``/``on_window``: continue from, and checkpoint, the state after each window,
-        so an interrupted take resumes and yields the same frames. Raises ``JobCancelled``
-        when ``cancel`` is set, ``MediaError``/``ModelError`` for problems the user can fix.
+        so an interrupted take resumes and yields the same frames; ``track_cache``: a file
+        that keeps the face track, so a resumed take skips the face-tracking pass. Raises
+        ``JobCancelled`` when ``cancel`` is set, ``MediaError``/``ModelError`` for problems the
+        user can fix.
         """
         video, audio, output = Path(video), Path(audio), Path(output)
         if source is not None and source.path != video:
             raise ValueError(f"the scan of {source.path} is not of {video}")
         call = _Call(
-            video, audio, output, options or DubOptions(), resume, on_window, frames, track
+            video,
+            audio,
+            output,
+            options or DubOptions(),
+            resume,
+            on_window,
+            frames,
+            track,
+            track_cache,
         )
         try:
             return self._run(call, source, ProgressReporter(on_progress, cancel))
@@ -186,7 +198,7 @@ class DubPipeline:
         stats = SamplingStats()
         with tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work:
             progress.stage(Stage.FACE_TRACK)
-            track = call.track or self._track(plan, options, progress)
+            track = call.track or self._cached_track(plan, options, progress, call.track_cache)
             _check_track(track, plan)
             progress.stage(Stage.AUDIO_FEATURES)
             features = self._audio_features(dialogue.samples_16k)
@@ -251,6 +263,24 @@ class DubPipeline:
 
     # -- stages ------------------------------------------------------------------------------
 
+    def _cached_track(
+        self,
+        plan: TakePlan,
+        options: DubOptions,
+        progress: ProgressReporter,
+        cache: Path | None,
+    ) -> FaceTrack:
+        """The face track from ``cache`` when it holds this take's, else tracked (and
+        saved to ``cache``)."""
+        track = read_cached_track(cache, plan.num_model_frames) if cache is not None else None
+        if track is not None:
+            log.info("face track read from %s", cache)
+            return track
+        track = self._track(plan, options, progress)
+        if cache is not None:
+            save_track(cache, track)
+        return track
+
     def _track(self, plan: TakePlan, options: DubOptions, progress: ProgressReporter) -> FaceTrack:
         tracker = FaceTracker(
             self.models.face,
@@ -292,6 +322,7 @@ class _Call:
     on_window: WindowCallback | None
     frames: tuple[int, int] | None
     track: FaceTrack | None
+    track_cache: Path | None
 
 
 def _check_track(track: FaceTrack, plan: TakePlan) -> None:

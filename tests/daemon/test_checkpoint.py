@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import torch
 
+from xdub.face.bbox import CropCase
+from xdub.face.track import FaceTrack
+from xdub.face.track_store import read_cached_track, save_track
 from xdub.sample.clips import LoopState
-from xdub_daemon.checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
+from xdub_daemon.checkpoint import (
+    clean_job_dir,
+    load_checkpoint,
+    remove_checkpoints,
+    save_checkpoint,
+    track_cache,
+)
 from xdub_daemon.faults import FAULT_ENV, with_test_faults
 
 
@@ -37,6 +46,40 @@ def test_checkpoint_round_trips_and_keeps_only_the_newest(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [".w0003.tmp", "w0002"]
     remove_checkpoints(tmp_path)
     assert load_checkpoint(tmp_path) is None
+
+
+def test_the_face_track_cache_round_trips_and_refuses_another_clips(tmp_path: Path) -> None:
+    boxes = np.arange(12, dtype=np.int64).reshape(3, 4)
+    track = FaceTrack(boxes, np.array([0.5, 0.6, 0.7]), np.array([True, False, True]), CropCase(2))
+    path = track_cache(tmp_path)
+    assert read_cached_track(path, 3) is None  # nothing cached yet
+    save_track(path, track)
+    loaded = read_cached_track(path, 3)
+    assert loaded is not None and loaded.case is CropCase.CONSTANT_SIZE
+    np.testing.assert_array_equal(loaded.boxes, boxes)
+    np.testing.assert_array_equal(loaded.has_face, track.has_face)
+    assert read_cached_track(path, 4) is None  # another frame count: tracked again
+    path.write_bytes(path.read_bytes()[:40])  # cut short
+    assert read_cached_track(path, 3) is None
+
+
+def test_a_done_jobs_folder_goes_unless_the_take_is_in_it(tmp_path: Path) -> None:
+    elsewhere, holds_take = tmp_path / "a", tmp_path / "b"
+    for folder in (elsewhere, holds_take):
+        save_checkpoint(folder, _state(1))
+        save_track(
+            track_cache(folder),
+            FaceTrack(np.zeros((1, 4), np.int64), np.ones(1), np.ones(1, bool), CropCase(1)),
+        )
+        (folder / "dialogue.wav").write_bytes(b"RIFF")
+    (holds_take / "take.mov").write_bytes(b"take")
+    for folder in (elsewhere, holds_take):  # the crops a killed worker left
+        (folder / "xdub-k1ll3d").mkdir()
+        (folder / "xdub-k1ll3d" / "crops.npy").write_bytes(b"crops")
+    clean_job_dir(elsewhere, ("dialogue.wav",))
+    clean_job_dir(holds_take, ("dialogue.wav",))
+    assert not elsewhere.exists()
+    assert [item.name for item in holds_take.iterdir()] == ["take.mov"]
 
 
 def test_fault_hook_strikes_only_at_its_window_of_a_longer_job(monkeypatch) -> None:

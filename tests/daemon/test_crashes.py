@@ -10,34 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from support.daemon import is_alive
 
 from xdub.protocol.messages import ProgressEvent
 from xdub.protocol.records import Codec, JobState, Progress
-
-
-def _worker_pid(daemon_pid: int, timeout_s: float = 60.0) -> int:
-    """The daemon's spawned worker (not multiprocessing's resource tracker, not the submit
-    validator)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for task in Path(f"/proc/{daemon_pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-                is_spawned = b"spawn_main" in cmdline and b"resource_tracker" not in cmdline
-                # the submit validator is spawned too; only the worker has torch loaded
-                if is_spawned and b"libtorch" in Path(f"/proc/{child}/maps").read_bytes():
-                    return int(child)
-        time.sleep(0.1)
-    raise AssertionError("no worker process found")
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status").read_text()
-    return "State:\tZ" not in status
 
 
 def _wait_for_progress(client, job_id: str, *, clip: int) -> Progress:
@@ -65,20 +41,21 @@ def test_daemon_killed_in_window_2_of_4_resumes_to_the_same_take(
     daemon.start()
     with daemon.client("resumer") as client:
         job_id = client.submit(clip.otio, options).job_id
-        worker = _worker_pid(daemon.pid)
+        worker = daemon.worker_pid()
         assert _wait_for_progress(client, job_id, clip=2).num_clips == 4
         daemon.kill9()
         deadline = time.monotonic() + 20
-        while _is_alive(worker) and time.monotonic() < deadline:
+        while is_alive(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _is_alive(worker), "the orphaned worker kept running"
-        checkpoints = list((daemon.data_dir / "jobs" / job_id / "checkpoint").iterdir())
-        assert [folder.name for folder in checkpoints] == ["w0001"]
+        assert not is_alive(worker), "the orphaned worker kept running"
+        checkpoints = sorted((daemon.data_dir / "jobs" / job_id / "checkpoint").iterdir())
+        assert [item.name for item in checkpoints] == ["track.npz", "w0001"]
 
         daemon.start()  # a fresh daemon over the same store; the client follows it
         resumed = client.wait(job_id, 600)
         assert resumed.state is JobState.DONE, resumed.error
         assert f"[job {job_id}] resuming from window 1" in daemon.log_text("worker.log")
+        assert "face track read from" in daemon.log_text("worker.log")  # not tracked again
 
         db = sqlite3.connect(daemon.data_dir / "jobs.sqlite3")
         attempts = db.execute("SELECT attempts FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
@@ -117,7 +94,7 @@ def test_dead_or_out_of_memory_worker_fails_its_job_and_the_queue_goes_on(
         deadline = time.monotonic() + 300
         while client.get(killed).state is not JobState.RUNNING and time.monotonic() < deadline:
             time.sleep(0.05)  # polled: events published before this client subscribed are gone
-        os.kill(_worker_pid(daemon.pid), signal.SIGKILL)
+        os.kill(daemon.worker_pid(), signal.SIGKILL)
         crashed = client.wait(killed, 300)
         assert crashed.state is JobState.FAILED and crashed.error is not None
         assert crashed.error.code == "worker_crashed"

@@ -6,6 +6,7 @@ generated clips and their OTIO jobs (whole file, or a frame range of it).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,10 +21,29 @@ from xdub.errors import ProtocolError
 from xdub.protocol.connection import read_connection_file
 
 START_TIMEOUT_S = 120.0
+WORKER_STARTED = re.compile(r"started the worker \(pid (\d+)\)")
 TEST_ENV = {"OMP_NUM_THREADS": "1"}
 """Daemons under test run torch on one thread: the tiny random-weight model's takes were seen
 to differ between two 2-thread runs of the same job on a loaded machine (reproducible with one
 thread), and one thread per process also keeps the shared 2-core CI machine responsive."""
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (every thread's), zombies included."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as dead)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "State:\tZ" not in status
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,21 @@ class DaemonProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def worker_pid(self, timeout_s: float = 60.0) -> int:
+        """The live worker: the child the daemon last logged starting as its worker (it has
+        other spawned children: the job validator, multiprocessing's resource tracker)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            started = WORKER_STARTED.findall(self.log_text()) if self.log_path.is_file() else []
+            if started and int(started[-1]) in child_pids(self.pid) and is_alive(int(started[-1])):
+                return int(started[-1])
+            time.sleep(0.1)
+        raise AssertionError("no worker process found")
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / "daemon.log"
 
     def kill9(self) -> None:
         os.kill(self.pid, signal.SIGKILL)

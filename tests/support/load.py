@@ -236,8 +236,8 @@ def run_load(
         for index in range(num_clients)
     ]
     prober = Prober(connection_file)
-    prober_thread = threading.Thread(target=prober.run, name="prober")
-    threads = [threading.Thread(target=c.run, name=c.report.name) for c in clients]
+    prober_thread = threading.Thread(target=prober.run, name="prober", daemon=True)
+    threads = [threading.Thread(target=c.run, name=c.report.name, daemon=True) for c in clients]
     started = time.monotonic()
     prober_thread.start()
     for thread in threads:

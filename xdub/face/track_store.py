@@ -3,6 +3,8 @@ reuses it instead of tracking the face again: boxes, face scores, has-face flags
 
 from __future__ import annotations
 
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from xdub.face.bbox import CropCase
 from xdub.face.track import FaceTrack
 
 TRACK_FILE = "crop_track.npz"
-"""Its name in a daemon job's folder."""
+"""Its name in a daemon job's folder (a draft's, for ``Make final``)."""
 
 
 def save_track(path: Path, track: FaceTrack) -> None:
@@ -26,6 +28,8 @@ def save_track(path: Path, track: FaceTrack) -> None:
             has_face=track.has_face,
             case=np.int64(track.case),
         )
+        file.flush()
+        os.fsync(file.fileno())  # a kill -9 right after leaves the whole file or none
     partial.replace(path)
 
 
@@ -45,3 +49,12 @@ def load_track(path: Path, num_frames: int) -> FaceTrack:
             hint="the clip changed since the draft: submit it again instead of making it final",
         )
     return track
+
+
+def read_cached_track(path: Path, num_frames: int) -> FaceTrack | None:
+    """The track at ``path`` if it is readable and has ``num_frames`` model frames, else None
+    (missing, damaged, or another clip's): the caller tracks the face again."""
+    try:
+        return load_track(path, num_frames)
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, MediaError):
+        return None
