@@ -106,11 +106,14 @@ def test_daemon_jobs_on_full_disks_fail_disk_full_and_retry_after_freeing(
         with daemon.client("disk") as client:
             client.settings({"queue_paused": True})
             crops_job = client.submit(two_window_clip.otio, fast_options()).job_id
-            take_job = client.submit(short_clip.otio, fast_options(output_dir=str(takes))).job_id
             jobs_filler = fill(jobs_dir, 600 * 1024)  # the dialogue fits, the crops do not
-            takes_filler = fill(takes, 4096)  # the take does not
             client.settings({"queue_paused": False})
             crops_failed = client.wait(crops_job, 300)
+            jobs_filler.unlink()
+            client.settings({"queue_paused": True})
+            take_job = client.submit(short_clip.otio, fast_options(output_dir=str(takes))).job_id
+            takes_filler = fill(takes, 4096)  # the job folder has room, the take does not
+            client.settings({"queue_paused": False})
             take_failed = client.wait(take_job, 300)
             for job, folder in ((crops_failed, jobs_dir / crops_job), (take_failed, takes)):
                 assert job.state is JobState.FAILED and job.error is not None
@@ -119,7 +122,6 @@ def test_daemon_jobs_on_full_disks_fail_disk_full_and_retry_after_freeing(
             assert sorted(p.name for p in takes.iterdir()) == ["filler.bin"]  # no partial take
             assert not list(jobs_dir.rglob("crops.npy"))
             assert client.hello().pid == daemon.pid  # still serving
-            jobs_filler.unlink()
             takes_filler.unlink()
             for job_id in (crops_job, take_job):
                 client.retry(job_id)
