@@ -45,5 +45,5 @@ def test_dub_local_runs_in_process_even_with_a_daemon(
         run = _dub(running_daemon, short_clip, output, "--local", "--model", str(tiny_model))
         assert run.returncode == 0, run.stdout + run.stderr
         assert len(client.list_jobs(limit=1000)) == before
-    assert "windows)" in run.stdout and "daemon" not in run.stdout
+    assert "1 windows;" in run.stdout and "daemon" not in run.stdout  # the in-process summary
     assert probe(output).num_frames == probe(short_clip.video).num_frames
