@@ -35,7 +35,7 @@ def save_track(path: Path, track: FaceTrack) -> None:
 
 def load_track(path: Path, num_frames: int) -> FaceTrack:
     """The track saved at ``path``; ``MediaError`` unless it has ``num_frames`` model frames."""
-    with np.load(path) as saved:
+    with path.open("rb") as file, np.load(file) as saved:  # closed even when np.load raises
         track = FaceTrack(
             boxes=saved["boxes"],
             face_scores=saved["face_scores"],
