@@ -31,10 +31,11 @@ NETWORK_GROUPS = {
     "detector": {"face"},
     "whisper": {"audio"},
     "dit": {"dit", "vae"},
-    "vae_decoder": {"vae"},
+    "vae_decoder": {"dit", "vae"},
 }
-"""What must be on the device whenever a network runs (offload policies; a one-window take
-decodes only in the write stage)."""
+"""What must be on the device whenever a network runs (offload policies). The VAE decodes
+window by window while the DiT stage is staged (the decode of window k-1 overlaps the
+denoising of window k), so the decoder runs with the DiT's group on the device."""
 
 
 def _networks(pipeline: DubPipeline) -> dict[str, nn.Module]:
