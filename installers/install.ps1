@@ -50,7 +50,9 @@ if (-not $Uv) {
 
 $env:PYTHONPATH = $SourceDir
 $Extra = if ($Created) { @("--created-root", $Created) } else { @() }
-& $Uv run --no-project --no-config --no-cache --python 3.11 -- python -m xdub.setup.environment --uv $Uv @Extra @args
+# No "--" before python: Windows PowerShell 5.1 drops it from a native command's arguments, and
+# uv passes everything after the command name through unchanged anyway.
+& $Uv run --no-project --no-config --no-cache --python 3.11 python -m xdub.setup.environment --uv $Uv @Extra @args
 $Status = $LASTEXITCODE
 $UserPath = [Environment]::GetEnvironmentVariable("Path", "User")
 if ($Status -eq 0 -and ($UserPath -split ";") -notcontains $LauncherDir) {
