@@ -95,7 +95,7 @@ class DubPipeline:
     ``compile``: regional ``torch.compile`` of the DiT blocks, ``"auto"`` (CUDA only), ``"on"``
     or ``"off"``; ``cuda_graphs``: compile with CUDA graphs (CUDA, not under ``low_vram``);
     ``overlap``: decode/crop and paste/encode on threads while windows denoise (the take is the
-    same either way).
+    same either way; under ``low_vram`` the VAE decode still waits for the DiT to go home).
     """
 
     def __init__(

@@ -4,7 +4,9 @@ Per 77-frame window k: the source decode (``SourcePass``) makes the crops window
 keeps the frames in the ``FrameRing``; window k denoises; the frames it made final are decoded
 (``FinalFrames``), blended, pasted into the ring's frames and written (``TakePaster``). With
 ``overlap`` the three run on threads (``xdub.overlap``): the decode and crops of window k + 1
-and the paste and encode of window k - 1 while window k denoises. The take is the same.
+and the paste and encode of window k - 1 while window k denoises. Under ``low_vram`` the VAE
+decode never overlaps a denoising window: each window's decode runs after it, with the DiT
+sent home (minimum VRAM before speed). The take is the same.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from xdub.media.codecs import TakeSettings
 from xdub.media.encode import TakeWriter
 from xdub.media.frame_ring import FrameRing
 from xdub.model.bundle import ModelBundle
+from xdub.model.residency import Residency
 from xdub.overlap import Overlapped, run_sequential
 from xdub.progress import ProgressReporter
-from xdub.protocol.records import Stage
+from xdub.protocol.records import Stage, VramPolicy
 from xdub.sample.clips import FinalFrames, LoopInputs, LoopState, denoise_next_window
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.step_cache import IndicatorFn, SamplingStats
@@ -103,14 +106,19 @@ def make_take(
             for _ in faces:  # the causal decode must see every latent of the window
                 pass
 
+    residency = job.models.residency
+    process: Callable[[int], LoopState] = denoise
+    finish_stage: Callable[[int, LoopState], None] = finish
+    if residency.policy is VramPolicy.LOW_VRAM:
+        process, finish_stage = _decode_after_offload(residency, denoise, finish), _nothing
     progress.stage(Stage.DENOISE)
     try:
-        with writer, job.models.residency.stage("dit", "vae"):
+        with writer, residency.stage("dit", "vae"):
             if job.overlap:
-                stages = Overlapped(num_windows, prepare, finish)
-                stages.run(denoise)
+                stages = Overlapped(num_windows, prepare, finish_stage)
+                stages.run(process)
             else:
-                run_sequential(num_windows, prepare, denoise, finish)
+                run_sequential(num_windows, prepare, process, finish_stage)
     finally:
         source.close()
     return denoise.state, writer.num_frames
@@ -119,6 +127,29 @@ def make_take(
 def ring_capacity(plan: TakePlan, windows: WindowPlan, total_length: int) -> int:
     """Frames the ring must hold: decode a window ahead, paste a window behind."""
     return plan.schedule(windows, total_length).frames_held(lookahead=1, lag=1)
+
+
+def _decode_after_offload(
+    residency: Residency,
+    denoise: Callable[[int], LoopState],
+    finish: Callable[[int, LoopState], None],
+) -> Callable[[int], LoopState]:
+    """``low_vram``'s window: denoise, send the DiT home, then decode, paste and write on the
+    same thread, so the VAE's decode never shares the device with the DiT or its activations
+    (only the CPU-side source decode of the next window still runs beside it)."""
+
+    def process(window: int) -> LoopState:
+        with residency.stage("dit", "vae"):
+            state = denoise(window)
+        with residency.stage("vae"):
+            finish(window, state)
+        return state
+
+    return process
+
+
+def _nothing(_window: int, _state: LoopState) -> None:
+    """The finish stage when ``process`` finished the window itself."""
 
 
 class _Denoiser:
