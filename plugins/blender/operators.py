@@ -28,8 +28,12 @@ from .xdub_protocol.records import DubOptions
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 
-QUALITY_STEPS = {"DRAFT": 10, "STANDARD": 30, "HIGH": 50}
-"""Denoising steps of each quality preset; "CUSTOM" uses the operator's own value."""
+STEP_PRESETS = {"FEW": 10, "STANDARD": 30, "HIGH": 50}
+"""Denoising steps of each steps preset; "CUSTOM" uses the operator's own value."""
+FP8_CHOICES = {"auto": None, "off": False}
+"""The ``fp8`` property's values: FP8 linears where the GPU has them (fast quality), or never."""
+STEP_CACHE_CHOICES = {"default": None, "off": 0.0}
+"""The ``step_cache_threshold`` property's values: the quality's default (on in fast), or off."""
 
 DEFAULTS = DubOptions()
 RANDOM_SEED = -1
@@ -78,15 +82,54 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         default="STRIPS",
     )
     filepath: bpy.props.StringProperty(name="Audio File", subtype="FILE_PATH")  # type: ignore[valid-type]
-    quality: bpy.props.EnumProperty(  # type: ignore[valid-type]
-        name="Quality",
+    steps_preset: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Steps",
         items=(
-            ("DRAFT", "Draft", "10 denoising steps"),
+            ("FEW", "Few", "10 denoising steps"),
             ("STANDARD", "Standard", "30 denoising steps"),
             ("HIGH", "High", "50 denoising steps"),
             ("CUSTOM", "Custom", "The steps set below"),
         ),
         default="STANDARD",
+    )
+    quality: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Quality",
+        items=(
+            ("exact", "Exact", "The reference computation"),
+            ("fast", "Fast", "FP8 linears where the GPU has them, step caching: a little lossy"),
+        ),
+        default=DEFAULTS.quality.value,
+    )
+    fp8: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="FP8",
+        items=(
+            ("auto", "Auto", "FP8 linears in fast quality where the GPU has them"),
+            ("off", "Off", "Never FP8"),
+        ),
+        default="auto",
+    )
+    step_cache_threshold: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Step Cache",
+        items=(
+            ("default", "On in Fast", "Skip DiT passes that change little (fast quality only)"),
+            ("off", "Off", "Compute every step"),
+        ),
+        default="default",
+    )
+    guidance_reuse_period: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Guidance Reuse Period",
+        default=DEFAULTS.guidance_reuse_period,
+        min=1,
+        max=30,
+        description="k > 1: one guidance branch is computed on every k-th pass only (1: off)",
+    )
+    guidance_reuse_branch: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Reused Branch",
+        items=(
+            ("nega", "Negative", "The branch without reference or audio (the smaller error)"),
+            ("posi_r", "Reference Only", "The audio-dropped branch"),
+        ),
+        default=DEFAULTS.guidance_reuse_branch,
     )
     preset: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Preset",
@@ -157,9 +200,7 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         if self.dialogue == "FILE":
             layout.prop(self, "filepath")
         layout.prop(self, "preset", expand=True)
-        layout.prop(self, "quality")
-        if self.quality == "CUSTOM":
-            layout.prop(self, "num_steps")
+        self.draw_speed(layout.box())
         layout.prop(self, "ref_cfg_scale")
         layout.prop(self, "audio_cfg_scale")
         layout.prop(self, "codec")
@@ -172,10 +213,26 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         row.enabled = compat.has_sound_strips()  # a take sound needs Audaspace
         row.prop(self, "add_sound")
 
-    def job_options(self) -> DubOptions:
-        from .xdub_protocol.records import Codec, MissingFace, Preset, Speaker
+    def draw_speed(self, box: Any) -> None:
+        """Steps and the fast-mode switches; the draft preset sets steps and quality itself."""
+        final = box.column()
+        final.enabled = self.preset == "final"
+        final.prop(self, "steps_preset")
+        if self.steps_preset == "CUSTOM":
+            final.prop(self, "num_steps")
+        final.row().prop(self, "quality", expand=True)
+        fast = box.column()
+        fast.enabled = self.preset == "draft" or self.quality == "fast"
+        fast.row().prop(self, "fp8", expand=True)
+        fast.row().prop(self, "step_cache_threshold", expand=True)
+        box.prop(self, "guidance_reuse_period")
+        if self.guidance_reuse_period > 1:
+            box.row().prop(self, "guidance_reuse_branch", expand=True)
 
-        steps = QUALITY_STEPS.get(self.quality, self.num_steps)
+    def job_options(self) -> DubOptions:
+        from .xdub_protocol.records import Codec, MissingFace, Preset, Quality, Speaker
+
+        steps = STEP_PRESETS.get(self.steps_preset, self.num_steps)
         return DubOptions(
             codec=Codec(self.codec),
             num_steps=steps,
@@ -187,6 +244,11 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
             missing_face=MissingFace(self.missing_face),
             output_dir=takes_folder(bpy.data.filepath),
             preset=Preset(self.preset),
+            quality=Quality(self.quality),
+            fp8=FP8_CHOICES[self.fp8],
+            step_cache_threshold=STEP_CACHE_CHOICES[self.step_cache_threshold],
+            guidance_reuse_period=self.guidance_reuse_period,
+            guidance_reuse_branch=self.guidance_reuse_branch,
         )
 
     def execute(self, context: Any) -> set[OperatorReturnItems]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from xdub_resolve.host import HostError, ResolveTimeline
+from xdub_resolve.modal import ask_window
 from xdub_resolve.progress import WindowView
 
 
@@ -41,50 +42,22 @@ def ask(
 ) -> int | str | None:
     """A small window: pick an audio track (``tracks[first]`` preselected), or type a file
     path; ``None`` if cancelled."""
-    window = dispatcher.AddWindow(
-        {
-            "ID": "xdub_audio",
-            "WindowTitle": "XDub - new dialogue",
-            "Geometry": [100, 100, 420, 150],
-        },
-        ui.VGroup(
-            [
-                ui.Label({"Text": "Audio track with the new dialogue:"}),
-                ui.ComboBox({"ID": "track"}),
-                ui.LineEdit({"ID": "path", "PlaceholderText": "or the absolute path of a file"}),
-                ui.HGroup(
-                    [
-                        ui.Button({"ID": "ok", "Text": "Dub"}),
-                        ui.Button({"ID": "no", "Text": "Cancel"}),
-                    ]
-                ),
-            ]
-        ),
-    )
-    items = window.GetItems()
-    for index, name in tracks:
-        items["track"].AddItem(f"A{index}: {name}")
-    items["track"].CurrentIndex = first
-    answer: list[int | str | None] = [None]
 
-    def on_ok(event: Any) -> None:
-        path = str(items["path"].Text or "").strip()
-        chosen = int(items["track"].CurrentIndex)
-        if path:
-            answer[0] = path
-        elif 0 <= chosen < len(tracks):
-            answer[0] = tracks[chosen][0]
-        dispatcher.ExitLoop()
+    def fill(items: dict[str, Any]) -> None:
+        for index, name in tracks:
+            items["track"].AddItem(f"A{index}: {name}")
+        items["track"].CurrentIndex = first
 
-    def on_cancel(event: Any) -> None:
-        dispatcher.ExitLoop()
-
-    window.On.ok.Clicked = on_ok
-    window.On.no.Clicked = on_cancel
-    window.On.xdub_audio.Close = on_cancel
-    window.Show()
-    try:
-        dispatcher.RunLoop()
-    finally:
-        window.Hide()
-    return answer[0]
+    rows = [
+        ui.Label({"Text": "Audio track with the new dialogue:"}),
+        ui.ComboBox({"ID": "track"}),
+        ui.LineEdit({"ID": "path", "PlaceholderText": "or the absolute path of a file"}),
+    ]
+    items = ask_window(ui, dispatcher, "xdub_audio", "XDub - new dialogue", rows, fill)
+    if items is None:
+        return None
+    path = str(items["path"].Text or "").strip()
+    chosen = int(items["track"].CurrentIndex)
+    if path:
+        return path
+    return tracks[chosen][0] if 0 <= chosen < len(tracks) else None

@@ -17,6 +17,7 @@ from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
 from xdub_resolve.job import DialogueSource, JobSpec, build_job
 from xdub_resolve.link import open_client
+from xdub_resolve.preset import choose_preset, preset_note
 from xdub_resolve.progress import ConsoleView, JobWatcher, WindowView
 from xdub_resolve.settings import job_options
 from xdub_resolve.takes import place_take
@@ -28,10 +29,6 @@ from xdub_resolve.xdub_protocol.records import DubOptions
 from xdub_resolve.xdub_protocol.takes import read_take
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
-PRESET_NOTES = {
-    "final": 'the take as the options say; "preset": "draft" in the settings for a quick one',
-    "draft": "a quick take for auditioning; set the settings' preset to final for the take",
-}
 TAKES_FOLDER = "xdub takes"
 """Takes go into this folder beside the clip's media (or the settings' ``output_dir``), so they
 stay with the project: the daemon's retention prunes only its own job folders."""
@@ -131,6 +128,7 @@ def run(
         spec = gather_job(host, item, choose_dialogue(host, item, view, write))
         otio = job_to_json(build_job(spec))
         chosen = job_options()
+        chosen["preset"] = choose_preset(view, chosen.get("preset"))
         beside_media = os.path.join(os.path.dirname(spec.video_path), TAKES_FOLDER)
         chosen.setdefault("output_dir", beside_media)
         options = DubOptions.from_json(chosen, where="the settings' options")
@@ -138,7 +136,8 @@ def run(
             precheck_dub(Path(spec.video_path), Path(source.path), Path(chosen["output_dir"]))
         with open_client(connection_file) as client:
             job_id = client.submit(otio, options).job_id
-            write(f"XDub: {options.preset.value} preset ({PRESET_NOTES[options.preset.value]})")
+            preset = options.preset.value
+            write(f"XDub: {preset} preset ({preset_note(view, preset)})")
             watcher = JobWatcher(client, job_id)
             view.wait(watcher, str(item.GetName()))
         if watcher.state != "done" or not watcher.result_otio:

@@ -292,7 +292,7 @@ def dub_and_reopen(config: dict[str, Any]) -> dict[str, Any]:
     bpy.ops.wm.save_as_mainfile(filepath=blend)  # saved: takes go to //xdub_takes/
     error = dub(
         config,
-        quality="CUSTOM",
+        steps_preset="CUSTOM",
         num_steps=config["num_steps"],
         codec="h264",
         add_sound=True,
@@ -328,7 +328,7 @@ def cancel(config: dict[str, Any]) -> dict[str, Any]:
     """A long job with the dialogue picked as a file (on every version), cancelled once it runs."""
     prefs().connection_file = config["connection_file"]
     scene, _ = fresh_scene(config)
-    error = dub(config, quality="CUSTOM", num_steps=1000, dialogue="FILE", filepath=config["audio"])
+    error = dub(config, steps_preset="CUSTOM", num_steps=1000, dialogue="FILE", filepath=config["audio"])
     (record,) = scene.xdub_jobs
     job_id = record.job_id
     poll_until(job_id, ("running",), config["timeout_s"])
@@ -344,13 +344,30 @@ def cancel(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def draft(config: dict[str, Any]) -> dict[str, Any]:
-    """Dub Clip with the Draft preset chosen: what the job record and the daemon got."""
+    """Dub Clip with the Draft preset chosen, then with the fast-mode switches set: what the
+    job records got."""
     prefs().connection_file = config["connection_file"]
     scene, _ = fresh_scene(config)
-    error = dub(config, preset="draft", dialogue="FILE", filepath=config["audio"])
-    (record,) = scene.xdub_jobs
-    bpy.ops.sequencer.xdub_cancel_job(job_id=record.job_id)  # only the options matter here
-    return {"submit_error": error, "job_id": record.job_id, "settings": record.settings_json}
+    choices = (
+        {"preset": "draft"},
+        {
+            "quality": "fast",
+            "fp8": "off",
+            "step_cache_threshold": "off",
+            "guidance_reuse_period": 2,
+            "guidance_reuse_branch": "posi_r",
+        },
+    )
+    errors = [dub(config, dialogue="FILE", filepath=config["audio"], **c) for c in choices]
+    records = list(scene.xdub_jobs)
+    for record in records:
+        bpy.ops.sequencer.xdub_cancel_job(job_id=record.job_id)  # only the options matter here
+    return {
+        "submit_error": "".join(errors),
+        "job_id": records[0].job_id,
+        "settings": records[0].settings_json,
+        "fast_settings": records[1].settings_json,
+    }
 
 
 def main() -> None:

@@ -211,10 +211,21 @@ def test_cancel_stops_the_job_and_places_nothing(facts: dict[str, Any]) -> None:
     assert not any("take" in name for name in cancelled["strips"])
 
 
-def test_the_draft_preset_is_chosen_in_the_dialog(facts: dict[str, Any]) -> None:
+def test_the_draft_preset_and_fast_switches_are_chosen_in_the_dialog(facts: dict[str, Any]) -> None:
     drafted = scenario(facts, "draft")
     assert drafted["submit_error"] == ""
     assert json.loads(drafted["settings"])["preset"] == "draft"
+    fast = json.loads(drafted["fast_settings"])
+    assert (fast["preset"], fast["quality"], fast["fp8"]) == ("final", "fast", False)
+    assert fast["step_cache_threshold"] == 0.0
+    assert (fast["guidance_reuse_period"], fast["guidance_reuse_branch"]) == (2, "posi_r")
+    defaults = json.loads(drafted["settings"])  # the switches left alone: the record's defaults
+    assert (defaults["quality"], defaults["fp8"], defaults["step_cache_threshold"]) == (
+        "exact",
+        None,
+        None,
+    )
+    assert defaults["guidance_reuse_period"] == 1
     dubbed = scenario(facts, "dub")  # the default stays final
     assert json.loads(dubbed["take"]["props"]["xdub_settings"])["preset"] == "final"
 

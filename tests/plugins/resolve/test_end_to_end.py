@@ -13,6 +13,7 @@ import json
 import runpy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,23 @@ def _run_menu_script(
     return capsys.readouterr().out.splitlines()
 
 
+def _editor(preset: str = "final", *, cancel: bool = False) -> Callable[[FakeWindow, int], None]:
+    """The person at Studio: picks ``preset`` in the preset window and clicks Dub; then, with
+    ``cancel``, clicks Cancel in the progress window."""
+
+    def act(window: FakeWindow, turn: int) -> None:
+        if window.props["ID"] == "xdub_preset":
+            combo = window.GetItems()["preset"]
+            combo.CurrentIndex = next(
+                n for n, e in enumerate(combo.entries) if e.lower().startswith(preset)
+            )
+            window.click("ok")
+        elif cancel:
+            window.click("cancel")
+
+    return act
+
+
 def _project(media: Media, product: str, version: tuple[int, int, int]) -> Project:
     """The item spans its whole file (an item trimmed inside it has its own test)."""
     return make_project(media, product, version, left_offset=0, duration=WHOLE_FILE_FRAMES)
@@ -102,14 +120,52 @@ def test_studio_dubs_the_selected_clip_with_a_progress_window(
     project = _project(media, STUDIO, (21, 0, 4))
     project.timeline.select(project.item)
     project.timeline.SetCurrentTimecode("00:00:00:00")  # the selection decides, not the playhead
-    bmd = FakeBmd(project.resolve)
+    bmd = FakeBmd(project.resolve, _editor())
     printed = _run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
     assert any("as a take" in line for line in printed), printed
     assert any(line.startswith("XDub: final preset") for line in printed), printed
-    (window,) = bmd.dispatcher.windows
+    asked, window = bmd.dispatcher.windows
+    assert asked.props["ID"] == "xdub_preset" and not asked.visible
     assert window.props["WindowTitle"].startswith("XDub") and not window.visible
     assert window.GetItems()["status"].Text == "done"
     _assert_take_added_and_selected(project, connection)
+
+
+def test_studio_asks_for_the_preset_before_submitting(
+    installed: Path,
+    connection: Path,
+    daemon: DaemonProcess,
+    media: Media,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The preset window preselects the settings file's preset (final); Draft there makes a
+    draft job, and Cancel submits nothing."""
+    project = _project(media, STUDIO, (21, 0, 4))
+    project.timeline.select(project.item)
+    bmd = FakeBmd(project.resolve, _editor("draft"))
+    printed = _run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
+    assert any(line.startswith("XDub: draft preset") for line in printed), printed
+    asked = bmd.dispatcher.windows[0]
+    assert [entry.split(":")[0] for entry in asked.GetItems()["preset"].entries] == [
+        "Final",
+        "Draft",
+    ]
+    job_id = _assert_take_added_and_selected(project, connection)
+    with DaemonClient(connection, client_name="test") as client:
+        assert client.get(job_id).options.preset.value == "draft"
+        jobs_before = len(client.list_jobs())
+
+    def refuse(window: FakeWindow, turn: int) -> None:
+        window.click("no")
+
+    again = _project(media, STUDIO, (21, 0, 4))
+    again.timeline.select(again.item)
+    printed = _run_menu_script(
+        installed, "XDub – Dub clip.py", again, FakeBmd(again.resolve, refuse), capsys
+    )
+    assert printed[-1] == "XDub: cancelled: nothing was submitted"
+    with DaemonClient(connection, client_name="test") as client:
+        assert len(client.list_jobs()) == jobs_before
 
 
 def test_studio_dubs_an_item_trimmed_inside_its_media(
@@ -131,7 +187,7 @@ def test_studio_dubs_an_item_trimmed_inside_its_media(
     assert left_offset > 0 and left_offset + num_frames < WHOLE_FILE_FRAMES
     project.timeline.select(item)
     printed = _run_menu_script(
-        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve), capsys
+        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve, _editor()), capsys
     )
     assert any("as a take" in line for line in printed), printed
     assert (item.GetTakesCount(), item.GetSelectedTakeIndex()) == (2, 2)
@@ -150,12 +206,12 @@ def test_studio_cancel_button_cancels_the_job(
     project = _project(media, STUDIO, (21, 0, 4))
     project.timeline.select(project.item)
 
-    def editor(window: FakeWindow, turn: int) -> None:
-        if turn == 0:
-            window.click("cancel")
-
     printed = _run_menu_script(
-        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve, editor), capsys
+        installed,
+        "XDub – Dub clip.py",
+        project,
+        FakeBmd(project.resolve, _editor(cancel=True)),
+        capsys,
     )
     assert any("cancelled" in line for line in printed), printed
     assert project.item.GetTakesCount() == 0
