@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -27,13 +28,24 @@ from xdub.protocol.messages import (
     GetJobReply,
     Hello,
     HelloReply,
+    JobEvents,
+    JobEventsReply,
     JobStateEvent,
+    ProgressEvent,
     Settings,
     SettingsReply,
     WorkerHealthEvent,
 )
-from xdub.protocol.records import DubOptions, JobInfo, JobState, WorkerState
-from xdub.protocol.schema import Content, Event, negotiate_version
+from xdub.protocol.records import (
+    DubOptions,
+    ErrorInfo,
+    JobInfo,
+    JobState,
+    Progress,
+    Stage,
+    WorkerState,
+)
+from xdub.protocol.schema import PROTOCOL_VERSION, Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import bind_server_sockets, publish
 
@@ -92,9 +104,11 @@ class EchoDaemon:
 
     It binds first, then writes the connection file, like the real daemon. It answers
     ``hello`` (and publishes ``worker_health``), ``get`` (a job of ``jobs``, job id -> state, or
-    ``unknown_job``), ``cancel``
+    ``unknown_job``), ``job_events`` (the job's numbered events in ``events``), ``cancel``
     (publishing ``job_state``) and ``settings`` (echoing the values); requests whose type is in
-    ``ignore`` get no answer.
+    ``ignore`` get no answer; ``protocol_version`` is the newest it speaks. ``set_state`` and
+    ``add_progress`` record a job's next event, published or not (a dropped event), as the
+    daemon stores every event before publishing.
     """
 
     def __init__(
@@ -105,11 +119,17 @@ class EchoDaemon:
         transport: str = "tcp",
         ipc_dir: Path | None = None,
         ignore: tuple[str, ...] = (),
+        protocol_version: str = PROTOCOL_VERSION,
     ) -> None:
         self.name = name
         self.ignore = ignore
+        self.protocol_version = protocol_version
         self.requests_seen: list[str] = []
         self.jobs: dict[str, JobState] = {"known": JobState.QUEUED}
+        self.events: dict[str, list[JobStateEvent | ProgressEvent]] = {
+            "known": [JobStateEvent("known", JobState.QUEUED, seq=1)]
+        }
+        self._outbox: queue.Queue[Event] = queue.Queue()
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._router, self._pub, addresses = bind_server_sockets(
             self._context, transport, ipc_dir=ipc_dir
@@ -140,8 +160,37 @@ class EchoDaemon:
         self._context.term()
         remove_connection_file(self.connection_file)
 
+    def set_state(self, job_id: str, state: JobState, *, publish: bool = False) -> None:
+        """The job's next event: ``state`` (a done job's take is ``{}``, a failure generic)."""
+        self.jobs[job_id] = state
+        error = ErrorInfo("worker_crashed", "it broke") if state is JobState.FAILED else None
+        result = "{}" if state is JobState.DONE else None
+        seq = self._next_seq(job_id)
+        self._record(
+            JobStateEvent(job_id, state, error=error, result_otio=result, seq=seq), publish
+        )
+
+    def add_progress(self, job_id: str, fraction: float, *, publish: bool = False) -> None:
+        """The job's next event: denoising progress at ``fraction``."""
+        progress = Progress(Stage.DENOISE, 1, 1, 1, 1, fraction)
+        self._record(ProgressEvent(job_id, progress, seq=self._next_seq(job_id)), publish)
+
+    def republish(self, job_id: str) -> None:
+        """Publish the job's last event again (a duplicate)."""
+        self._outbox.put(self.events[job_id][-1])
+
+    def _next_seq(self, job_id: str) -> int:
+        return len(self.events.get(job_id, [])) + 1
+
+    def _record(self, event: JobStateEvent | ProgressEvent, publish: bool) -> None:
+        self.events.setdefault(event.job_id, []).append(event)
+        if publish:
+            self._outbox.put(event)  # the serving thread owns the PUB socket
+
     def _serve(self) -> None:
         while not self._stop.is_set():
+            while not self._outbox.empty():
+                self._publish(self._outbox.get())
             if not self._router.poll(20):
                 continue
             try:
@@ -164,18 +213,25 @@ class EchoDaemon:
     def _answer(self, request: Message) -> None:
         content = request.content
         if isinstance(content, Hello):
-            version = negotiate_version(content.protocol_version)
+            version = negotiate_version(content.protocol_version, self.protocol_version)
             self._send(request, HelloReply(version, self.name, os.getpid(), "cpu", False))
             self._publish(WorkerHealthEvent(state=WorkerState.IDLE, pid=None, device="cpu"))
         elif isinstance(content, GetJob) and content.job_id in self.jobs:
             self._send(request, GetJobReply(job=_job(content.job_id, self.jobs[content.job_id])))
-        elif isinstance(content, GetJob):
+        elif isinstance(content, JobEvents) and content.job_id in self.jobs:
+            events = [
+                e for e in self.events.get(content.job_id, []) if (e.seq or 0) > content.after_seq
+            ]
+            states = tuple(e for e in events if isinstance(e, JobStateEvent))
+            progress = tuple(e for e in events if isinstance(e, ProgressEvent))
+            last_seq = len(self.events.get(content.job_id, []))
+            self._send(request, JobEventsReply(content.job_id, last_seq, states, progress))
+        elif isinstance(content, (GetJob, JobEvents)):
             error = JobError(f"no job {content.job_id!r}", code="unknown_job", hint="list jobs")
             self._send(request, ErrorReply.from_exception(error))
         elif isinstance(content, CancelJob):
-            self._publish(
-                JobStateEvent(content.job_id, JobState.CANCELLED, previous_state=JobState.RUNNING)
-            )
+            self.set_state(content.job_id, JobState.CANCELLED)
+            self._publish(self.events[content.job_id][-1])
             self._send(request, CancelJobReply(content.job_id, JobState.CANCELLED))
         elif isinstance(content, Settings):
             self._send(request, SettingsReply(settings={**content.values, "daemon": self.name}))

@@ -18,6 +18,7 @@ from xdub.protocol.bridge_transport import BridgeTransport
 from xdub.protocol.client import DaemonClient, JobUpdate, JobWatch
 from xdub.protocol.connection import ConnectionInfo, find_daemon, is_local, write_connection_file
 from xdub.protocol.records import JobState
+from xdub.protocol.schema import PROTOCOL_VERSION
 
 StartDaemon = Callable[..., Any]
 """``echo_daemon`` (tests/protocol/conftest.py): starts an ``EchoDaemon``."""
@@ -32,9 +33,14 @@ def _poll_until(watch: JobWatch, wanted: Callable[[JobUpdate], bool]) -> JobUpda
     raise AssertionError("no such update within 10 s")
 
 
-def test_watch_replays_a_change_made_while_the_daemon_was_away(echo_daemon: StartDaemon) -> None:
-    first = echo_daemon("A")
-    first.jobs["j1"] = JobState.RUNNING
+@pytest.mark.parametrize("protocol", ["1.1", PROTOCOL_VERSION])
+def test_watch_replays_a_change_made_while_the_daemon_was_away(
+    echo_daemon: StartDaemon, protocol: str
+) -> None:
+    """From a 1.2+ daemon the missed event itself (``job_events``), from an older one the
+    job's stored state (``get``)."""
+    first = echo_daemon("A", protocol_version=protocol)
+    first.set_state("j1", JobState.RUNNING)
     with DaemonClient(first.connection_file, timeout_s=1.0) as client:
         watch = client.watch(["j1"], refresh_s=0.2)
         running = _poll_until(watch, lambda update: update.state is not None)
@@ -43,12 +49,16 @@ def test_watch_replays_a_change_made_while_the_daemon_was_away(echo_daemon: Star
         assert watch.poll(0.1) == [] and watch.poll(0.1) == []
         assert not watch.connected and watch.last_error is not None
         assert watch.last_error.code == "daemon_not_running"
-        second = echo_daemon("B")  # the job finished while nobody listened
-        second.jobs["j1"] = JobState.DONE
+        second = echo_daemon("B", protocol_version=protocol)  # it finished while nobody listened
+        second.events["j1"] = list(first.events["j1"])  # the daemon's store outlives it
+        second.set_state("j1", JobState.DONE)
         done = _poll_until(watch, lambda update: update.state is not None)
         assert (done.state, done.replayed) == (JobState.DONE, True)
         assert watch.connected and watch.job_ids == frozenset()
         assert client.daemon is not None and client.daemon.xdub_version == "B"
+        asked = {*first.requests_seen, *second.requests_seen}
+        assert ("job_events" in asked) == (protocol == PROTOCOL_VERSION)
+        assert done.seq == (None if protocol == "1.1" else 2)
 
 
 def test_watch_reports_each_change_once(echo_daemon: StartDaemon) -> None:
@@ -60,6 +70,67 @@ def test_watch_reports_each_change_once(echo_daemon: StartDaemon) -> None:
         client.cancel("known")  # publishes job_state cancelled
         cancelled = _poll_until(watch, lambda update: update.is_terminal)
         assert cancelled.state is JobState.CANCELLED and cancelled.job is None
+
+
+def test_every_event_is_reported_once_in_order_across_drops(echo_daemon: StartDaemon) -> None:
+    """Real sockets: the watch subscribes after the job's first events (and ZeroMQ drops what
+    is published before the subscription takes), two live events are dropped (stored, never
+    published), one is published twice and the terminal one never: each ``seq`` still
+    arrives once, in order, the missed ones from ``job_events``."""
+    daemon = echo_daemon()
+    daemon.set_state("job", JobState.QUEUED)
+    daemon.set_state("job", JobState.RUNNING)  # 1-2: before anyone subscribed
+    with DaemonClient(daemon.connection_file, timeout_s=2.0) as client:
+        watch = client.watch(["job"], refresh_s=60.0)  # no periodic catch-up in this test
+        live: list[int] = []
+        watch.on_event = lambda event: live.append(getattr(event.content, "seq", 0))
+        updates: list[JobUpdate] = []
+        deadline = time.monotonic() + 10.0
+        while not live and time.monotonic() < deadline:  # until the subscription has taken
+            daemon.add_progress("job", 0.1, publish=True)
+            updates += _polled_for(watch, 0.3)
+        assert live, "no live event within 10 s"
+        dropped = len(daemon.events["job"]) + 1
+        daemon.add_progress("job", 0.4)  # these two are never published
+        daemon.add_progress("job", 0.6)
+        daemon.add_progress("job", 0.8, publish=True)  # its seq shows the gap
+        daemon.republish("job")  # a duplicate
+        daemon.add_progress("job", 0.9, publish=True)
+        last = len(daemon.events["job"])
+        updates += _polled(watch, lambda update: update.seq == last)
+        assert [update.seq for update in updates] == list(range(1, last + 1))
+        by_seq = {update.seq: update for update in updates}
+        assert [by_seq[n].replayed for n in (1, 2)] == [False, False]  # the first catch-up
+        assert [by_seq[n].replayed for n in (dropped, dropped + 1, dropped + 2)] == [True] * 3
+        progress = by_seq[last].progress  # live, or already in the gap's replay
+        assert progress is not None and progress.fraction == 0.9
+        daemon.set_state("job", JobState.DONE)  # never published: the next catch-up has it
+        watch.add("job")  # catch up now rather than after refresh_s
+        done = _polled(watch, lambda update: update.is_terminal)
+        assert [(update.seq, update.replayed, update.state) for update in done] == [
+            (last + 1, True, JobState.DONE)
+        ]
+        assert watch.job_ids == frozenset()
+
+
+def _polled(watch: JobWatch, last: Callable[[JobUpdate], bool]) -> list[JobUpdate]:
+    """Every update up to and including the first that ``last`` accepts (10 s at most)."""
+    got: list[JobUpdate] = []
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        for update in watch.poll(0.1):
+            got.append(update)
+            if last(update):
+                return got
+    raise AssertionError(f"no such update within 10 s; got {got}")
+
+
+def _polled_for(watch: JobWatch, duration_s: float) -> list[JobUpdate]:
+    got: list[JobUpdate] = []
+    deadline = time.monotonic() + duration_s
+    while time.monotonic() < deadline:
+        got += watch.poll(0.05)
+    return got
 
 
 def test_an_unknown_job_is_reported_and_dropped(echo_daemon: StartDaemon) -> None:

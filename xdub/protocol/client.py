@@ -7,10 +7,11 @@ the daemon through the connection file and follow it when it restarts. The clien
 replies into the ``XdubError`` of their code.
 
 ``watch`` follows jobs without blocking (a host's UI thread or timer calls ``JobWatch.poll``):
-it takes in events, re-reads the jobs every ``refresh_s`` and after every reconnect, and
-reports what changed as ``JobUpdate`` records, so a state change published while the client
-was not listening (daemon restart, network gap) is replayed from the job's stored state. While
-the daemon is away it keeps trying for ``reconnect_s``. ``wait`` is ``watch`` for one job,
+it takes in events and reports them as ``JobUpdate`` records, each ``seq`` once and in order:
+the events a client missed (it subscribed late, the daemon restarted, a slow subscriber's
+queue dropped some) are replayed with ``job_events`` when a ``seq`` jumps, after every
+reconnect and every ``refresh_s`` (an older daemon's jobs are re-read instead). While the
+daemon is away it keeps trying for ``reconnect_s``. ``wait`` is ``watch`` for one job,
 blocking. ``fetch_take`` reads a done job's take (``takes.read_take``) and checks that its file
 can be reached from here (a daemon on another machine writes takes on its own disks).
 """
@@ -64,13 +65,15 @@ from xdub.protocol.records import (
     Progress,
     SettingsAction,
 )
-from xdub.protocol.schema import Content
+from xdub.protocol.schema import Content, parse_version
 from xdub.protocol.takes import Take, read_take
 
 log = logging.getLogger(__name__)
 
 RECONNECT_CODES = (ErrorCode.DAEMON_NOT_RUNNING.value, ErrorCode.TIMEOUT.value)
 """Errors that mean "the daemon is away (for now)": a client reconnects after them."""
+JOB_EVENTS_VERSION = (1, 2)
+"""The protocol version that numbers job events (``seq``) and replays them (``job_events``)."""
 
 
 class Received(Protocol):
@@ -288,8 +291,8 @@ class DaemonClient:
     ) -> JobInfo:
         """Follow ``job_id`` until it is done, failed or cancelled; returns its final info.
 
-        Events are passed to ``on_event``; missed ones are replayed from the job's stored
-        state. Raises ``timeout``, or ``daemon_not_running`` after ``reconnect_s`` without it.
+        Events are passed to ``on_event``; missed ones are replayed (``JobWatch``). Raises
+        ``timeout``, or ``daemon_not_running`` after ``reconnect_s`` without it.
         """
         deadline = time.monotonic() + timeout_s
         watch = self.watch([job_id], refresh_s=poll_s)
@@ -307,10 +310,11 @@ class DaemonClient:
 class JobUpdate:
     """What changed about a watched job.
 
-    ``state`` is ``None`` when only the progress moved. ``job`` is the stored job when the
-    update comes from reading it (a resync or the replay after a reconnect), and
-    ``replayed`` says the change happened while the client was not listening. ``error`` is
-    the job's failure, or the request's (e.g. the job is unknown) with ``state`` ``None``.
+    ``state`` is ``None`` when only the progress moved. ``seq`` is the event's number (``None``
+    from a daemon older than 1.2); ``job`` is the stored job when the update comes from reading
+    it (older daemons only), and ``replayed`` says the change happened while the client was not
+    listening. ``error`` is the job's failure, or the request's (e.g. the job is unknown) with
+    ``state`` ``None``.
     """
 
     job_id: str
@@ -320,6 +324,7 @@ class JobUpdate:
     result_otio: str | None = None
     job: JobInfo | None = None
     replayed: bool = False
+    seq: int | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -331,10 +336,17 @@ def _error_info(error: XdubError) -> ErrorInfo:
 
 
 class JobWatch:
-    """Follows jobs through events, periodic re-reads and daemon restarts; never blocks long.
+    """Follows jobs through events, catch-ups and daemon restarts; never blocks long.
 
     ``poll(timeout_s)`` returns the updates of up to ``timeout_s``; a job leaves the watch
     once its terminal update was returned. ``connected`` and ``last_error`` describe the link.
+
+    Against a 1.2+ daemon every ``job_state`` and ``progress`` event of a watched job is
+    reported once, in ``seq`` order: the first catch-up replays the job's kept events
+    (``job_events``); a live event whose ``seq`` jumps, every reconnect and every ``refresh_s``
+    ask ``job_events`` for the ones after the last reported (``replayed`` updates); a live event
+    already reported is dropped. A finished job's replay skips its progress events (the daemon
+    drops them). An older daemon has no event numbers: its jobs' stored state is re-read.
     """
 
     def __init__(
@@ -346,6 +358,7 @@ class JobWatch:
         self.connected = False
         self.last_error: XdubError | None = None
         self._seen: dict[str, tuple[Any, ...]] = {}
+        self._last_seq: dict[str, int] = {}
         self._watched: set[str] = set()
         self._next_refresh = 0.0
         self._down_since: float | None = None
@@ -364,6 +377,7 @@ class JobWatch:
     def discard(self, job_id: str) -> None:
         self._watched.discard(job_id)
         self._seen.pop(job_id, None)
+        self._last_seq.pop(job_id, None)
 
     def poll(self, timeout_s: float) -> list[JobUpdate]:
         """Updates within ``timeout_s``; while the daemon is away, ``[]`` (it retries)."""
@@ -373,13 +387,11 @@ class JobWatch:
         updates: list[JobUpdate] = []
         try:
             if not self.connected or time.monotonic() >= self._next_refresh:
-                updates += self._refresh(replayed=not self.connected and self._seen != {})
+                updates += self._catch_up(reconnected=not self.connected and self._seen != {})
             for event in self.client.events(timeout_s, self._watched):
                 if self.on_event is not None:
                     self.on_event(event)
-                update = self._from_event(event.content)
-                if update is not None:
-                    updates.append(update)
+                updates += self._take_live(event.content)
         except XdubError as error:
             if error.code not in RECONNECT_CODES:
                 raise
@@ -395,6 +407,55 @@ class JobWatch:
         if now - self._down_since > self.client.reconnect_s:
             raise error
         log.info("the daemon is not answering (%s); trying again", error.code)
+
+    def _catch_up(self, *, reconnected: bool) -> list[JobUpdate]:
+        """What the watch may have missed: each job's events after the last one reported, or
+        (a daemon without ``job_events``) its stored state."""
+        daemon = self.client.daemon or self.client.hello()
+        if parse_version(daemon.protocol_version) < JOB_EVENTS_VERSION:
+            return self._refresh(replayed=reconnected)
+        updates = []
+        for job_id in sorted(self._watched):
+            updates += self._replay(job_id)
+        self._connected_now()
+        return updates
+
+    def _replay(self, job_id: str) -> list[JobUpdate]:
+        """The kept events of ``job_id`` after the last one reported, in ``seq`` order; they
+        count as replayed once the watch has reported any of the job's events."""
+        replayed = job_id in self._last_seq
+        last = self._last_seq.get(job_id, 0)
+        try:
+            reply = self.client.job_events(job_id, last)
+        except XdubError as error:
+            if error.code in RECONNECT_CODES:
+                raise
+            return [JobUpdate(job_id, error=_error_info(error))]
+        events = sorted([*reply.job_states, *reply.progress], key=lambda event: event.seq or 0)
+        missed = [event for event in events if (event.seq or 0) > last]
+        self._last_seq[job_id] = max([last, reply.last_seq, *(e.seq or 0 for e in missed)])
+        return [self._from_event(event, replayed=replayed) for event in missed]
+
+    def _take_live(self, content: Content) -> list[JobUpdate]:
+        """A live event's update, after the events a jump in its ``seq`` skipped; none for
+        an event already reported."""
+        if not isinstance(content, (JobStateEvent, ProgressEvent)):
+            return []
+        seq, last = content.seq, self._last_seq.get(content.job_id)
+        if seq is None or last is None:
+            if seq is not None:
+                self._last_seq[content.job_id] = seq
+            return [self._from_event(content)]
+        if seq <= last:
+            return []
+        if seq == last + 1:
+            self._last_seq[content.job_id] = seq
+            return [self._from_event(content)]
+        return self._replay(content.job_id)  # the daemon stored the event before publishing it
+
+    def _connected_now(self) -> None:
+        self.connected, self.last_error, self._down_since = True, None, None
+        self._next_refresh = time.monotonic() + self.refresh_s
 
     def _refresh(self, *, replayed: bool) -> list[JobUpdate]:
         updates = []
@@ -417,21 +478,23 @@ class JobWatch:
                     replayed=replayed,
                 )
             )
-        self.connected, self.last_error, self._down_since = True, None, None
-        self._next_refresh = time.monotonic() + self.refresh_s
+        self._connected_now()
         return updates
 
-    def _from_event(self, content: Content) -> JobUpdate | None:
+    @staticmethod
+    def _from_event(content: JobStateEvent | ProgressEvent, *, replayed: bool = False) -> JobUpdate:
         if isinstance(content, ProgressEvent):
-            return JobUpdate(content.job_id, progress=content.progress)
-        if isinstance(content, JobStateEvent):
             return JobUpdate(
-                content.job_id,
-                state=content.state,
-                error=content.error,
-                result_otio=content.result_otio,
+                content.job_id, progress=content.progress, replayed=replayed, seq=content.seq
             )
-        return None
+        return JobUpdate(
+            content.job_id,
+            state=content.state,
+            error=content.error,
+            result_otio=content.result_otio,
+            replayed=replayed,
+            seq=content.seq,
+        )
 
     def _keep(self, update: JobUpdate) -> bool:
         """Drop repeats (a re-read that changed nothing); forget jobs that ended."""
