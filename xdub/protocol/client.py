@@ -431,7 +431,8 @@ class JobWatch:
             if error.code in RECONNECT_CODES:
                 raise
             return [JobUpdate(job_id, error=_error_info(error))]
-        events = sorted([*reply.job_states, *reply.progress], key=lambda event: event.seq or 0)
+        kept: list[JobStateEvent | ProgressEvent] = [*reply.job_states, *reply.progress]
+        events = sorted(kept, key=lambda event: event.seq or 0)
         missed = [event for event in events if (event.seq or 0) > last]
         self._last_seq[job_id] = max([last, reply.last_seq, *(e.seq or 0 for e in missed)])
         return [self._from_event(event, replayed=replayed) for event in missed]
