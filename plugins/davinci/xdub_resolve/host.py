@@ -181,9 +181,7 @@ class ResolveTimeline:
             )
         playhead = timecode_to_frames(timecode, self.rate)
         for index in range(int(self.timeline.GetTrackCount("video") or 0), 0, -1):
-            if has_method(
-                self.timeline, "GetIsTrackEnabled"
-            ) and not self.timeline.GetIsTrackEnabled("video", index):
+            if not self.is_track_enabled("video", index):
                 continue
             for item in as_list(self.timeline.GetItemListInTrack("video", index)):
                 if (
@@ -192,6 +190,12 @@ class ResolveTimeline:
                 ):
                     return item
         return self.timeline.GetCurrentVideoItem()
+
+    def is_track_enabled(self, kind: str, index: int) -> bool:
+        """Whether the track is on (``True`` where the version cannot say)."""
+        if not has_method(self.timeline, "GetIsTrackEnabled"):
+            return True
+        return self.timeline.GetIsTrackEnabled(kind, index) is not False
 
     def audio_tracks(self) -> list[tuple[int, str]]:
         return [
@@ -302,12 +306,9 @@ class ResolveTimeline:
 
     def import_take(self, path: str) -> Any:
         """Import ``path`` into the "XDub" bin (made if needed); the current folder is kept."""
-        root = self.media_pool.GetRootFolder()
-        folder = next(
-            (sub for sub in as_list(root.GetSubFolderList()) if sub.GetName() == BIN_NAME), None
-        )
+        folder = self.xdub_bin()
         if folder is None:
-            folder = self.media_pool.AddSubFolder(root, BIN_NAME)
+            folder = self.media_pool.AddSubFolder(self.media_pool.GetRootFolder(), BIN_NAME)
         if folder is None:
             raise HostError(f"could not create the {BIN_NAME!r} bin in the media pool")
         current = self.media_pool.GetCurrentFolder()
@@ -321,14 +322,23 @@ class ResolveTimeline:
             raise HostError(f"Resolve could not import the take {path}")
         return imported[0]
 
+    def xdub_bin(self) -> Any | None:
+        """The media pool's "XDub" bin (where takes are imported), if there is one."""
+        root = self.media_pool.GetRootFolder()
+        return next(
+            (sub for sub in as_list(root.GetSubFolderList()) if sub.GetName() == BIN_NAME), None
+        )
+
+    def takes_in_bin(self) -> list[Any]:
+        """The media pool items of the "XDub" bin: every take imported so far."""
+        folder = self.xdub_bin()
+        return as_list(folder.GetClipList()) if folder is not None else []
+
     def pool_item_in_bin(self, path: str) -> Any | None:
         """The "XDub" bin's media pool item of ``path``, if it was imported before."""
-        root = self.media_pool.GetRootFolder()
-        for sub in as_list(root.GetSubFolderList()):
-            if sub.GetName() == BIN_NAME:
-                for clip in as_list(sub.GetClipList()):
-                    if (clip.GetClipProperty() or {}).get("File Path") == path:
-                        return clip
+        for clip in self.takes_in_bin():
+            if (clip.GetClipProperty() or {}).get("File Path") == path:
+                return clip
         return None
 
     def add_take(self, item: Any, take: Any, *, select: bool = True) -> bool:
@@ -372,11 +382,15 @@ class ResolveTimeline:
             if other.GetUniqueId() != item_id
         )
 
-    def place_above(self, item: Any, take: Any, num_frames: int, take_rate: FrameRate) -> Any:
-        """Put ``take`` on a new video track at the item's record frame; verified by re-reading."""
-        if not self.timeline.AddTrack("video"):
-            raise HostError("Resolve refused to add a video track for the take")
-        track = int(self.timeline.GetTrackCount("video"))
+    def place_above(
+        self, item: Any, take: Any, num_frames: int, take_rate: FrameRate, track: int | None
+    ) -> Any:
+        """Put ``take`` at the item's record frame on video track ``track`` (``None``: a new
+        one); verified by re-reading."""
+        if track is None:
+            if not self.timeline.AddTrack("video"):
+                raise HostError("Resolve refused to add a video track for the take")
+            track = int(self.timeline.GetTrackCount("video"))
         start_frame, end_frame = append_range(num_frames)  # endFrame is exclusive
         record = round(item.GetStart())
         self.media_pool.AppendToTimeline(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_resolve import FREE, STUDIO, FakeTimeline, FakeTimelineItem
-from resolve_scenario import DURATION, RECORD_START, Media, make_project
+from resolve_scenario import DURATION, RECORD_START, Media, Project, make_project
 from xdub_resolve import collect
 from xdub_resolve.host import HostError, ResolveTimeline
 from xdub_resolve.takes import PLACED_AS_TAKE, PLACED_ON_TRACK, place_take
@@ -81,6 +81,66 @@ def test_without_a_take_selector_the_take_goes_on_a_new_track_at_the_same_frame(
     assert placed.GetMarkers()[0]["customData"] == "xdub:job42"
     assert placed.GetMediaPoolItem().GetThirdPartyMetadata("xdub_job_id") == "job42"
     assert host.has_take(item, take.path)  # "Collect" will not place it twice
+
+
+def _bare_item(project: Project, record_start: int) -> NoTakeSelector:
+    """A V1 item without a take selector at ``record_start``: its takes need a track."""
+    item = NoTakeSelector(
+        project.app,
+        project.timeline,
+        project.item.GetMediaPoolItem(),
+        record_start=record_start,
+        duration=DURATION,
+        left_offset=0,
+    )
+    assert project.timeline.place("video", 1, item)
+    return item
+
+
+def _take_at(media: Media, folder: Path, job_id: str) -> Take:
+    folder.mkdir()
+    return dataclasses.replace(_take(media, folder), job_id=job_id)
+
+
+def test_later_takes_reuse_the_takes_track_where_it_is_free(media: Media, tmp_path: Path) -> None:
+    """The first take adds V2; the takes of another item, and a second take of the first
+    one over the same frames, go to V2 while it is free there, else to a new track."""
+    project = make_project(media, STUDIO, (21, 0, 4))
+    first, second = (_bare_item(project, RECORD_START + at) for at in (100, 100 + 2 * DURATION))
+    host = ResolveTimeline(project.resolve)
+    timeline = project.timeline
+    place_take(host, first, _take_at(media, tmp_path / "a", "job-a"))
+    assert timeline.GetTrackCount("video") == 2
+    place_take(host, second, _take_at(media, tmp_path / "b", "job-b"))
+    assert timeline.GetTrackCount("video") == 2  # reused: V2 holds only takes
+    assert [i.GetStart() for i in timeline.GetItemListInTrack("video", 2)] == [
+        first.GetStart(),
+        second.GetStart(),
+    ]
+    place_take(host, first, _take_at(media, tmp_path / "c", "job-c"))  # V2 is busy there
+    assert timeline.GetTrackCount("video") == 3
+    (again,) = timeline.GetItemListInTrack("video", 3)
+    assert again.GetStart() == first.GetStart()
+
+
+def test_a_track_the_editor_named_xdub_takes_the_take(media: Media, tmp_path: Path) -> None:
+    """Not V2 (the editor's B-roll), not a disabled "xdub" track: the enabled one above."""
+    project = make_project(media, STUDIO, (21, 0, 4))
+    item = _bare_item(project, RECORD_START + 100)
+    timeline = project.timeline
+    timeline.add_track("video", "B-roll")
+    broll = NoTakeSelector(
+        project.app, timeline, item.GetMediaPoolItem(), record_start=0, duration=1, left_offset=0
+    )
+    assert timeline.place("video", 2, broll)  # V2 holds a clip that is not a take
+    timeline.add_track("video", "XDUB", enabled=False)
+    named = timeline.add_track("video", "xdub")
+    assert place_take(ResolveTimeline(project.resolve), item, _take(media, tmp_path)) == (
+        PLACED_ON_TRACK
+    )
+    assert timeline.GetTrackCount("video") == named == 4
+    (placed,) = timeline.GetItemListInTrack("video", named)
+    assert placed.GetStart() == item.GetStart()
 
 
 def test_a_silently_dropped_append_is_caught_by_re_reading(media: Media, tmp_path: Path) -> None:
