@@ -14,19 +14,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 
 from xdub.errors import XdubError
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
 from xdub.protocol.records import ErrorInfo, JobInfo, JobState, Preset, Progress, TakeQuality
 from xdub.protocol.schema import Content
+from xdub_gui.row_table import ModelIndex, RowTableModel
 from xdub_gui.takes import timeline_facts
 
 log = logging.getLogger(__name__)
@@ -34,8 +28,6 @@ log = logging.getLogger(__name__)
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 1
 """``data`` role of the progress column: the job's fraction 0-1 as a float."""
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 2
-
-ModelIndex = QModelIndex | QPersistentModelIndex
 
 
 class Column(IntEnum):
@@ -176,11 +168,13 @@ def _stage_text(row: JobRow) -> str:
     return text
 
 
-class JobTableModel(QAbstractTableModel):
+class JobTableModel(RowTableModel):
     """The job queue. Signals: ``take_ready(JobRow)`` and ``job_failed(JobRow)`` when an event
     says so, ``unknown_job(str)`` when an event names a job the table has not seen (ask ``get``).
     """
 
+    columns = Column
+    headers = HEADERS
     take_ready = Signal(object)
     job_failed = Signal(object)
     unknown_job = Signal(str)
@@ -190,17 +184,6 @@ class JobTableModel(QAbstractTableModel):
         self._rows: list[JobRow] = []
 
     # -- reading ------------------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[Column(section)]
-        return None
 
     def data(self, index: ModelIndex, role: int = 0) -> Any:
         if not index.isValid():

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 
 from xdub.protocol.messages import ModelDownloadEvent
 from xdub.protocol.records import DownloadState, ModelInfo, ModelState
 from xdub.protocol.schema import Content
-from xdub_gui.jobs_model import FRACTION_ROLE, ModelIndex, format_eta
+from xdub_gui.jobs_model import FRACTION_ROLE, format_eta
+from xdub_gui.row_table import ModelIndex, RowTableModel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 3
 
@@ -92,25 +93,16 @@ class ModelRow:
         return min(1.0, self.info.bytes_on_disk / size) if size else 0.0
 
 
-class ModelTableModel(QAbstractTableModel):
+class ModelTableModel(RowTableModel):
     """Components of the model folder. ``download_finished(str, str)``: name, final state."""
 
+    columns = ModelColumn
+    headers = MODEL_HEADERS
     download_finished = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[ModelRow] = []
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(ModelColumn)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return MODEL_HEADERS[ModelColumn(section)]
-        return None
 
     def data(self, index: ModelIndex, role: int = 0) -> Any:
         if not index.isValid():

@@ -17,7 +17,7 @@ from xdub.protocol.records import (
     Progress,
     Stage,
 )
-from xdub_gui.jobs_model import FRACTION_ROLE, Column, JobTableModel, format_eta
+from xdub_gui.jobs_model import FRACTION_ROLE, HEADERS, Column, JobTableModel, format_eta
 from xdub_gui.status import TrayState, daemon_status, status_icon
 
 
@@ -152,3 +152,19 @@ def test_only_a_done_draft_offers_make_final() -> None:
     model.apply_event(JobStateEvent("d", JobState.DONE, JobState.RUNNING, result_otio="{}"))
     done_draft = model.find("d")
     assert done_draft is not None and done_draft.can_make_final
+
+
+def test_both_tables_name_their_columns(qtbot: QtBot) -> None:
+    """The job and model tables share ``RowTableModel``: counts and headers per table."""
+    from PySide6.QtCore import QModelIndex, Qt
+
+    from xdub_gui.models_model import MODEL_HEADERS, ModelTableModel
+
+    horizontal, display = Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole
+    for table, headers in ((JobTableModel(), HEADERS), (ModelTableModel(), MODEL_HEADERS)):
+        count = table.columnCount()
+        assert [table.headerData(c, horizontal, display) for c in range(count)] == list(
+            headers.values()
+        )
+        assert table.headerData(0, Qt.Orientation.Vertical, display) is None
+        assert table.rowCount(QModelIndex()) == 0
