@@ -3,11 +3,13 @@
 Each duration and mode runs in a fresh subprocess so its peak RSS is its own:
 
     .venv/bin/python benchmarks/pipeline_cpu.py --durations 15 60 --width 1920 --height 1080 \
-        [--modes sequential overlapped]
+        [--modes sequential overlapped low_vram]
 
 ``sequential`` runs the window stages (decode + crops, denoise, decode + paste + encode) one
 after the other; ``overlapped`` (the default pipeline) runs them on threads, window k + 1's
-decode and window k - 1's paste while window k denoises.
+decode and window k - 1's paste while window k denoises; ``low_vram`` is the overlapped
+pipeline under the VRAM policy ``low_vram``, whose VAE decode waits for each window's
+denoising (on the CPU the weight moves cost nothing, so it shows what losing that overlap costs).
 
 The point is the shape of the numbers: the stages besides denoising cost what they cost for
 the real model too (decode, landmarks at tiny width, crops, paste, encode), and peak RSS must
@@ -25,10 +27,15 @@ import tempfile
 import time
 from pathlib import Path
 
+MODES = {
+    "sequential": (False, "resident"),
+    "overlapped": (True, "resident"),
+    "low_vram": (True, "low_vram"),
+}
+"""Mode -> (``DubPipeline(overlap=)``, VRAM policy)."""
 
-def run_one(
-    duration_s: float, width: int, height: int, steps: int, overlap: bool
-) -> dict[str, object]:
+
+def run_one(duration_s: float, width: int, height: int, steps: int, mode: str) -> dict[str, object]:
     """Make media and a tiny model in a temp dir, dub once, return timings and peak RSS."""
     from xdub.media.synthetic import (
         AudioSpec,
@@ -40,6 +47,9 @@ def run_one(
     from xdub.model.tiny import make_tiny_folder
     from xdub.options import Codec, DubOptions
     from xdub.pipeline import DubPipeline
+    from xdub.protocol.records import VramPolicy
+
+    overlap, policy = MODES[mode]
 
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
@@ -50,7 +60,13 @@ def run_one(
         write_synthetic_audio(dialogue, SpeechTrack.generate(duration_s, seed=2), AudioSpec())
         media_s = time.perf_counter() - started
         make_tiny_folder(root / "model")
-        pipeline = DubPipeline(root / "model", device="cpu", precision="fp32", overlap=overlap)
+        pipeline = DubPipeline(
+            root / "model",
+            device="cpu",
+            precision="fp32",
+            overlap=overlap,
+            vram_policy=VramPolicy(policy),
+        )
         rss_before_take_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         stages: dict[str, float] = {}
         last = {"stage": "", "at": time.perf_counter()}
@@ -73,7 +89,7 @@ def run_one(
         )
         stages[str(last["stage"])] = round(time.perf_counter() - float(last["at"]), 2)
         return {
-            "mode": "overlapped" if overlap else "sequential",
+            "mode": mode,
             "duration_s": duration_s,
             "size": f"{width}x{height}",
             "frames": result.num_frames,
@@ -93,14 +109,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument(
-        "--modes", nargs="+", choices=["sequential", "overlapped"], default=["overlapped"]
-    )
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=["overlapped"])
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        overlap = args.modes == ["overlapped"]
-        print(json.dumps(run_one(args.one, args.width, args.height, args.steps, overlap)))
+        (mode,) = args.modes
+        print(json.dumps(run_one(args.one, args.width, args.height, args.steps, mode)))
         return
     for duration_s in args.durations:
         for mode in args.modes:
