@@ -328,7 +328,9 @@ def cancel(config: dict[str, Any]) -> dict[str, Any]:
     """A long job with the dialogue picked as a file (on every version), cancelled once it runs."""
     prefs().connection_file = config["connection_file"]
     scene, _ = fresh_scene(config)
-    error = dub(config, steps_preset="CUSTOM", num_steps=1000, dialogue="FILE", filepath=config["audio"])
+    error = dub(
+        config, steps_preset="CUSTOM", num_steps=1000, dialogue="FILE", filepath=config["audio"]
+    )
     (record,) = scene.xdub_jobs
     job_id = record.job_id
     poll_until(job_id, ("running",), config["timeout_s"])
