@@ -321,7 +321,7 @@ class Daemon:
         self._validating[token] = request
         output_dir = submit.options.output_dir
         take_folder = Path(output_dir) if output_dir else self.store.jobs_dir
-        self.validator.validate(token, submit.otio, submit.options.to_json(), take_folder)
+        self.validator.validate(token, submit.otio, submit.options, take_folder)
         return None
 
     def _finish_submits(self, router: zmq.Socket[bytes]) -> None:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 
 from xdub.protocol.errors import ErrorCode
-from xdub.protocol.records import ErrorInfo
+from xdub.protocol.records import DubOptions, ErrorInfo
+from xdub_daemon.wire import WorkerPipe
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,27 @@ class ValidatedJob:
     warnings: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ValidationRequest:
+    """One job to validate: its OTIO, its options and the folder its take will go to."""
+
+    otio: str
+    options: DubOptions
+    take_folder: Path
+
+
 ValidationResult = ValidatedJob | ErrorInfo
+ValidatorPipe = WorkerPipe[ValidationRequest, ValidationResult]
+"""The server's end: sends requests, receives results."""
 
 
-def validate_in_child(otio: str, options: dict[str, Any], take_folder: str) -> ValidationResult:
+def validate_in_child(request: ValidationRequest) -> ValidationResult:
     """Validate one job (runs in the child): the job, or the error that refuses it."""
     from xdub.errors import XdubError
-    from xdub.protocol.records import DubOptions
     from xdub_daemon.submit import validate_job
 
     try:
-        job = validate_job(otio, DubOptions.from_json(options), Path(take_folder))
+        job = validate_job(request.otio, request.options, request.take_folder)
     except XdubError as error:
         return ErrorInfo(error.code, error.message, error.hint)
     except Exception as error:  # a bug, not the user's fault: say so
@@ -64,16 +74,17 @@ def validate_in_child(otio: str, options: dict[str, Any], take_folder: str) -> V
 
 
 def validator_main(conn: Connection) -> None:
-    """The child: answer ``(otio, options, take_folder)`` with a ``ValidationResult`` until the
-    pipe closes."""
+    """The child: answer each ``ValidationRequest`` with a ``ValidationResult`` until the pipe
+    closes."""
     import xdub_daemon.submit  # noqa: F401  (OTIO and PyAV load now, not in the first submit)
 
+    pipe: WorkerPipe[ValidationResult, ValidationRequest] = WorkerPipe(conn, (ValidationRequest,))
     while True:
         try:
-            request = conn.recv()
+            request = pipe.receive()
         except (EOFError, OSError):
             return
-        conn.send(validate_in_child(*request))
+        pipe.send(validate_in_child(request))
 
 
 class SubmitValidator:
@@ -84,8 +95,8 @@ class SubmitValidator:
         self.timeout_s = timeout_s
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
-        self._queue: deque[tuple[int, tuple[str, dict[str, Any], str]]] = deque()
+        self._pipe: ValidatorPipe | None = None
+        self._queue: deque[tuple[int, ValidationRequest]] = deque()
         self._current: int | None = None
         self._deadline = 0.0
 
@@ -96,30 +107,31 @@ class SubmitValidator:
         )
         process.start()
         child.close()
-        self._process, self._conn = process, parent
+        self._process = process
+        self._pipe = WorkerPipe(parent, (ValidatedJob, ErrorInfo))
         log.info("started the job validator (pid %s)", process.pid)
 
     def stop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        if self._pipe is not None:
+            self._pipe.close()
         if self._process is not None:
             self._process.join(STOP_TIMEOUT_S)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
-        self._process = self._conn = None
+        self._process = self._pipe = None
 
     def fileno(self) -> int | None:
-        return self._conn.fileno() if self._conn is not None else None
+        return self._pipe.fileno() if self._pipe is not None else None
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def validate(self, token: int, otio: str, options: dict[str, Any], take_folder: Path) -> None:
+    def validate(self, token: int, otio: str, options: DubOptions, take_folder: Path) -> None:
         """Queue a job whose take goes to ``take_folder``; its result comes out of
         ``receive`` with ``token``."""
-        self._queue.append((token, (otio, options, str(take_folder))))
+        self._queue.append((token, ValidationRequest(otio, options, take_folder)))
         self._send_next()
 
     def receive(self) -> list[tuple[int, ValidationResult]]:
@@ -137,11 +149,10 @@ class SubmitValidator:
         return results
 
     def _poll(self) -> ValidationResult | None:
-        assert self._conn is not None
+        assert self._pipe is not None
         try:
-            if self._conn.poll():
-                result: ValidationResult = self._conn.recv()
-                return result
+            if self._pipe.poll():
+                return self._pipe.receive()
         except (EOFError, OSError):
             code = self._process.exitcode if self._process is not None else None
             return self._replaced(f"validating the job crashed the validator (exit code {code})")
@@ -162,12 +173,12 @@ class SubmitValidator:
     def _send_next(self) -> None:
         if self._current is not None or not self._queue:
             return
-        if self._conn is None:
+        if self._pipe is None:
             self.start()
-        assert self._conn is not None
+        assert self._pipe is not None
         token, request = self._queue.popleft()
         self._current, self._deadline = token, time.monotonic() + self.timeout_s
         try:
-            self._conn.send(request)
+            self._pipe.send(request)
         except OSError:  # the idle child died; the next poll replaces it and refuses the job
             log.warning("the job validator is gone")

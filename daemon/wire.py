@@ -135,7 +135,8 @@ Received = TypeVar("Received")
 
 
 class WorkerPipe(Generic[Sent, Received]):
-    """One end of the worker pipe: typed ``send`` (safe from any thread) and ``receive``.
+    """One end of a typed pipe to a child (the worker's, the validator's): typed ``send`` (safe from
+    any thread) and ``receive``.
 
     ``WorkerPipe.server_end(conn)`` sends ``ToWorker`` and receives ``FromWorker``;
     ``WorkerPipe.worker_end(conn)`` the other way round. ``receive`` raises ``EOFError`` when
@@ -163,7 +164,7 @@ class WorkerPipe(Generic[Sent, Received]):
         """The next message (waits for one)."""
         message = self._conn.recv()
         if not isinstance(message, self._received):
-            raise TypeError(f"not a worker pipe message: {message!r}")
+            raise TypeError(f"not a message of this pipe: {message!r}")
         return cast(Received, message)
 
     def poll(self) -> bool:

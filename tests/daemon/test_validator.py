@@ -23,7 +23,7 @@ def _results(validator: SubmitValidator, count: int, timeout_s: float = 60.0) ->
 def test_jobs_past_the_time_limit_or_crashing_the_child_are_refused(
     short_clip, tmp_path: Path
 ) -> None:
-    options, folder = DubOptions().to_json(), tmp_path
+    options, folder = DubOptions(), tmp_path
     validator = SubmitValidator(timeout_s=0.05)  # less than the child needs to import OTIO
     validator.start()
     try:

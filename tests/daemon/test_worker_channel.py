@@ -47,7 +47,7 @@ def test_messages_cross_a_real_pipe_typed_and_anything_else_is_refused() -> None
         worker.send(report)
     assert [server.receive() for _ in reports] == reports
     worker_conn.send(("failed", "job-a", {"code": "internal"}, False))  # the old tuple wire
-    with pytest.raises(TypeError, match="not a worker pipe message"):
+    with pytest.raises(TypeError, match="not a message of this pipe"):
         server.receive()
     server_conn.send(ProgressReport("job-a", progress))  # a report is not an order
     with pytest.raises(TypeError):
