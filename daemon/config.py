@@ -29,6 +29,10 @@ class Retention:
 
     max_age_days: float = 30.0
     max_jobs: int = 500
+    upload_max_age_days: float = 7.0
+    """An upload no queued or running job uses is removed this long after its last use."""
+    partial_upload_max_age_h: float = 24.0
+    """An unfinished upload untouched this long is removed (its client gave up)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class DaemonConfig:
     pinned: frozenset[str] = frozenset()
     retention: Retention = field(default_factory=Retention)
     health_interval_s: float = 10.0
+    max_upload_bytes: int = 64 * 2**30
+    """The largest file a remote client may upload (``upload_too_large`` above it)."""
 
     @property
     def store_path(self) -> Path:
@@ -75,6 +81,11 @@ class DaemonConfig:
     def jobs_dir(self) -> Path:
         """Per-job folders: the dialogue WAV, checkpoints and (without output_dir) the take."""
         return self.data_dir / "jobs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Media remote clients uploaded, named by content hash (``xdub_daemon.uploads``)."""
+        return self.data_dir / "uploads"
 
     @property
     def lock_path(self) -> Path:

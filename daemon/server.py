@@ -78,6 +78,8 @@ from xdub_daemon.remote_identity import load_or_create_identity
 from xdub_daemon.store import JobStore
 from xdub_daemon.submit import add_job, existing_job
 from xdub_daemon.supervisor import Supervisor, WorkerExit
+from xdub_daemon.transfers import TransferDesk
+from xdub_daemon.uploads import UploadStore
 from xdub_daemon.validator import SubmitValidator, ValidationResult
 from xdub_daemon.wire import (
     CancelledReport,
@@ -168,6 +170,10 @@ class Daemon:
             Shutdown.MSG_TYPE: self.on_shutdown,
             JobEvents.MSG_TYPE: self.on_job_events,
         }
+        uploads = UploadStore(config.uploads_dir, max_upload_bytes=config.max_upload_bytes)
+        self.transfers = TransferDesk(self.store, uploads)
+        self.transfers.prune(config.retention)
+        self.handlers.update(self.transfers.handlers())
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -313,6 +319,8 @@ class Daemon:
         )
 
     def on_submit(self, request: Message) -> Content | None:
+        content_of(request, Submit)
+        request = self.transfers.resolve_submit(request)  # uploads -> the daemon's files
         submit = content_of(request, Submit)
         job = existing_job(self.store, submit)
         if job is not None:
@@ -484,6 +492,7 @@ class Daemon:
                 quality=report.quality,
             )
             self.store.prune(self.config.retention)
+            self.transfers.prune(self.config.retention)
         elif isinstance(report, FailedReport):
             self._change(job_id, JobState.FAILED, error=report.error)
         elif isinstance(report, CancelledReport):

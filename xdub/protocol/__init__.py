@@ -28,6 +28,8 @@ HOST_MODULES = (
     "schema",
     "records",
     "messages",
+    "transfer_messages",
+    "transfer",
     "signing",
     "connection",
     "errors",

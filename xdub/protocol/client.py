@@ -13,11 +13,18 @@ queue dropped some) are replayed with ``job_events`` when a ``seq`` jumps, after
 reconnect and every ``refresh_s`` (an older daemon's jobs are re-read instead). While the
 daemon is away it keeps trying for ``reconnect_s``. ``wait`` is ``watch`` for one job,
 blocking. ``fetch_take`` reads a done job's take (``takes.read_take``) and checks that its file
-can be reached from here (a daemon on another machine writes takes on its own disks).
+can be reached from here.
+
+Media travel with the job when the connection file is a remote one (a ``--listen`` daemon's,
+whose requests are CURVE-encrypted: ``sends_media``): ``submit`` uploads the files the job
+references (``transfer.upload_job_media``; content the daemon holds already is not sent) and
+names them by hash, and ``fetch_take`` downloads the take into the place the caller asked
+for. A loopback daemon's connection reads the paths themselves (no copy).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -28,7 +35,12 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from xdub.errors import ProtocolError, XdubError
-from xdub.protocol.connection import default_connection_path, find_daemon, is_local
+from xdub.protocol.connection import (
+    default_connection_path,
+    find_daemon,
+    is_local,
+    read_connection_file,
+)
 from xdub.protocol.errors import ErrorCode
 from xdub.protocol.messages import (
     CancelJob,
@@ -67,9 +79,13 @@ from xdub.protocol.records import (
 )
 from xdub.protocol.schema import Content, parse_version
 from xdub.protocol.takes import Take, read_take
+from xdub.protocol.transfer import TransferStats, Uploader, download_take, upload_job_media
+from xdub.protocol.transfer_messages import DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger(__name__)
 
+TRANSFER_VERSION = (1, 4)
+"""The protocol version that carries media (``upload_status`` ...)."""
 RECONNECT_CODES = (ErrorCode.DAEMON_NOT_RUNNING.value, ErrorCode.TIMEOUT.value)
 """Errors that mean "the daemon is away (for now)": a client reconnects after them."""
 JOB_EVENTS_VERSION = (1, 2)
@@ -137,7 +153,9 @@ class DaemonClient:
 
     ``timeout_s`` bounds each request; ``reconnect_s`` is how long ``wait`` and ``watch`` keep
     trying while the daemon is down or restarting. ``transport`` defaults to
-    ``open_transport``'s. Use one client per thread.
+    ``open_transport``'s. ``send_media``: upload the job's media and download takes (None:
+    when the connection file is a remote daemon's, see ``sends_media``); ``chunk_bytes``: the
+    transfer chunk size. Use one client per thread.
     """
 
     def __init__(
@@ -149,8 +167,16 @@ class DaemonClient:
         timeout_s: float = 10.0,
         reconnect_s: float = 120.0,
         transport: Transport | None = None,
+        send_media: bool | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         self.connection_file = connection_file or default_connection_path()
+        self.send_media = send_media
+        self.chunk_bytes = chunk_bytes
+        self.last_transfer = TransferStats()
+        """What the last upload (``submit``) or download (``fetch_take``) moved."""
+        self._take_folders: dict[str, str] = {}
+        """Job id -> the ``output_dir`` its submit asked for, where ``fetch_take`` downloads."""
         self.transport = transport or open_transport(
             self.connection_file, client_name=client_name, client_version=client_version
         )
@@ -176,6 +202,14 @@ class DaemonClient:
         """Whether the connection file names a daemon on another machine."""
         return not is_local(find_daemon(self.connection_file))
 
+    @property
+    def sends_media(self) -> bool:
+        """Whether jobs carry their media: the connection file is a ``--listen`` daemon's
+        (CURVE-encrypted requests), unless ``send_media`` says otherwise."""
+        if self.send_media is not None:
+            return self.send_media
+        return bool(read_connection_file(self.connection_file).request_server_key)
+
     def check_alive(self) -> None:
         """Raise ``daemon_not_running`` if the daemon's process is gone (after a kill -9)."""
         find_daemon(self.connection_file)
@@ -198,9 +232,41 @@ class DaemonClient:
         job_id: str | None = None,
         priority: int = 0,
     ) -> SubmitReply:
-        """Queue the OTIO job; resending the same ``job_id`` and job is safe."""
-        request = Submit(job_id or new_job_id(), otio_json, options or DubOptions(), priority)
+        """Queue the OTIO job; resending the same ``job_id`` and job is safe. To a remote
+        daemon (``sends_media``) the media are uploaded first and ``output_dir`` stays here:
+        ``fetch_take`` downloads the take into it."""
+        job_id = job_id or new_job_id()
+        options = options or DubOptions()
+        if self.sends_media:
+            otio_json = self.upload_media(otio_json)
+            if options.output_dir:
+                self._take_folders[job_id] = options.output_dir
+            options = dataclasses.replace(options, output_dir=None)
+        request = Submit(job_id, otio_json, options, priority)
         return cast(SubmitReply, self.call(request))
+
+    def upload_media(self, otio_json: str) -> str:
+        """Upload the files the job ``otio_json`` references; returns it naming them by
+        hash (``xdub-upload:<sha256>``). ``last_transfer`` says what was sent."""
+        self._require_transfer()
+        uploader = self.uploader()
+        otio_json = upload_job_media(uploader, otio_json)
+        self.last_transfer = uploader.stats
+        return otio_json
+
+    def uploader(self) -> Uploader:
+        """The ``Uploader`` ``upload_media`` uses (a new one per call)."""
+        return Uploader(self.call, self.chunk_bytes)
+
+    def _require_transfer(self) -> None:
+        daemon = self.daemon or self.hello()
+        if parse_version(daemon.protocol_version) < TRANSFER_VERSION:
+            raise ProtocolError(
+                f"the daemon speaks protocol {daemon.protocol_version}, which cannot carry "
+                "media to another machine",
+                code=ErrorCode.UNSUPPORTED_VERSION.value,
+                hint="update xdub on the daemon's machine to the version of this one",
+            )
 
     def list_jobs(
         self, states: Sequence[JobState] | None = None, limit: int = 100
@@ -243,8 +309,13 @@ class DaemonClient:
     def shutdown(self, *, after_current_job: bool = False) -> None:
         self.call(Shutdown(after_current_job))
 
-    def fetch_take(self, job_id: str) -> Take:
-        """The take of the done job ``job_id``, its file reachable from this machine."""
+    def fetch_take(self, job_id: str, into: str | Path | None = None) -> Take:
+        """The take of the done job ``job_id``, its file reachable from this machine.
+
+        From a remote daemon (``sends_media``) the take is downloaded into ``into`` (a file,
+        or a folder for the take's own name), else the ``output_dir`` its submit named;
+        ``take.path`` is then the local file. A local daemon's take stays where it is.
+        """
         job = self.get(job_id)
         if job.state is not JobState.DONE or not job.result_otio:
             raise XdubError(
@@ -253,6 +324,8 @@ class DaemonClient:
                 hint="wait for the job to finish (or retry it if it failed)",
             )
         take = read_take(job.result_otio)
+        if self.sends_media:
+            return dataclasses.replace(take, path=str(self._download(job_id, into)))
         if not os.path.isfile(take.path):
             where = "the daemon's machine" if self.is_remote else "this machine"
             raise XdubError(
@@ -262,6 +335,21 @@ class DaemonClient:
                 hint="give the job an output_dir both machines share, or copy the take over",
             )
         return take
+
+    def _download(self, job_id: str, into: str | Path | None) -> Path:
+        folder = self._take_folders.get(job_id)
+        target = into if into is not None else folder
+        if target is None:
+            raise XdubError(
+                f"where should the take of job {job_id} go? The daemon is on another machine",
+                code=ErrorCode.BAD_OUTPUT_PATH.value,
+                hint="name a file or folder on this machine (fetch_take's into)",
+            )
+        self._require_transfer()
+        path, self.last_transfer = download_take(
+            self.call, job_id, Path(target), self.chunk_bytes, into_folder=into is None
+        )
+        return path
 
     # -- events ------------------------------------------------------------------------------
 

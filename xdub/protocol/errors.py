@@ -30,6 +30,12 @@ class ErrorCode(str, Enum):
     NOT_LOOPBACK = "not_loopback"
     BAD_PAIRING_CODE = "bad_pairing_code"
     TIMEOUT = "timeout"
+    HANDSHAKE_FAILED = "handshake_failed"
+    # Media transfer to and from a remote daemon (since 1.4).
+    CHUNK_CORRUPT = "chunk_corrupt"
+    UPLOAD_CORRUPT = "upload_corrupt"
+    UNKNOWN_UPLOAD = "unknown_upload"
+    UPLOAD_TOO_LARGE = "upload_too_large"
     # Jobs.
     BAD_JOB = "bad_job"
     UNKNOWN_JOB = "unknown_job"

@@ -31,6 +31,7 @@ from xdub.protocol.records import (
     check_name,
 )
 from xdub.protocol.schema import Content, Event, Reply, Request, parse_version, require
+from xdub.protocol.transfer_messages import TRANSFER_MESSAGES
 
 # ---------------------------------------------------------------------------------------------
 # Requests and their replies
@@ -477,6 +478,7 @@ _MESSAGE_CLASSES: tuple[type[Content], ...] = (
     WorkerHealthEvent,
     JobEvents,
     JobEventsReply,
+    *TRANSFER_MESSAGES,
 )
 
 MESSAGE_TYPES: dict[str, type[Content]] = {cls.MSG_TYPE: cls for cls in _MESSAGE_CLASSES}

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar, Union
 from xdub.errors import ProtocolError
 from xdub.protocol.errors import ErrorCode
 
-PROTOCOL_VERSION = "1.3"
+PROTOCOL_VERSION = "1.4"
 """The protocol's own version, ``MAJOR.MINOR``; separate from the package version."""
 
 _VERSION = re.compile(r"(\d{1,4})\.(\d{1,4})")

@@ -1,0 +1,192 @@
+"""Media travel with the job to a remote daemon (``--listen``), and the take comes back.
+
+The "client" keeps its media and its data in folders the daemon process is told nothing
+about (its own data, log and runtime folders are elsewhere), and deletes its media before it
+submits, so a take can only come from what it uploaded. Real ZeroMQ with CURVE on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from support.daemon import DaemonProcess, make_clip
+
+from xdub.client import DaemonClient
+from xdub.errors import XdubError
+from xdub.protocol.connection import read_connection_file, write_connection_file
+from xdub.protocol.records import JobState
+from xdub.protocol.schema import Content
+from xdub.protocol.takes import read_take
+from xdub.protocol.transfer import UPLOAD_SCHEME, chunk_payload, sha256_of
+from xdub.protocol.transfer_messages import MIN_CHUNK_BYTES, UploadChunk, chunk_count
+
+CHUNK_BYTES = MIN_CHUNK_BYTES
+"""64 KiB: the test media make several chunks each."""
+
+
+@pytest.fixture(scope="module")
+def remote_daemon(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path
+) -> Iterator[DaemonProcess]:
+    daemon = DaemonProcess(
+        tmp_path_factory.mktemp("gpu-box"), tiny_model, extra_args=("--listen", "127.0.0.1:0")
+    )
+    daemon.start(wait_models=False)
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def laptop(remote_daemon: DaemonProcess, tmp_path: Path) -> Path:
+    """The client's own connection file (as ``xdub connect`` writes it) under ``tmp_path``."""
+    info = read_connection_file(remote_daemon.connection_file)
+    return write_connection_file(info, tmp_path / "laptop" / "run" / "daemon.json")
+
+
+def _client(connection_file: Path) -> DaemonClient:
+    return DaemonClient(
+        connection_file, client_name="laptop", timeout_s=30.0, chunk_bytes=CHUNK_BYTES
+    )
+
+
+def _md5(path: Path | str) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def _media(tmp_path: Path, name: str, seed: int, duration_s: float = 0.4) -> tuple[Path, str]:
+    folder = tmp_path / "laptop" / "media" / name
+    folder.mkdir(parents=True)
+    clip = make_clip(folder, name, duration_s, seed=seed)
+    return folder, clip.otio
+
+
+def _footage(tmp_path: Path, name: str, seed: int, duration_s: float = 6.0) -> Path:
+    """A 320x192 clip of its own content: several chunks (the dub tests' clips are tiny)."""
+    from xdub.media.synthetic import SyntheticVideoSpec, write_synthetic_video
+
+    path = tmp_path / "laptop" / "footage" / f"{name}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = SyntheticVideoSpec(
+        width=320, height=192, fps=Fraction(25), duration_s=duration_s, seed=seed
+    )
+    write_synthetic_video(path, spec)
+    return path
+
+
+def _uploaded(daemon: DaemonProcess, sha256: str) -> Path:
+    return daemon.data_dir / "uploads" / sha256
+
+
+def test_the_media_go_up_and_the_take_comes_back_to_the_asked_place(
+    remote_daemon, laptop, tmp_path, fast_options
+) -> None:
+    media, otio = _media(tmp_path, "scene", seed=3)
+    takes = tmp_path / "laptop" / "takes"
+    with _client(laptop) as client:
+        assert client.sends_media  # a --listen daemon's connection file
+        sent = client.upload_media(otio)
+        uploaded = client.last_transfer.sha256s
+        assert client.last_transfer.chunks >= 2 and len(uploaded) == 2  # the clip, the dialogue
+        shutil.rmtree(media)  # from now on only the daemon's copies exist
+        job_id = client.submit(sent, fast_options(output_dir=str(takes))).job_id
+        stored = remote_daemon.submitted_otio(job_id)
+        assert str(tmp_path) not in stored and UPLOAD_SCHEME not in stored
+        for sha256 in uploaded:
+            assert str(_uploaded(remote_daemon, sha256)) in stored
+        job = client.wait(job_id, timeout_s=300)
+        assert job.state is JobState.DONE, job.error
+        server_take = Path(read_take(job.result_otio or "").path)
+        assert str(tmp_path) not in str(server_take)  # written on the daemon's side
+        take = client.fetch_take(job_id)
+    local = Path(take.path)
+    assert local.parent == takes and local.name == server_take.name
+    assert _md5(local) == _md5(server_take)
+    assert client.last_transfer.chunks == chunk_count(local.stat().st_size, CHUNK_BYTES)
+    assert not [path for path in takes.iterdir() if path.name.startswith(".")]  # no partials
+
+
+def test_a_damaged_chunk_is_refused_and_sent_again(remote_daemon, laptop, tmp_path) -> None:
+    video = _footage(tmp_path, "damaged", seed=11)
+    damaged: list[int] = []
+
+    def payload(index: int, data: bytes) -> tuple[str, str]:
+        text, sha256 = chunk_payload(data)
+        if index == 1 and not damaged:  # bit rot after the hash was taken, once
+            damaged.append(index)
+            return chunk_payload(bytes([data[0] ^ 0xFF]) + data[1:])[0], sha256
+        return text, sha256
+
+    with _client(laptop) as client:
+        uploader = client.uploader()
+        uploader.payload = payload
+        sha256 = uploader.upload_file(video)
+    count = chunk_count(video.stat().st_size, CHUNK_BYTES)
+    assert damaged == [1] and uploader.stats.resent == 1 and uploader.stats.chunks == count
+    assert _md5(_uploaded(remote_daemon, sha256)) == _md5(video)
+    assert "upload_chunk failed: chunk_corrupt" in remote_daemon.log_text()
+
+
+def test_an_upload_cut_off_resumes_with_only_the_missing_chunks(
+    remote_daemon, laptop, tmp_path
+) -> None:
+    video = _footage(tmp_path, "cut", seed=13)
+    count = chunk_count(video.stat().st_size, CHUNK_BYTES)
+    sent_before_drop = count // 2
+    assert sent_before_drop >= 2
+
+    class Dropped(Exception):
+        pass
+
+    first = _client(laptop)
+    chunks_sent = []
+
+    def call_then_drop(request: Content) -> Content:
+        if isinstance(request, UploadChunk):
+            if len(chunks_sent) == sent_before_drop:
+                first.close()  # the connection goes away mid upload
+                raise Dropped
+            chunks_sent.append(request.index)
+        return first.call(request)
+
+    uploader = first.uploader()
+    uploader.call = call_then_drop
+    with pytest.raises(Dropped):
+        uploader.upload_file(video)
+    sha256 = sha256_of(video)
+    assert not _uploaded(remote_daemon, sha256).exists()
+    with _client(laptop) as second:
+        resumed = second.uploader()
+        assert resumed.upload_file(video) == sha256
+    assert resumed.stats.chunks == count - sent_before_drop
+    assert _md5(_uploaded(remote_daemon, sha256)) == _md5(video)
+
+
+def test_content_the_daemon_holds_is_not_sent_again(remote_daemon, laptop, tmp_path) -> None:
+    media, otio = _media(tmp_path, "twice", seed=17)
+    with _client(laptop) as client:
+        first = client.upload_media(otio)
+        assert client.last_transfer.chunks > 0
+        copy = tmp_path / "laptop" / "copy"
+        shutil.copytree(media, copy)  # the same content under another name
+        second = client.upload_media(otio.replace(str(media), str(copy)))
+        assert (client.last_transfer.chunks, client.last_transfer.files_skipped) == (0, 2)
+    assert first == second
+
+
+def test_a_job_naming_content_the_daemon_lacks_is_refused(laptop, fast_options) -> None:
+    otio = '{"target_url": "' + UPLOAD_SCHEME + "0" * 64 + '"}'
+    with _client(laptop) as client, pytest.raises(XdubError) as refused:
+        client.submit(otio, fast_options())
+    assert refused.value.code == "unknown_upload"
+
+
+def test_a_local_connection_sends_paths(tmp_path, laptop) -> None:
+    info = read_connection_file(laptop)
+    local = {**info.to_json(), "request_server_key": ""}
+    path = write_connection_file(type(info).from_json(local), tmp_path / "local.json")
+    assert not DaemonClient(path, transport=object()).sends_media  # type: ignore[arg-type]
