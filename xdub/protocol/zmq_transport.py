@@ -227,6 +227,39 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_mtime_ns, info.st_size
 
 
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+
+
+class HandshakeWatch:
+    """ZeroMQ's monitor events of a CURVE client socket: a failed handshake (a wrong or stale
+    server key) is told apart from a daemon that does not answer."""
+
+    def __init__(self, socket: zmq.Socket[bytes]) -> None:
+        self.monitor = socket.get_monitor_socket(_HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+
+    def check(self) -> None:
+        """Raise ``handshake_failed`` if the last handshake the socket tried failed."""
+        failed = False
+        while self.monitor.poll(0):
+            event = self.monitor.recv_multipart()[0]
+            failed = int.from_bytes(event[:2], "little") & _HANDSHAKE_FAILED != 0
+        if failed:
+            raise ProtocolError(
+                "the daemon refused the encrypted handshake: this connection file does not "
+                "hold its current key",
+                code=ErrorCode.HANDSHAKE_FAILED.value,
+                hint="run `xdub daemon pair` on the daemon's machine and `xdub connect CODE` "
+                "here again (the pairing is stale or for another daemon)",
+            )
+
+    def close(self) -> None:
+        self.monitor.close(linger=0)
+
+
 class ClientTransport:
     """A client's DEALER (requests) and SUB (events) to the daemon named by a connection file.
 
@@ -254,6 +287,7 @@ class ClientTransport:
         self._session: Session | None = None
         self._dealer: zmq.Socket[bytes] | None = None
         self._sub: zmq.Socket[bytes] | None = None
+        self._handshake: HandshakeWatch | None = None
         self.daemon: HelloReply | None = None
 
     def __enter__(self) -> ClientTransport:
@@ -264,10 +298,12 @@ class ClientTransport:
 
     def close(self) -> None:
         """Close the sockets (pending requests are dropped)."""
+        if self._handshake is not None:
+            self._handshake.close()
         for socket in (self._dealer, self._sub):
             if socket is not None:
                 socket.close(linger=0)
-        self._dealer = self._sub = self._session = self._info = None
+        self._dealer = self._sub = self._session = self._info = self._handshake = None
         self.daemon = None
 
     def connect(self, timeout_s: float = 10.0) -> HelloReply:
@@ -282,6 +318,7 @@ class ClientTransport:
         self._dealer.setsockopt(zmq.MAXMSGSIZE, self.limits.max_frame_bytes)
         if info.request_server_key:
             set_curve_client(self._dealer, info.request_server_key)
+            self._handshake = HandshakeWatch(self._dealer)
         self._dealer.connect(info.request_address)
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
@@ -354,7 +391,9 @@ class ClientTransport:
         deadline = time.monotonic() + timeout_s
         while True:
             remaining_ms = (deadline - time.monotonic()) * 1000.0
-            if remaining_ms <= 0 or not dealer.poll(max(1, int(remaining_ms))):
+            if remaining_ms > 0 and not self._poll(dealer, remaining_ms):
+                continue
+            if remaining_ms <= 0 or not dealer.poll(0):
                 raise ProtocolError(
                     f"the daemon did not answer {msg_type!r} within {timeout_s:g} s",
                     code=ErrorCode.TIMEOUT.value,
@@ -374,6 +413,15 @@ class ClientTransport:
                     code=ErrorCode.BAD_MESSAGE.value,
                 )
             return reply
+
+    def _poll(self, dealer: zmq.Socket[bytes], timeout_ms: float) -> bool:
+        """Wait up to ``timeout_ms`` (in slices, watching the CURVE handshake) for a reply."""
+        if self._handshake is None:
+            return bool(dealer.poll(max(1, int(timeout_ms))))
+        ready = dealer.poll(max(1, int(min(timeout_ms, 100.0))))
+        if not ready:
+            self._handshake.check()
+        return bool(ready)
 
     def _timeout_hint(self) -> str:
         if self._info is not None and self._info.request_server_key:
