@@ -8,13 +8,16 @@ submits, so a take can only come from what it uploaded. Real ZeroMQ with CURVE o
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from support.daemon import DaemonProcess, make_clip
+from support.daemon import TEST_ENV, DaemonProcess, make_clip
 
 from xdub.client import DaemonClient
 from xdub.errors import XdubError
@@ -190,3 +193,21 @@ def test_a_local_connection_sends_paths(tmp_path, laptop) -> None:
     local = {**info.to_json(), "request_server_key": ""}
     path = write_connection_file(type(info).from_json(local), tmp_path / "local.json")
     assert not DaemonClient(path, transport=object()).sends_media  # type: ignore[arg-type]
+
+
+def test_xdub_dub_through_a_remote_daemon_uploads_and_downloads(
+    remote_daemon, laptop, tmp_path
+) -> None:
+    media, _ = _media(tmp_path, "cli", seed=19)
+    output = tmp_path / "laptop" / "out" / "take.mp4"
+    env = {**os.environ, **TEST_ENV, "XDUB_CONNECTION_FILE": str(laptop)}
+    env["XDUB_DATA_DIR"] = str(tmp_path / "laptop" / "data")
+    command = [sys.executable, "-m", "xdub", "dub", str(media / "cli.mp4"), str(media / "cli.wav")]
+    command += ["-o", str(output), "--steps", "1", "--seed", "3", "--codec", "h264"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    job_id = run.stdout.split("daemon job ")[1].split(")")[0]
+    with remote_daemon.client() as owner:
+        job = owner.get(job_id)
+    assert str(tmp_path) not in remote_daemon.submitted_otio(job_id)
+    assert _md5(output) == _md5(read_take(job.result_otio or "").path)

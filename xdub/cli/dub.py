@@ -11,7 +11,6 @@ process.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,10 +111,9 @@ def check_request(args: argparse.Namespace) -> None:
 def run_via_daemon(args: argparse.Namespace) -> int:
     """Submit the whole-file job to the daemon, follow it with the bar, copy the take to -o.
     Ctrl-C cancels the job."""
-    from xdub.cli.jobs import whole_file_job
+    from xdub.cli.jobs import fetch_take_to, whole_file_job
     from xdub.cli.progress_bar import ProgressBar
     from xdub.client import DaemonClient
-    from xdub.otio_result import parse_result
     from xdub.protocol.client import Received
     from xdub.protocol.messages import ProgressEvent
     from xdub.protocol.records import JobState
@@ -147,8 +145,8 @@ def run_via_daemon(args: argparse.Namespace) -> int:
         return 1
     for warning in job.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(parse_result(job.result_otio).take_path, args.output)
+    with DaemonClient() as client:
+        fetch_take_to(client, job_id, args.output)  # from a remote daemon: downloaded
     print(f"wrote {args.output} (daemon job {job_id})")
     return 0
 

@@ -6,6 +6,7 @@ xdub jobs list [--state S ...] [--limit N]
 xdub jobs watch JOB_ID
 xdub jobs cancel JOB_ID
 xdub jobs retry JOB_ID
+xdub jobs fetch JOB_ID -o FILE_OR_FOLDER
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xdub.cli.option_args import add_option_arguments, options_from_args
 from xdub.protocol.records import Codec, JobInfo, JobState
+
+if TYPE_CHECKING:
+    from xdub.protocol.client import DaemonClient
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +56,10 @@ def register(subparsers: Any) -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("job_id")
         command.set_defaults(handler=handler)
+    fetch = commands.add_parser("fetch", help="download a done job's take from a remote daemon")
+    fetch.add_argument("job_id")
+    fetch.add_argument("-o", "--output", type=Path, required=True, help="a file or a folder")
+    fetch.set_defaults(handler=run_fetch)
 
 
 def whole_file_job(video: Path, audio: Path) -> str:
@@ -179,6 +187,30 @@ def run_final(args: argparse.Namespace) -> int:
     with DaemonClient() as client:
         print(f"{client.make_final(args.job_id)} queued (final of {args.job_id})")
     return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Handler of ``xdub jobs fetch``: the take into ``-o`` (from a remote daemon, chunked
+    and checked; from a local one, copied)."""
+    from xdub.client import DaemonClient
+
+    with DaemonClient() as client:
+        print(f"wrote {fetch_take_to(client, args.job_id, args.output)}")
+    return 0
+
+
+def fetch_take_to(client: DaemonClient, job_id: str, output: Path) -> Path:
+    """The take of the done job ``job_id`` written to ``output`` (a file or a folder):
+    downloaded from a remote daemon (``DaemonClient.sends_media``), else copied."""
+    import shutil
+
+    if client.sends_media:
+        return Path(client.fetch_take(job_id, into=output).path)
+    take = Path(client.fetch_take(job_id).path)
+    target = output / take.name if output.is_dir() else output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(take, target)
+    return target
 
 
 def run_retry(args: argparse.Namespace) -> int:
