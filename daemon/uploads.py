@@ -74,9 +74,6 @@ class UploadStore:
         self.max_upload_bytes = max_upload_bytes
         self.partial_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(root, DIR_MODE)
-        self._running: dict[str, tuple[int, Any]] = {}
-        """sha256 -> (the next chunk index, the hash of the chunks before it): the whole-file
-        hash of an upload whose chunks arrive in order, so completing it reads nothing back."""
 
     # -- names -------------------------------------------------------------------------------
 
@@ -106,7 +103,6 @@ class UploadStore:
         os.replace(temp, path)
 
     def _discard(self, sha256: str) -> None:
-        self._running.pop(sha256, None)
         for path in (self._part(sha256), self._manifest_path(sha256)):
             path.unlink(missing_ok=True)
 
@@ -149,7 +145,6 @@ class UploadStore:
             os.close(fd)
         manifest = {"size_bytes": size_bytes, "chunk_bytes": chunk_bytes, "chunks": {}}
         self._write_manifest(sha256, manifest)
-        self._running[sha256] = (0, hashlib.sha256())
         return manifest
 
     def put_chunk(self, request: UploadChunk) -> UploadChunkReply:
@@ -177,7 +172,6 @@ class UploadStore:
             os.pwrite(fd, data, index * chunk_bytes)
         finally:
             os.close(fd)
-        self._advance(sha256, index, data)
         manifest["chunks"][str(index)] = request.chunk_sha256
         if len(manifest["chunks"]) < count:
             self._write_manifest(sha256, manifest)
@@ -200,21 +194,12 @@ class UploadStore:
             )
         return data
 
-    def _advance(self, sha256: str, index: int, data: bytes) -> None:
-        next_index, digest = self._running.get(sha256, (-1, None))
-        if digest is not None and index == next_index:
-            digest.update(data)
-            self._running[sha256] = (index + 1, digest)
-        elif index != next_index - 1:  # out of order (a resend of the last one is harmless)
-            self._running.pop(sha256, None)
-
     def _finish(self, sha256: str, manifest: dict[str, Any]) -> bool:
-        """Check the whole file against its name and present it; False when chunks were bad
-        on disk (dropped from the manifest, so ``status`` asks for them again)."""
+        """Check the whole file, as the disk holds it, against its name and present it; False
+        when chunks were bad on disk (dropped from the manifest, so ``status`` asks for them
+        again)."""
         part = self._part(sha256)
-        count = chunk_count(manifest["size_bytes"], manifest["chunk_bytes"])
-        next_index, digest = self._running.pop(sha256, (-1, None))
-        actual = digest.hexdigest() if next_index == count else file_sha256(part)
+        actual = file_sha256(part)
         if actual == sha256:
             os.replace(part, self.complete_path(sha256))
             self._manifest_path(sha256).unlink(missing_ok=True)
