@@ -13,7 +13,6 @@ present and the client sends the others. A submitted job names an upload as
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -179,8 +178,8 @@ class UploadStore:
         return UploadChunkReply(sha256, index, self._finish(sha256, manifest))
 
     def _checked_data(self, request: UploadChunk, expected_bytes: int) -> bytes:
-        try:
-            data = base64.b64decode(request.data, validate=True)
+        try:  # not validate=True: it scans the text with a regex (75 ms for 4 MiB); a stray
+            data = binascii.a2b_base64(request.data)  # character fails the hash check below
         except (binascii.Error, ValueError):
             data = b""
         actual = hashlib.sha256(data).hexdigest()
