@@ -1,7 +1,10 @@
-"""``SettingsView``: VRAM policy, quality preset, codec, output folder, autostart, LAN access.
+"""``SettingsView``: VRAM policy, quality preset, codec, output folder, autostart, LAN access,
+and the import of a remote daemon's pairing code.
 
 Saving writes the tray's settings file, applies autostart, and hands the daemon-side values to
-``on_saved`` (the main window sends them as a ``settings`` request).
+``on_saved`` (the main window sends them as a ``settings`` request). "Connect" runs what
+``xdub connect CODE`` runs (``xdub.cli.remote.connect``): the connection file every client here
+reads then names the remote daemon, and the tray's client follows it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xdub.cli.remote import connect
 from xdub.errors import XdubError
+from xdub.protocol.connection import ConnectionInfo
 from xdub.protocol.records import Codec, VramPolicy
 from xdub_gui.settings import (
     LAN_WARNING,
@@ -56,6 +61,7 @@ class SettingsView(QWidget):
         settings_path: Path | None = None,
         on_saved: Callable[[TraySettings], None] | None = None,
         confirm_lan: Callable[[], bool] | None = None,
+        connect_code: Callable[[str, str | None], tuple[ConnectionInfo, Path]] = connect,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -79,6 +85,14 @@ class SettingsView(QWidget):
         self.lan_warning.setVisible(settings.allow_lan)
         self.save_button = QPushButton("Save")
         self.message_label = QLabel("")
+        self._connect_code = connect_code
+        self.pairing_edit = QLineEdit()
+        self.pairing_edit.setPlaceholderText("xdub1:... (run `xdub daemon pair` on the GPU box)")
+        self.pairing_name_edit = QLineEdit()
+        self.pairing_name_edit.setPlaceholderText("optional name, e.g. gpu-box")
+        self.connect_button = QPushButton("Connect")
+        self.remote_label = QLabel("")
+        self.remote_label.setWordWrap(True)
         form = QFormLayout()
         form.addRow("GPU memory:", self.vram_combo)
         form.addRow("Default quality:", self.quality_combo)
@@ -87,13 +101,20 @@ class SettingsView(QWidget):
         form.addRow(self.autostart_check)
         form.addRow(self.lan_check)
         form.addRow(self.lan_warning)
+        remote = QFormLayout()
+        remote.addRow("Remote daemon code:", self.pairing_edit)
+        remote.addRow("Keep as:", self.pairing_name_edit)
+        remote.addRow(self.connect_button)
+        remote.addRow(self.remote_label)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.save_button)
         layout.addWidget(self.message_label)
+        layout.addLayout(remote)
         layout.addStretch(1)
         self.lan_check.toggled.connect(self._on_lan_toggled)
         self.save_button.clicked.connect(self.save)
+        self.connect_button.clicked.connect(self.import_pairing_code)
 
     def current(self) -> TraySettings:
         """The settings as the form shows them; raises ``XdubError`` for a relative folder."""
@@ -123,6 +144,23 @@ class SettingsView(QWidget):
         self.message_label.setText(f"saved to {path}")
         if self._on_saved is not None:
             self._on_saved(settings)
+
+    @Slot()
+    def import_pairing_code(self) -> None:
+        """Use the daemon of the pasted code (or saved name) from now on, as ``xdub connect``."""
+        code = self.pairing_edit.text().strip()
+        name = self.pairing_name_edit.text().strip() or None
+        try:
+            info, path = self._connect_code(code, name)
+        except (XdubError, OSError) as error:
+            hint = getattr(error, "hint", None)
+            self.remote_label.setText(f"not connected: {error}" + (f" ({hint})" if hint else ""))
+            return
+        self.pairing_edit.clear()
+        self.remote_label.setText(
+            f"connected: the tray and the plugins now use the daemon at "
+            f"{info.request_address} (connection file {path})"
+        )
 
     @Slot(bool)
     def _on_lan_toggled(self, is_on: bool) -> None:

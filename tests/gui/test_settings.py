@@ -68,3 +68,45 @@ def test_lan_access_needs_confirmation_and_is_saved(qtbot: QtBot) -> None:
     view.output_edit.setText("relative/folder")
     view.save()
     assert "not saved" in view.message_label.text()
+
+
+def test_a_pairing_code_imported_in_the_settings_is_what_xdub_connect_writes(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zmq
+    from PySide6.QtCore import Qt
+
+    from xdub.protocol.connection import ConnectionInfo, read_connection_file
+    from xdub.protocol.pairing import encode_pairing_code
+
+    monkeypatch.setenv("XDUB_CONNECTION_FILE", str(tmp_path / "run" / "daemon.json"))
+    monkeypatch.setenv("XDUB_DATA_DIR", str(tmp_path / "data"))
+    server_key = zmq.curve_keypair()[0].decode("ascii")
+    remote = ConnectionInfo.create(
+        "tcp",
+        "tcp://192.168.1.20:7450",
+        "tcp://192.168.1.20:7451",
+        xdub_version="1",
+        request_server_key=server_key,
+        event_server_key=server_key,
+    )
+    view = SettingsView(TraySettings())
+    qtbot.addWidget(view)
+    view.pairing_edit.setText("xdub1:mistyped")
+    qtbot.mouseClick(view.connect_button, Qt.MouseButton.LeftButton)
+    assert "not connected" in view.remote_label.text() and "pairing code" in (
+        view.remote_label.text()
+    )
+    assert not (tmp_path / "run" / "daemon.json").exists()
+
+    view.pairing_edit.setText(encode_pairing_code(remote))
+    view.pairing_name_edit.setText("gpu-box")
+    qtbot.mouseClick(view.connect_button, Qt.MouseButton.LeftButton)
+    assert "connected: " in view.remote_label.text() and "192.168.1.20:7450" in (
+        view.remote_label.text()
+    )
+    for path in (tmp_path / "run" / "daemon.json", tmp_path / "data/connections/gpu-box.json"):
+        written = read_connection_file(path)
+        assert (written.key, written.request_server_key) == (remote.key, server_key)
+        assert written.request_address == remote.request_address
+    assert view.pairing_edit.text() == ""  # the secret does not linger in the field

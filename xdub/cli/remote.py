@@ -92,24 +92,31 @@ def _saved_path(name: str) -> Path:
     return data_dir() / "connections" / f"{name}.json"
 
 
-def run_connect(args: argparse.Namespace) -> int:
-    """Handler of ``xdub connect``."""
-    if args.code.strip().startswith(CODE_PREFIX):
-        info = decode_pairing_code(args.code)
+def connect(code: str, name: str | None = None) -> tuple[ConnectionInfo, Path]:
+    """Make the daemon of the pairing ``code`` (or of the saved connection named ``code``) the
+    one every client here uses; with ``name``, keep a copy as that name. Returns the info and
+    the connection file written. What ``xdub connect`` and the tray's settings import run."""
+    if code.strip().startswith(CODE_PREFIX):
+        info = decode_pairing_code(code)
     else:
-        saved = _saved_path(args.code)
+        saved = _saved_path(code.strip())
         if not saved.is_file():
             raise ProtocolError(
-                f"{args.code!r} is neither a pairing code nor a saved connection ({saved})",
+                f"{code!r} is neither a pairing code nor a saved connection ({saved})",
                 code=ErrorCode.BAD_PAIRING_CODE.value,
                 hint=f"paste the whole line `xdub daemon pair` printed (it starts {CODE_PREFIX})",
             )
         info = read_connection_file(saved)
     # The bridge of hosts without pyzmq (Resolve) runs this machine's xdub Python.
     info = dataclasses.replace(info, python_executable=sys.executable)
-    if args.name:
-        write_connection_file(info, _saved_path(args.name))
-    path = write_connection_file(info, default_connection_path())
+    if name:
+        write_connection_file(info, _saved_path(name))
+    return info, write_connection_file(info, default_connection_path())
+
+
+def run_connect(args: argparse.Namespace) -> int:
+    """Handler of ``xdub connect``."""
+    info, path = connect(args.code, args.name)
     print(f"connected: clients on this machine now use the daemon at {info.request_address}")
     print(f"(connection file {path})")
     return 0
