@@ -151,8 +151,14 @@ def run_submit(args: argparse.Namespace) -> int:
     options = options_from_args(args, output_dir=output_dir)
     with DaemonClient() as client:
         reply = client.submit(otio_json, options, priority=args.priority)
+        remote = client.sends_media
     print(f"{reply.job_id} {reply.state.value} ({reply.queue_position} ahead)")
-    return _follow(reply.job_id) if args.wait else 0
+    status = _follow(reply.job_id) if args.wait else 0
+    if args.wait and status == 0 and remote and args.output_dir:
+        args.output_dir.mkdir(parents=True, exist_ok=True)  # the take comes down into it
+        with DaemonClient() as client:
+            print(f"wrote {fetch_take_to(client, reply.job_id, args.output_dir.resolve())}")
+    return status
 
 
 def run_list(args: argparse.Namespace) -> int:
