@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from xdub.errors import JobError
+from xdub.errors import JobError, ProtocolError
 from xdub.protocol.errors import ErrorCode
 from xdub.protocol.messages import Submit
 from xdub.protocol.records import JobState
@@ -80,6 +80,12 @@ class TransferDesk:
 
     def take_chunk(self, request: TakeChunk) -> TakeChunkReply:
         path = self._take_file(request.job_id)
+        count = chunk_count(path.stat().st_size, request.chunk_bytes)
+        if request.index >= count:
+            raise ProtocolError(
+                f"chunk {request.index} is past the take's {count} chunks",
+                code=ErrorCode.BAD_CONTENT.value,
+            )
         fd = os.open(path, os.O_RDONLY)
         try:
             data = os.pread(fd, request.chunk_bytes, request.index * request.chunk_bytes)

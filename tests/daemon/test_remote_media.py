@@ -26,7 +26,12 @@ from xdub.protocol.records import JobState
 from xdub.protocol.schema import Content
 from xdub.protocol.takes import read_take
 from xdub.protocol.transfer import UPLOAD_SCHEME, chunk_payload, sha256_of
-from xdub.protocol.transfer_messages import MIN_CHUNK_BYTES, UploadChunk, chunk_count
+from xdub.protocol.transfer_messages import (
+    MIN_CHUNK_BYTES,
+    TakeChunk,
+    UploadChunk,
+    chunk_count,
+)
 
 CHUNK_BYTES = MIN_CHUNK_BYTES
 """64 KiB: the test media make several chunks each."""
@@ -106,6 +111,9 @@ def test_the_media_go_up_and_the_take_comes_back_to_the_asked_place(
         server_take = Path(read_take(job.result_otio or "").path)
         assert str(tmp_path) not in str(server_take)  # written on the daemon's side
         take = client.fetch_take(job_id)
+        with pytest.raises(XdubError) as past_the_end:
+            client.call(TakeChunk(job_id, 10**6, CHUNK_BYTES))
+    assert past_the_end.value.code == "bad_content"
     local = Path(take.path)
     assert local.parent == takes and local.name == server_take.name
     assert _md5(local) == _md5(server_take)
