@@ -1,7 +1,7 @@
 """The upload cost of the remote path: 1080p footage to a ``--listen`` daemon over loopback.
 
 Starts a real daemon (``python -m xdub_daemon --listen 127.0.0.1:0``: CURVE on both sockets,
-HMAC-signed messages, tiny test model, temp folders), writes a 1080p25 ProRes 422 HQ clip with
+HMAC-signed messages, tiny test model, temp folders), writes a 1080p25 ProRes clip with
 ``xdub.media.synthetic``, and uploads it with ``DaemonClient``'s ``Uploader`` (sha256 of the
 file, then 4 MiB chunks: base64, signing, CURVE, the daemon's chunk check and write, and its
 whole-file check at the end). A second pass of the same file is the deduplicated one (the
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         clip.parent.mkdir()
         made_s = _footage(clip, args.clip_s)
         size = clip.stat().st_size
-        print(f"footage: 1920x1080 25 fps ProRes HQ, {args.clip_s:g} s, {size / MB:.1f} MB")
+        print(f"footage: 1920x1080 25 fps ProRes (synthetic), {args.clip_s:g} s, {size / MB:.1f} MB")
         print(f"  (generated in {made_s:.1f} s; not part of the upload)")
         process, connection = _start_daemon(root / "server")
         try:
