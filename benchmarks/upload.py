@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         clip.parent.mkdir()
         made_s = _footage(clip, args.clip_s)
         size = clip.stat().st_size
-        print(f"footage: 1920x1080 25 fps ProRes (synthetic), {args.clip_s:g} s, {size / MB:.1f} MB")
+        print(f"footage: 1920x1080 25 fps synthetic ProRes, {args.clip_s:g} s, {size / MB:.1f} MB")
         print(f"  (generated in {made_s:.1f} s; not part of the upload)")
         process, connection = _start_daemon(root / "server")
         try:
