@@ -6,14 +6,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from xdub.cli.farm_args import add_farm_arguments
 from xdub.cli.pipeline_args import add_pipeline_arguments
 from xdub.errors import XdubError
 from xdub.protocol.records import VramPolicy
-from xdub_daemon.config import DaemonConfig
+from xdub_daemon.config import GPU_RESOURCE, RESOURCE_ENV, DaemonConfig, FarmOptions
 from xdub_daemon.logs import setup_logging
 
 log = logging.getLogger("xdub_daemon")
@@ -40,6 +42,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="serve other machines on HOST:PORT (requests) and PORT+1 (events), encrypted",
     )
     add_pipeline_arguments(parser, vram_policy_default=None)
+    add_farm_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -84,6 +87,13 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         compile=args.compile,
         cuda_graphs=args.cuda_graphs,
         model_max_bps=args.model_max_bps,
+        backend=args.backend,
+        farm=FarmOptions(
+            args.ray_address,
+            args.ray_resource or os.environ.get(RESOURCE_ENV, GPU_RESOURCE),
+            args.ray_actors,
+        ),
+        shared_dir=args.shared_dir.resolve() if args.shared_dir is not None else None,
         pinned=frozenset(given),
         **given,
     )
@@ -100,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except XdubError as error:
         log.error("the daemon could not run: [%s] %s", error.code, error)
         print(f"xdub daemon: [{error.code}] {error}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
         return 2
     except Exception:
         log.exception("the daemon crashed")

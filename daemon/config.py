@@ -21,6 +21,22 @@ def default_log_dir() -> Path:
     override = os.environ.get(LOG_DIR_ENV)
     return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME))
 
+GPU_RESOURCE = "GPU"
+"""The resource a farm actor asks for by default (``num_gpus=1``)."""
+RESOURCE_ENV = "XDUB_RAY_RESOURCE"
+"""Another resource per actor (``--ray-resource``), e.g. ``xdub_gpu`` for a CPU test cluster."""
+
+
+@dataclass(frozen=True)
+class FarmOptions:
+    """The Ray backend (docs/farm.md). ``address``: ``auto`` (the cluster ``ray start`` runs
+    here), ``HOST:6379`` or ``ray://HOST:10001``; ``resource``: what one actor needs (``GPU``:
+    one GPU); ``num_actors``: 0 is one per unit of the resource in the cluster."""
+
+    address: str = "auto"
+    resource: str = field(default_factory=lambda: os.environ.get(RESOURCE_ENV, GPU_RESOURCE))
+    num_actors: int = 0
+
 
 @dataclass(frozen=True)
 class Retention:
@@ -67,6 +83,11 @@ class DaemonConfig:
     compile: str = "auto"
     """Regional torch.compile of the DiT: ``auto`` (CUDA only), ``on`` or ``off``."""
     cuda_graphs: bool = False
+    backend: str = "local"
+    """Where jobs run: ``local`` (a worker process) or ``ray`` (``farm``'s actors)."""
+    farm: FarmOptions = field(default_factory=FarmOptions)
+    shared_dir: Path | None = None
+    """Job folders (checkpoints, dialogue, takes) in a folder every Ray node mounts."""
     pinned: frozenset[str] = frozenset()
     retention: Retention = field(default_factory=Retention)
     health_interval_s: float = 10.0
@@ -79,8 +100,9 @@ class DaemonConfig:
 
     @property
     def jobs_dir(self) -> Path:
-        """Per-job folders: the dialogue WAV, checkpoints and (without output_dir) the take."""
-        return self.data_dir / "jobs"
+        """Per-job folders: the dialogue WAV, checkpoints and (without output_dir) the take;
+        under ``shared_dir`` when one is given, so every farm actor reads them."""
+        return (self.shared_dir or self.data_dir) / "jobs"
 
     @property
     def uploads_dir(self) -> Path:

@@ -68,6 +68,7 @@ from xdub.protocol.zmq_transport import (
     bind_server_sockets,
     remove_ipc_files,
 )
+from xdub_daemon.backend import make_backend
 from xdub_daemon.config import DaemonConfig
 from xdub_daemon.final import make_final
 from xdub_daemon.jobs import Job, state_event
@@ -77,7 +78,7 @@ from xdub_daemon.manage import ModelsDesk, SettingsDesk, stored_config
 from xdub_daemon.remote_identity import load_or_create_identity
 from xdub_daemon.store import JobStore
 from xdub_daemon.submit import add_job, existing_job
-from xdub_daemon.supervisor import Supervisor, WorkerExit
+from xdub_daemon.supervisor import WorkerExit
 from xdub_daemon.transfers import TransferDesk
 from xdub_daemon.uploads import UploadStore
 from xdub_daemon.validator import SubmitValidator, ValidationResult
@@ -93,7 +94,7 @@ from xdub_daemon.wire import (
     WindowReport,
     WorkerSpec,
 )
-from xdub_daemon.worker import WorkerConfig, take_path
+from xdub_daemon.worker import take_path
 
 log = logging.getLogger(__name__)
 
@@ -130,18 +131,7 @@ class Daemon:
         self.store.prune(config.retention)
         for job in self.store.list_jobs(limit=MAX_JOBS_SCANNED):
             remove_partials(self._take_path(job))  # no worker runs yet: every partial is stale
-        self.supervisor = Supervisor(
-            WorkerConfig(
-                model_dir=config.model_dir,
-                device=config.device,
-                precision=config.precision,
-                vram_policy=config.vram_policy,
-                face_backend=config.face_backend,
-                compile=config.compile,
-                cuda_graphs=config.cuda_graphs,
-                log_path=config.log_dir / "worker.log",
-            )
-        )
+        self.supervisor = make_backend(config)  # a worker process, or Ray actors
         self.models = ModelsDesk(
             config.model_dir, config.model_source, max_bps=config.model_max_bps
         )
@@ -245,11 +235,12 @@ class Daemon:
             self._publish_health(periodic=True)
 
     def _close(self, router: zmq.Socket[bytes], context: zmq.Context[zmq.Socket[bytes]]) -> None:
-        running = self.supervisor.job_id
+        running = self.supervisor.job_ids
         self.supervisor.stop()
         self.validator.stop()
-        if running is not None and self.store.get(running).state is JobState.RUNNING:
-            self._change(running, JobState.QUEUED, keep_place=True)
+        for job_id in running:
+            if self.store.get(job_id).state is JobState.RUNNING:
+                self._change(job_id, JobState.QUEUED, keep_place=True)
         self._publish_health()
         remove_connection_file(self.config.connection_file, pid=os.getpid())
         router.close(linger=0)
@@ -400,7 +391,7 @@ class Daemon:
 
     def on_shutdown(self, request: Message) -> Content:
         shutdown = content_of(request, Shutdown)
-        if shutdown.after_current_job and self.supervisor.job_id is not None:
+        if shutdown.after_current_job and self.supervisor.job_ids:
             self._stop_after_job = True
         else:
             self._stopping = True
@@ -499,7 +490,7 @@ class Daemon:
             self._change(job_id, JobState.CANCELLED)
         if isinstance(report, (DoneReport, FailedReport, CancelledReport)):
             self._publish_health()
-            if self._stop_after_job:
+            if self._stop_after_job and not self.supervisor.job_ids:
                 self._stopping = True
 
     def _on_worker_exit(self, job_id: str | None, exit: WorkerExit) -> None:
@@ -533,6 +524,7 @@ class Daemon:
             self.supervisor.state,
             self.supervisor.pid,
             self.supervisor.device,
-            message=message or (self.load_error.message if self.load_error else None),
+            message=message
+            or (self.load_error.message if self.load_error else self.supervisor.message),
         )
         self._publish(event)

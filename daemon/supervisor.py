@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
@@ -32,10 +31,6 @@ from xdub_daemon.worker import WorkerConfig, worker_main
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
-WORKER_HASH_SEED = "0"
-"""``PYTHONHASHSEED`` of every worker. The pipeline's take depends on Python's string hash
-seed (two processes with random seeds wrote different frames from the same job), so every
-worker gets the same one: a take resumed by a fresh worker then equals an uninterrupted one."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +54,10 @@ class Supervisor:
         self.job_id: str | None = None
         self.device = "unknown"
         self.pid: int | None = None
+        self.message: str | None = None
 
     def start(self) -> None:
         """Spawn a worker; it reports ``ready`` once its models are loaded."""
-        os.environ.setdefault("PYTHONHASHSEED", WORKER_HASH_SEED)  # inherited by the spawn
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=worker_main, args=(child, self.config), name="xdub-worker", daemon=True
@@ -80,6 +75,10 @@ class Supervisor:
     @property
     def is_idle(self) -> bool:
         return self.state is WorkerState.IDLE
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [self.job_id] if self.job_id is not None else []
 
     def run(self, spec: WorkerSpec) -> None:
         if self._pipe is None or not self.is_idle:

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIALOGUE_WAV = "dialogue.wav"
+Send = Callable[[FromWorker], None]
+"""Where a job's reports go: the worker's pipe, or a Ray actor's stream (``xdub_daemon.farm``)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,19 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     setup_logging(config.log_path)
     channel = _Channel(conn)
     threading.Thread(target=channel.read_forever, name="pipe-reader", daemon=True).start()
+    pipeline = load_pipeline(config, channel.send)
+    if pipeline is None:
+        return
+    while True:
+        spec, cancel = channel.next_job()
+        exit_after = run_job(pipeline, spec, cancel, channel.send)
+        channel.finished(spec.job_id, cancel)
+        if exit_after:
+            os._exit(0)
+
+
+def load_pipeline(config: WorkerConfig, send: Send) -> DubPipeline | None:
+    """The models, loaded once: ``ReadyReport`` on ``send``; None after a ``FatalReport``."""
     try:
         from xdub.pipeline import DubPipeline
 
@@ -140,20 +156,15 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         )
     except Exception as error:  # reported to the server, which fails the jobs clearly
         log.exception("the worker could not load the models from %s", config.model_dir)
-        channel.send(FatalReport(_error_info(error)))
-        return
+        send(FatalReport(error_info(error)))
+        return None
     device = f"{pipeline.models.device}"
-    channel.send(ReadyReport(device, os.getpid()))
+    send(ReadyReport(device, os.getpid()))
     log.info("models loaded from %s on %s", config.model_dir, device)
-    while True:
-        spec, cancel = channel.next_job()
-        exit_after = _run_one(pipeline, spec, cancel, channel)
-        channel.finished(spec.job_id, cancel)
-        if exit_after:
-            os._exit(0)
+    return pipeline
 
 
-def _error_info(error: BaseException) -> ErrorInfo:
+def error_info(error: BaseException) -> ErrorInfo:
     from xdub.errors import XdubError
     from xdub.protocol.precheck import disk_full_from
 
@@ -167,10 +178,8 @@ def _error_info(error: BaseException) -> ErrorInfo:
     )
 
 
-def _run_one(
-    pipeline: DubPipeline, spec: WorkerSpec, cancel: threading.Event, channel: _Channel
-) -> bool:
-    """Run ``spec``, reporting on the pipe; True when the worker should restart after it."""
+def run_job(pipeline: DubPipeline, spec: WorkerSpec, cancel: threading.Event, send: Send) -> bool:
+    """Run ``spec``, reporting on ``send``; True when the worker should restart after it."""
     import torch
 
     from xdub.errors import JobCancelled
@@ -180,13 +189,13 @@ def _run_one(
         job_log.info("VRAM policy %s from now on", spec.vram_policy.value)
         pipeline.models.residency.set_policy(spec.vram_policy)
     try:
-        result_otio, warnings, quality = _dub(pipeline, spec, cancel, channel, job_log)
+        result_otio, warnings, quality = _dub(pipeline, spec, cancel, send, job_log)
     except JobCancelled:
         job_log.info("cancelled")
-        channel.send(CancelledReport(spec.job_id))
+        send(CancelledReport(spec.job_id))
     except Exception as error:
         job_log.exception("failed")
-        info = _error_info(error)
+        info = error_info(error)
         is_out_of_memory = isinstance(error, torch.OutOfMemoryError)
         if is_out_of_memory or info.code == "out_of_memory":
             info = ErrorInfo(
@@ -195,11 +204,11 @@ def _run_one(
                 "close other GPU programs, or dub a shorter or smaller clip; "
                 "retry resumes from the last finished window",
             )
-            channel.send(FailedReport(spec.job_id, info, worker_exits=True))
+            send(FailedReport(spec.job_id, info, worker_exits=True))
             return True  # a fresh worker process frees fragmented GPU memory
-        channel.send(FailedReport(spec.job_id, info, worker_exits=False))
+        send(FailedReport(spec.job_id, info, worker_exits=False))
     else:
-        channel.send(DoneReport(spec.job_id, result_otio, tuple(warnings), quality))
+        send(DoneReport(spec.job_id, result_otio, tuple(warnings), quality))
     return False
 
 
@@ -207,7 +216,7 @@ def _dub(
     pipeline: DubPipeline,
     spec: WorkerSpec,
     cancel: threading.Event,
-    channel: _Channel,
+    send: Send,
     job_log: JobLog,
 ) -> tuple[str, list[str], TakeQuality]:
     from xdub.face.track_store import TRACK_FILE, save_track
@@ -237,14 +246,14 @@ def _dub(
     resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
     if resume is not None:
         job_log.info("resuming from window %d", resume.windows_done)
-        channel.send(ResumedReport(spec.job_id, resume.windows_done))
+        send(ResumedReport(spec.job_id, resume.windows_done))
 
     def on_progress(progress: Progress) -> None:
-        channel.send(ProgressReport(spec.job_id, progress))
+        send(ProgressReport(spec.job_id, progress))
 
     def on_window(windows_done: int, num_windows: int, state: LoopState) -> None:
         save_checkpoint(spec.job_dir, state)
-        channel.send(WindowReport(spec.job_id, windows_done, num_windows))
+        send(WindowReport(spec.job_id, windows_done, num_windows))
 
     pipeline.work_dir = spec.job_dir  # the face crops: on the job's drive, not in TMPDIR
     remove_stale_work(spec.job_dir)  # a killed run's crops would pile up with every kill

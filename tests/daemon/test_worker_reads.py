@@ -22,7 +22,7 @@ from xdub_daemon.worker import WorkerSpec, _dub
 
 
 class _Messages:
-    """Stands in for the worker's pipe end: keeps what the job sends."""
+    """Stands in for the worker's report sink: keeps what the job sends."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[Any, ...]] = []
@@ -53,7 +53,7 @@ def test_a_job_probes_once_and_decodes_its_source_twice(
     reads = ReadCounter().install(monkeypatch)
     messages = _Messages()
     job_log = JobLog(logging.getLogger("test"), spec.job_id)
-    _dub(pipeline, spec, threading.Event(), messages, job_log)  # type: ignore[arg-type]
+    _dub(pipeline, spec, threading.Event(), messages.send, job_log)
     video = short_clip.video.resolve()
     assert reads.opens[video] == 3 and reads.seeks[video] == 0
     assert reads.frames[video] == 2 * num_frames

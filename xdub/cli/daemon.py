@@ -17,6 +17,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from xdub.cli.farm_args import add_farm_arguments, farm_argv
 from xdub.cli.pipeline_args import add_pipeline_arguments, pipeline_argv
 from xdub.cli.remote import add_pair_command
 from xdub.errors import ProtocolError
@@ -39,6 +40,7 @@ def register(subparsers: Any) -> None:
         metavar="HOST:PORT",
         help="serve other machines, encrypted, on PORT and PORT+1 (then `xdub daemon pair`)",
     )
+    add_farm_arguments(start)
     start.set_defaults(handler=run_start)
     add_pair_command(commands)
     stop = commands.add_parser("stop", help="stop the daemon")
@@ -62,7 +64,7 @@ def _daemon_args(args: argparse.Namespace) -> list[str]:
         command.append("--allow-lan")
     if args.listen:
         command += ["--listen", args.listen]
-    return command
+    return command + farm_argv(args)
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -70,6 +72,10 @@ def run_start(args: argparse.Namespace) -> int:
     from xdub.client import DaemonClient
     from xdub_daemon.config import default_log_dir
 
+    if args.backend == "ray":
+        from xdub_daemon.farm import import_ray
+
+        import_ray()  # farm_missing here, not in a detached daemon's log
     with DaemonClient(timeout_s=2.0) as client:
         try:
             hello = client.hello()

@@ -84,6 +84,10 @@ class ErrorCode(str, Enum):
     MODEL_BUSY = "model_busy"
     WORKER_CRASHED = "worker_crashed"
     OUT_OF_MEMORY = "out_of_memory"
+    # The Ray farm backend (docs/farm.md).
+    FARM_MISSING = "farm_missing"
+    FARM_UNREACHABLE = "farm_unreachable"
+    NO_FARM_GPUS = "no_farm_gpus"
     # Settings, the command line, building the plugins, and bugs.
     UNKNOWN_SETTING = "unknown_setting"
     BAD_ARGUMENTS = "bad_arguments"
@@ -144,6 +148,9 @@ _JOB_CODES = {
     ErrorCode.OUT_OF_MEMORY,
 }
 _NOT_PROTOCOL_CODES = {
+    ErrorCode.FARM_MISSING,
+    ErrorCode.FARM_UNREACHABLE,
+    ErrorCode.NO_FARM_GPUS,
     ErrorCode.INTERNAL,
     ErrorCode.UNKNOWN_SETTING,
     ErrorCode.BAD_ARGUMENTS,

@@ -1,0 +1,49 @@
+"""The options that choose where the daemon's jobs run: here (``local``) or on a Ray farm.
+
+One definition for ``xdub daemon start`` and ``python -m xdub_daemon``; Ray-free, so ``--help``
+works without the ``farm`` extra (docs/farm.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--backend``, ``--ray-address``, ``--ray-resource``, ``--ray-actors``, ``--shared-dir``."""
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="run jobs in a worker process here, or on Ray actors (one per GPU)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default="auto",
+        help="with --backend ray: auto (the cluster started here), HOST:6379 or ray://HOST:10001",
+    )
+    parser.add_argument(
+        "--ray-resource",
+        help="the Ray resource one actor needs (default GPU, i.e. num_gpus=1; $XDUB_RAY_RESOURCE)",
+    )
+    parser.add_argument(
+        "--ray-actors", type=int, default=0, help="actors to start (default: one per GPU)"
+    )
+    parser.add_argument(
+        "--shared-dir",
+        type=Path,
+        help="a folder every Ray node mounts at the same path: job folders and checkpoints "
+        "(default: the data folder, for actors on this machine)",
+    )
+
+
+def farm_argv(args: argparse.Namespace) -> list[str]:
+    """The farm options of ``args`` as ``python -m xdub_daemon`` arguments."""
+    argv = ["--backend", args.backend, "--ray-address", args.ray_address]
+    argv += ["--ray-actors", str(args.ray_actors)]
+    if args.ray_resource:
+        argv += ["--ray-resource", args.ray_resource]
+    if args.shared_dir is not None:
+        argv += ["--shared-dir", str(args.shared_dir.resolve())]
+    return argv
