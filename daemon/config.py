@@ -21,6 +21,7 @@ def default_log_dir() -> Path:
     override = os.environ.get(LOG_DIR_ENV)
     return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME))
 
+
 GPU_RESOURCE = "GPU"
 """The resource a farm actor asks for by default (``num_gpus=1``)."""
 RESOURCE_ENV = "XDUB_RAY_RESOURCE"

@@ -28,8 +28,8 @@ from typing import Any
 from xdub.errors import XdubError
 from xdub.protocol.records import ErrorInfo, WorkerState
 from xdub_daemon.config import GPU_RESOURCE, FarmOptions
-from xdub_daemon.faults import FAULT_ENV
 from xdub_daemon.farm_actor import LOADS_FILE_ENV, FarmActor
+from xdub_daemon.faults import FAULT_ENV
 from xdub_daemon.supervisor import WorkerExit
 from xdub_daemon.wire import (
     CancelledReport,
@@ -276,9 +276,7 @@ class FarmBackend:
             needs = {"num_gpus": 0, "resources": {self.options.resource: 1}}
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
         remote = ray.remote(max_concurrency=4, max_restarts=0, num_cpus=0, **needs)(FarmActor)
-        handle = remote.options(runtime_env={"env_vars": env} if env else None).remote(
-            self.config
-        )
+        handle = remote.options(runtime_env={"env_vars": env} if env else None).remote(self.config)
         actor = _Actor(f"actor-{next(self._names)}", handle)
         self._actors.append(actor)
         threading.Thread(
@@ -371,4 +369,3 @@ class FarmBackend:
     def _place_orphans(self) -> None:
         while self._orphans and (actor := self._free()) is not None:
             self._give(actor, self._orphans.pop(0))
-

@@ -8,5 +8,5 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[gui,dev]"
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[gui,dev,farm]"
 echo "xdub environment ready: $(pwd)/.venv"

@@ -54,9 +54,15 @@ class Clip:
 
 
 def make_clip(
-    folder: Path, name: str, duration_s: float, seed: int, timecode: str | None = None
+    folder: Path,
+    name: str,
+    duration_s: float,
+    seed: int,
+    timecode: str | None = None,
+    size: tuple[int, int] = (96, 96),
 ) -> Clip:
-    """A generated 96x96 25 fps talking-head clip and its dialogue, with the whole-file job."""
+    """A generated ``size`` (96x96) 25 fps talking-head clip and its dialogue, with the
+    whole-file job."""
     from xdub.cli.jobs import whole_file_job
     from xdub.media.synthetic import (
         AudioSpec,
@@ -66,7 +72,12 @@ def make_clip(
     )
 
     spec = SyntheticVideoSpec(
-        width=96, height=96, fps=Fraction(25), duration_s=duration_s, seed=seed, timecode=timecode
+        width=size[0],
+        height=size[1],
+        fps=Fraction(25),
+        duration_s=duration_s,
+        seed=seed,
+        timecode=timecode,
     )
     video, audio = folder / f"{name}.mp4", folder / f"{name}.wav"
     write_synthetic_video(video, spec)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend``, ``--ray-address``, ``--ray-resource``, ``--ray-actors``, ``--shared-dir``."""
+    """Add ``--backend``, ``--ray-address``, ``--ray-resource``, ``--ray-actors`` and
+    ``--shared-dir``."""
     parser.add_argument(
         "--backend",
         choices=("local", "ray"),

@@ -151,11 +151,11 @@ class Residency:
         if self._streamed_group in leaving:
             self._remove_hooks()
             self._offload_blocks()
-        for name in leaving:
+        for name in sorted(leaving):  # one order in every process (no str-hash order)
             self._groups[name].offload()
         if leaving and self.device.type == "cuda":
             torch.cuda.empty_cache()
-        for name in entering:
+        for name in sorted(entering):
             self._groups[name].upload()
         self._on_device = set(wanted)
         if self._streamed_group in entering:
