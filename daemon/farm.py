@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -70,6 +71,7 @@ def connect(address: str) -> Any:
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray.init(
             address=address,
@@ -85,6 +87,10 @@ def connect(address: str) -> Any:
             hint="start it (`ray start --head` on the GPU machine) or give its address with "
             "--ray-address (auto, HOST:6379 or ray://HOST:10001); docs/farm.md",
         ) from None
+    finally:  # Ray's core worker installs its own; the daemon's clean stop needs its own back
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     return ray
 
 
