@@ -29,6 +29,13 @@ class Backend(Protocol):
     def message(self) -> str | None:
         """Why jobs wait although the backend runs (for health events), or None."""
 
+    @property
+    def actors_alive(self) -> int | None:
+        """The farm's actors with their models loaded; None for a local worker."""
+
+    def runner_of(self, job_id: str) -> str | None:
+        """Who runs the job (``actor-N@node`` on a farm), or None."""
+
     def start(self) -> None: ...
     def fileno(self) -> int | None: ...
     @property

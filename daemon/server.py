@@ -10,6 +10,7 @@ the uniform error reply. A clean exit removes the connection file.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import itertools
 import logging
@@ -60,7 +61,7 @@ from xdub.protocol.messages import (
     SubmitReply,
     WorkerHealthEvent,
 )
-from xdub.protocol.records import ErrorInfo, JobState
+from xdub.protocol.records import ErrorInfo, JobInfo, JobState
 from xdub.protocol.schema import Content, Event, negotiate_version
 from xdub.protocol.signing import Message, RejectedMessage, Session
 from xdub.protocol.zmq_transport import (
@@ -349,11 +350,16 @@ class Daemon:
     def on_list(self, request: Message) -> Content:
         query = content_of(request, ListJobs)
         jobs = self.store.list_jobs(query.states, query.limit)
-        return ListJobsReply(tuple(job.info() for job in jobs))
+        return ListJobsReply(tuple(self._info(job) for job in jobs))
 
     def on_get(self, request: Message) -> Content:
         query = content_of(request, GetJob)
-        return GetJobReply(self.store.get(query.job_id).info())
+        return GetJobReply(self._info(self.store.get(query.job_id)))
+
+    def _info(self, job: Job) -> JobInfo:
+        """``job``'s info, with the farm actor that runs it."""
+        runner = self.supervisor.runner_of(job.job_id)
+        return dataclasses.replace(job.info(), runner=runner) if runner else job.info()
 
     def on_cancel(self, request: Message) -> Content:
         cancel = content_of(request, CancelJob)
@@ -526,5 +532,6 @@ class Daemon:
             self.supervisor.device,
             message=message
             or (self.load_error.message if self.load_error else self.supervisor.message),
+            actors_alive=self.supervisor.actors_alive,
         )
         self._publish(event)

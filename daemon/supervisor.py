@@ -80,6 +80,12 @@ class Supervisor:
     def job_ids(self) -> list[str]:
         return [self.job_id] if self.job_id is not None else []
 
+    actors_alive = None
+    """No actors: one worker (``xdub_daemon.backend.Backend``)."""
+
+    def runner_of(self, job_id: str) -> str | None:
+        return None
+
     def run(self, spec: WorkerSpec) -> None:
         if self._pipe is None or not self.is_idle:
             raise RuntimeError("the worker is not idle")

@@ -68,6 +68,8 @@ class JobRow:
     """The daemon's check of the finished take (protocol 1.2), from ``get``/``list``."""
     is_draft: bool = False
     """Submitted with the draft preset (a ``Make final`` candidate once done)."""
+    runner: str | None = None
+    """The Ray farm actor running it (protocol 1.3), from ``get``/``list``."""
 
     @classmethod
     def from_info(cls, info: JobInfo) -> JobRow:
@@ -82,6 +84,7 @@ class JobRow:
             host=info.host,
             quality=info.quality,
             is_draft=info.options.preset is Preset.DRAFT,
+            runner=info.runner,
         )
         return row.with_result(info.result_otio)
 
@@ -177,6 +180,7 @@ class JobTableModel(RowTableModel):
     headers = HEADERS
     take_ready = Signal(object)
     job_failed = Signal(object)
+    started = Signal(object)
     unknown_job = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -272,11 +276,14 @@ class JobTableModel(RowTableModel):
                 self.unknown_job.emit(event.job_id)
                 return
             quality = row.quality if event.state is JobState.DONE else None
+            runner = row.runner if event.state is JobState.RUNNING else None
             changed = dataclasses.replace(
-                row, state=event.state, error=event.error, quality=quality
+                row, state=event.state, error=event.error, quality=quality, runner=runner
             )
             changed = changed.with_result(event.result_otio)
             self._put(changed)
+            if event.state is JobState.RUNNING and row.state is not JobState.RUNNING:
+                self.started.emit(changed)  # ``get`` says where it runs (a farm's actor)
             if event.state is JobState.DONE and row.state is not JobState.DONE:
                 self.take_ready.emit(changed)
             elif event.state is JobState.FAILED and row.state is not JobState.FAILED:

@@ -48,6 +48,7 @@ class QueueController(QObject):
         self.jobs = JobTableModel(self)
         self.worker_state: WorkerState | None = None
         self.worker_message: str | None = None
+        self.actors_alive: int | None = None
         self.status = daemon_status(is_connected=False, rows=[])
         bridge.connected.connect(self._on_connected)
         bridge.disconnected.connect(self._on_disconnected)
@@ -55,6 +56,7 @@ class QueueController(QObject):
         self.jobs.unknown_job.connect(self.refresh_job)
         self.jobs.take_ready.connect(self._on_take_ready)
         self.jobs.job_failed.connect(self._on_job_failed)
+        self.jobs.started.connect(lambda row: self.refresh_job(row.job_id))
         self.jobs.dataChanged.connect(self._update_status)
         self.jobs.modelReset.connect(self._update_status)
         self.jobs.rowsInserted.connect(self._update_status)
@@ -97,6 +99,7 @@ class QueueController(QObject):
     def _on_event(self, event: Content) -> None:
         if isinstance(event, WorkerHealthEvent):
             self.worker_state, self.worker_message = event.state, event.message
+            self.actors_alive = event.actors_alive
             self._update_status()
             return
         self.jobs.apply_event(event)
@@ -128,6 +131,7 @@ class QueueController(QObject):
             rows=self.jobs.rows(),
             worker_state=self.worker_state,
             last_error=self.worker_message,
+            actors_alive=self.actors_alive,
         )
         if status != self.status:
             self.status = status

@@ -40,23 +40,27 @@ def daemon_status(
     rows: Sequence[JobRow],
     worker_state: WorkerState | None = None,
     last_error: str | None = None,
+    actors_alive: int | None = None,
 ) -> DaemonStatus:
-    """The status the tray shows, from the connection, the jobs and the worker's health."""
+    """The status the tray shows, from the connection, the jobs and the worker's health;
+    on a Ray farm (``actors_alive`` given) also the actors alive and each job's actor."""
     if not is_connected:
         return DaemonStatus(TrayState.STOPPED, "xdub daemon stopped")
     if worker_state is WorkerState.CRASHED:
         return DaemonStatus(TrayState.ERROR, f"xdub worker crashed: {last_error or 'see log'}")
+    farm = f" [{actors_alive} actors]" if actors_alive is not None else ""
     running = [row for row in rows if row.state is JobState.RUNNING]
     queued = sum(1 for row in rows if row.state is JobState.QUEUED)
     if running:
         fraction = running[0].fraction
-        more = f", {queued} queued" if queued else ""
-        return DaemonStatus(
-            TrayState.WORKING, f"xdub: dubbing {running[0].title} {fraction:.0%}{more}", fraction
-        )
+        where = f" on {running[0].runner}" if running[0].runner else ""
+        more = f", {len(running) - 1} more running" if len(running) > 1 else ""
+        more += f", {queued} queued" if queued else ""
+        text = f"xdub: dubbing {running[0].title} {fraction:.0%}{where}{more}{farm}"
+        return DaemonStatus(TrayState.WORKING, text, fraction)
     if queued:
-        return DaemonStatus(TrayState.WORKING, f"xdub: {queued} queued")
-    return DaemonStatus(TrayState.IDLE, "xdub: idle")
+        return DaemonStatus(TrayState.WORKING, f"xdub: {queued} queued{farm}")
+    return DaemonStatus(TrayState.IDLE, f"xdub: idle{farm}")
 
 
 COLOURS = {

@@ -147,6 +147,7 @@ def test_a_killed_actor_s_job_resumes_on_the_other_actor_from_its_last_window(
             if isinstance(content, ProgressEvent) and content.progress.clip >= 2:
                 break
         [(actor, pid)] = [(a, p) for job, a, p in _runs(farm) if job == job_id]
+        assert (client.get(job_id).runner or "").startswith(f"{actor}@")  # what the tray shows
         os.kill(pid, signal.SIGKILL)
         done = client.wait(job_id, JOB_TIMEOUT_S)
     assert not is_alive(pid)

@@ -443,6 +443,8 @@ class WorkerHealthEvent(Event):
     vram_used_bytes: int | None = None
     vram_total_bytes: int | None = None
     message: str | None = None
+    actors_alive: int | None = None
+    """Since 1.3: the Ray farm's actors with their models loaded (None: a local worker)."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -347,6 +347,8 @@ class JobInfo(Content):
     clip: str | None = None
     quality: TakeQuality | None = None
     """Since 1.2: the daemon's quality check of the finished take, or None."""
+    runner: str | None = None
+    """Since 1.3: the Ray farm actor running the job (``actor-1@gpu-box``), or None."""
 
     def _validate(self) -> None:
         check_job_id(self.job_id)
