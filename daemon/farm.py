@@ -140,6 +140,7 @@ class FarmBackend:
         self._names = iter(range(1 << 30))
         self._stopping = False
         self._last_check_s = 0.0
+        self._died_loading = False
         self.message: str | None = None
         """Why jobs wait (``no_farm_gpus``), for health events; None when actors are there."""
         self.pid: int | None = None
@@ -261,7 +262,10 @@ class FarmBackend:
         return int(self._ray.cluster_resources().get(self.options.resource, 0))
 
     def _fill(self) -> None:
-        """Start actors up to the number wanted; say why when the cluster has none to give."""
+        """Start actors up to the number wanted; say why when the cluster has none to give
+        (none after an actor died loading the models: the next would too)."""
+        if self._died_loading:
+            return
         wanted = self._wanted()
         if wanted == 0:
             resource = self.options.resource
@@ -342,6 +346,7 @@ class FarmBackend:
         was_ready = actor.state is not WorkerState.STARTING
         self._replace(actor, "the actor was lost", restart=was_ready)
         if not was_ready:  # no restart loop for an actor that dies loading the models
+            self._died_loading = True
             self.message = f"{actor.name} died while loading the models: {event.error}"
         if spec is None:
             return []

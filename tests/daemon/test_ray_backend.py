@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import pytest
 from support.daemon import Clip, DaemonProcess, is_alive, make_clip
 from support.ray_head import GPU_RESOURCE, RayHead
 
-from xdub.protocol.messages import ProgressEvent
+from xdub.protocol.messages import ProgressEvent, WorkerHealthEvent
 from xdub.protocol.records import JobState
 
 pytestmark = pytest.mark.ray
@@ -107,7 +108,8 @@ def farm(
     """A daemon with ``--backend ray`` on the test head: two actors."""
     root = tmp_path_factory.mktemp("farm")
     env = {**ray_head.env, "XDUB_TEST_FARM_LOADS": str(root / "loads.txt")}
-    args = ("--backend", "ray", "--ray-address", ray_head.address, "--ray-resource", GPU_RESOURCE)
+    shared = root / "shared"  # the job folders: checkpoints every actor reads
+    args = [*_farm_args(ray_head, GPU_RESOURCE), "--shared-dir", str(shared)]
     daemon = DaemonProcess(root / "daemon", tiny_model, env, args)
     daemon.start()
     yield daemon
@@ -115,9 +117,23 @@ def farm(
     assert daemon.process is not None and daemon.process.returncode == 0, daemon.stderr()
 
 
+def _farm_args(head: RayHead, resource: str) -> list[str]:
+    """A farm daemon's arguments: actors on ``head`` that each need one ``resource``."""
+    return ["--backend", "ray", "--ray-address", head.address, "--ray-resource", resource]
+
+
 def _loads(daemon: DaemonProcess) -> list[int]:
     path = Path(daemon.env["XDUB_TEST_FARM_LOADS"])
     return [int(line) for line in path.read_text().split()] if path.is_file() else []
+
+
+def _wait_for_window(client: Any, job_id: str, window: int) -> None:
+    """Until the job's progress is in ``window`` (1-based): the windows before are saved."""
+    for event in client.events(JOB_TIMEOUT_S, [job_id]):
+        content = event.content
+        if isinstance(content, ProgressEvent) and content.progress.clip >= window:
+            return
+    raise AssertionError(f"job {job_id} never reached window {window}")
 
 
 def _runs(daemon: DaemonProcess) -> list[tuple[str, str, int]]:
@@ -142,10 +158,9 @@ def test_a_killed_actor_s_job_resumes_on_the_other_actor_from_its_last_window(
 ) -> None:
     with farm.client() as client:
         job_id = _submit(client, _jobs(clips)[6], fast_options, tmp_path)
-        for event in client.events(JOB_TIMEOUT_S, [job_id]):  # window 2 runs: 1 is saved
-            content = event.content
-            if isinstance(content, ProgressEvent) and content.progress.clip >= 2:
-                break
+        _wait_for_window(client, job_id, 2)  # window 1 is saved
+        shared_job_dir = Path(farm.extra_args[-1]) / "jobs" / job_id
+        assert (shared_job_dir / "checkpoint" / "w0001").is_dir()  # in --shared-dir
         [(actor, pid)] = [(a, p) for job, a, p in _runs(farm) if job == job_id]
         assert (client.get(job_id).runner or "").startswith(f"{actor}@")  # what the tray shows
         os.kill(pid, signal.SIGKILL)
@@ -157,6 +172,46 @@ def test_a_killed_actor_s_job_resumes_on_the_other_actor_from_its_last_window(
     log = farm.log_text()
     assert f"job {job_id} resumed from window 1" in log  # resumed, not restarted
     assert f"job {job_id} runs again on the next free actor" in log
+
+
+def test_cancel_and_retry_on_the_farm_behave_as_on_the_local_backend(
+    farm: DaemonProcess, clips: list[Clip], fast_options, local_takes: list[str], tmp_path: Path
+) -> None:
+    with farm.client() as client:
+        job_id = _submit(client, _jobs(clips)[6], fast_options, tmp_path)
+        _wait_for_window(client, job_id, 2)
+        assert client.cancel(job_id) is JobState.CANCELLED
+        assert client.wait(job_id, 10).state is JobState.CANCELLED  # this client saw it
+        deadline = time.monotonic() + 60  # the actor stops it within a denoising step
+        while f"[job {job_id}] cancelled" not in farm.log_text("worker.log"):
+            assert time.monotonic() < deadline, "the actor did not stop the cancelled job"
+            time.sleep(0.1)
+        assert client.retry(job_id) is JobState.QUEUED
+        done = client.wait(job_id, JOB_TIMEOUT_S)
+    assert _md5(_take(done)) == local_takes[6]
+    assert f"job {job_id} resumed from window 1" in farm.log_text()
+
+
+def test_without_gpu_resources_jobs_stay_queued_and_the_daemon_says_why(
+    tmp_path: Path, tiny_model: Path, ray_head: RayHead, clips: list[Clip], fast_options
+) -> None:
+    args = _farm_args(ray_head, "no_such_gpu")
+    daemon = DaemonProcess(tmp_path / "daemon", tiny_model, ray_head.env, args)
+    daemon.start(wait_models=False)
+    try:
+        with daemon.client() as client:
+            job_id = _submit(client, _jobs(clips)[1], fast_options, tmp_path)
+            health = next(
+                event.content
+                for event in client.events(30.0)
+                if isinstance(event.content, WorkerHealthEvent)
+            )
+            assert health.message is not None and "[no_farm_gpus]" in health.message
+            assert health.actors_alive == 0
+            assert "no_farm_gpus" in client.hello().device  # what `xdub daemon status` prints
+            assert client.get(job_id).state is JobState.QUEUED
+    finally:
+        daemon.stop()
 
 
 def test_without_ray_daemon_start_with_the_ray_backend_says_how_to_install_it(
