@@ -6,6 +6,8 @@ out; ``FailedReport.worker_exits`` says whether the worker exits after it, to be
 fresh). A reader thread turns ``CancelOrder`` into the pipeline's cancel ``Event`` (honoured
 between two denoising steps) and exits the process when the server's end of the pipe closes
 (the server died), so no orphan keeps running. The server side is ``xdub_daemon.supervisor``.
+``load_pipeline`` and ``run_job`` report through any ``Send``: the Ray farm's actors
+(``xdub_daemon.farm_actor``) run jobs with them too.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def load_pipeline(config: WorkerConfig, send: Send) -> DubPipeline | None:
         )
     except Exception as error:  # reported to the server, which fails the jobs clearly
         log.exception("the worker could not load the models from %s", config.model_dir)
-        send(FatalReport(error_info(error)))
+        send(FatalReport(_error_info(error)))
         return None
     device = f"{pipeline.models.device}"
     send(ReadyReport(device, os.getpid()))
@@ -164,7 +166,7 @@ def load_pipeline(config: WorkerConfig, send: Send) -> DubPipeline | None:
     return pipeline
 
 
-def error_info(error: BaseException) -> ErrorInfo:
+def _error_info(error: BaseException) -> ErrorInfo:
     from xdub.errors import XdubError
     from xdub.protocol.precheck import disk_full_from
 
@@ -195,7 +197,7 @@ def run_job(pipeline: DubPipeline, spec: WorkerSpec, cancel: threading.Event, se
         send(CancelledReport(spec.job_id))
     except Exception as error:
         job_log.exception("failed")
-        info = error_info(error)
+        info = _error_info(error)
         is_out_of_memory = isinstance(error, torch.OutOfMemoryError)
         if is_out_of_memory or info.code == "out_of_memory":
             info = ErrorInfo(
