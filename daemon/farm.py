@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 MAX_ACTOR_LOSSES = 2
 """Actors that may die on one job before it fails (``worker_crashed``, so no loop)."""
 RESOURCE_RECHECK_S = 5.0
+CONNECT_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 5.0
 FORWARDED_ENV = (FAULT_ENV, LOADS_FILE_ENV, "OMP_NUM_THREADS")
 """The daemon's environment variables its actors get too (the test hooks, torch's threads)."""
@@ -71,6 +72,7 @@ def connect(address: str) -> Any:
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    _check_reachable(address)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray.init(
@@ -81,17 +83,33 @@ def connect(address: str) -> Any:
             include_dashboard=False,
         )
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
-        raise XdubError(
-            f"cannot connect to the Ray cluster at {address!r}: {error}",
-            code="farm_unreachable",
-            hint="start it (`ray start --head` on the GPU machine) or give its address with "
-            "--ray-address (auto, HOST:6379 or ray://HOST:10001); docs/farm.md",
-        ) from None
+        raise _unreachable(address, error) from None
     finally:  # Ray's core worker installs its own; the daemon's clean stop needs its own back
         for sig, handler in handlers.items():
             if handler is not None:
                 signal.signal(sig, handler)
     return ray
+
+
+def _unreachable(address: str, why: object) -> XdubError:
+    return XdubError(
+        f"cannot connect to the Ray cluster at {address!r}: {why}",
+        code="farm_unreachable",
+        hint="start it (`ray start --head` on the GPU machine) or give its address with "
+        "--ray-address (auto, HOST:6379 or ray://HOST:10001); docs/farm.md",
+    )
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` or ``ray://HOST:PORT`` nothing listens on within seconds (Ray
+    itself retries for minutes); ``auto`` is Ray's to find."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise _unreachable(address, error) from None
 
 
 @dataclass

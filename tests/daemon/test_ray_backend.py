@@ -9,11 +9,13 @@ from its last finished window, with the same take; Ray not importable: a clear e
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +27,7 @@ import pytest
 from support.daemon import Clip, DaemonProcess, is_alive, make_clip
 from support.ray_head import GPU_RESOURCE, RayHead
 
+from xdub.protocol.connection import read_connection_file
 from xdub.protocol.messages import ProgressEvent, WorkerHealthEvent
 from xdub.protocol.records import JobState
 
@@ -239,3 +242,30 @@ def test_without_ray_daemon_start_with_the_ray_backend_says_how_to_install_it(
     assert run.returncode == 2, run.stderr
     assert "[farm_missing]" in run.stderr
     assert "pip install 'xdub[farm]'" in run.stderr
+
+
+def test_an_unreachable_cluster_is_a_clear_error_at_start(tmp_path: Path, tiny_model: Path) -> None:
+    """``xdub daemon start --backend ray`` on an address where no Ray runs: the detached daemon
+    exits and ``start`` prints its ``farm_unreachable`` error with the hint."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    env = {
+        **os.environ,
+        "XDUB_CONNECTION_FILE": str(tmp_path / "run" / "daemon.json"),
+        "XDUB_DATA_DIR": str(tmp_path / "data"),
+        "XDUB_LOG_DIR": str(tmp_path / "logs"),
+    }
+    command = [sys.executable, "-c", "import sys; from xdub.cli import main; sys.exit(main())"]
+    command += ["daemon", "start", "--model", str(tiny_model), "--device", "cpu"]
+    command += ["--backend", "ray", "--ray-address", address]
+    try:
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    finally:  # a daemon that did not give up must not outlive the test
+        pid_file = Path(env["XDUB_CONNECTION_FILE"])
+        if pid_file.is_file():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(read_connection_file(pid_file).pid, signal.SIGKILL)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"[farm_unreachable] cannot connect to the Ray cluster at '{address}'" in run.stdout
+    assert "hint: start it (`ray start --head`" in run.stdout

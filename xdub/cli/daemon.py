@@ -98,6 +98,8 @@ def run_start(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 print(f"the daemon exited with code {process.returncode}; see {log_dir}")
+                for line in _daemon_error(log_dir / "daemon-stderr.log"):
+                    print(line)  # e.g. [farm_unreachable] ... and its hint
                 return 1
             try:
                 hello = client.hello()
@@ -108,6 +110,17 @@ def run_start(args: argparse.Namespace) -> int:
             return 0
     print(f"the daemon did not answer within {START_TIMEOUT_S:g} s; see {log_dir}")
     return 1
+
+
+def _daemon_error(stderr_log: Path) -> list[str]:
+    """The last error line ``python -m xdub_daemon`` printed, and its hint (or nothing)."""
+    lines = stderr_log.read_text(errors="replace").splitlines() if stderr_log.is_file() else []
+    starts = [i for i, line in enumerate(lines) if line.startswith("xdub daemon: [")]
+    if not starts:
+        return []
+    return [
+        line for line in lines[starts[-1] : starts[-1] + 2] if line.startswith(("xdub", "hint"))
+    ]
 
 
 def run_stop(args: argparse.Namespace) -> int:
