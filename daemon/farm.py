@@ -277,7 +277,11 @@ class FarmBackend:
     def _wanted(self) -> int:
         if self.options.num_actors > 0:
             return self.options.num_actors
-        return int(self._ray.cluster_resources().get(self.options.resource, 0))
+        try:
+            return int(self._ray.cluster_resources().get(self.options.resource, 0))
+        except Exception:  # the cluster went away: keep what runs, look again later
+            log.warning("the Ray cluster did not answer", exc_info=True)
+            return len(self._actors)
 
     def _fill(self) -> None:
         """Start actors up to the number wanted; say why when the cluster has none to give
@@ -320,7 +324,7 @@ class FarmBackend:
             while (spec := actor.inbox.get()) is not None:
                 for ref in actor.handle.run.remote(spec):
                     self._post(ray.get(ref))
-        except ray.exceptions.RayActorError as error:
+        except Exception as error:  # RayActorError: the process or node died; or Ray's own
             if not self._stopping:
                 self._post(_ActorLost(actor, f"{type(error).__name__}: {error}"))
 
