@@ -19,17 +19,16 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from xdub.errors import XdubError
 from xdub.protocol.records import ErrorInfo, WorkerState
 from xdub_daemon.config import GPU_RESOURCE, FarmOptions
 from xdub_daemon.farm_actor import LOADS_FILE_ENV, FarmActor
+from xdub_daemon.farm_connect import connect
 from xdub_daemon.faults import FAULT_ENV
 from xdub_daemon.supervisor import WorkerExit
 from xdub_daemon.wire import (
@@ -48,68 +47,9 @@ log = logging.getLogger(__name__)
 MAX_ACTOR_LOSSES = 2
 """Actors that may die on one job before it fails (``worker_crashed``, so no loop)."""
 RESOURCE_RECHECK_S = 5.0
-CONNECT_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 5.0
 FORWARDED_ENV = (FAULT_ENV, LOADS_FILE_ENV, "OMP_NUM_THREADS")
 """The daemon's environment variables its actors get too (the test hooks, torch's threads)."""
-
-
-def import_ray() -> Any:
-    """``ray``, or ``farm_missing`` with the install line."""
-    try:
-        import ray
-    except ImportError as error:
-        raise XdubError(
-            f"--backend ray needs Ray, which is not installed here ({error})",
-            code="farm_missing",
-            hint="pip install 'xdub[farm]' (docs/farm.md)",
-        ) from None
-    return ray
-
-
-def connect(address: str) -> Any:
-    """Join the Ray cluster at ``address``, or ``farm_unreachable``."""
-    ray = import_ray()
-    if ray.is_initialized():
-        return ray
-    _check_reachable(address)
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        ray.init(
-            address=address,
-            namespace="xdub",
-            log_to_driver=False,
-            configure_logging=False,
-            include_dashboard=False,
-        )
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
-        raise _unreachable(address, error) from None
-    finally:  # Ray's core worker installs its own; the daemon's clean stop needs its own back
-        for sig, handler in handlers.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-    return ray
-
-
-def _unreachable(address: str, why: object) -> XdubError:
-    return XdubError(
-        f"cannot connect to the Ray cluster at {address!r}: {why}",
-        code="farm_unreachable",
-        hint="start it (`ray start --head` on the GPU machine) or give its address with "
-        "--ray-address (auto, HOST:6379 or ray://HOST:10001); docs/farm.md",
-    )
-
-
-def _check_reachable(address: str) -> None:
-    """Refuse a ``HOST:PORT`` or ``ray://HOST:PORT`` nothing listens on within seconds (Ray
-    itself retries for minutes); ``auto`` is Ray's to find."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
-    except OSError as error:
-        raise _unreachable(address, error) from None
 
 
 @dataclass
@@ -247,7 +187,10 @@ class FarmBackend:
         now = time.monotonic()
         if now - self._last_check_s > RESOURCE_RECHECK_S and self._ray is not None:
             self._last_check_s = now
-            self._fill()
+            try:
+                self._fill()
+            except Exception as error:  # the cluster is gone; the daemon keeps serving
+                self.message = f"the Ray cluster does not answer: {error}"
         return reports
 
     def stop(self) -> None:
@@ -397,7 +340,10 @@ class FarmBackend:
         except Exception:
             log.debug("could not kill %s", actor.name, exc_info=True)
         if restart and not self._stopping:
-            self._add_actor()
+            try:
+                self._add_actor()
+            except Exception as error:  # the cluster is gone: the recheck tries again
+                log.warning("could not start an actor in place of %s: %s", actor.name, error)
 
     def _place_orphans(self) -> None:
         while self._orphans and (actor := self._free()) is not None:

@@ -73,7 +73,7 @@ def run_start(args: argparse.Namespace) -> int:
     from xdub_daemon.config import default_log_dir
 
     if args.backend == "ray":
-        from xdub_daemon.farm import import_ray
+        from xdub_daemon.farm_connect import import_ray
 
         import_ray()  # farm_missing here, not in a detached daemon's log
     with DaemonClient(timeout_s=2.0) as client:
