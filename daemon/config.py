@@ -107,8 +107,9 @@ class DaemonConfig:
 
     @property
     def uploads_dir(self) -> Path:
-        """Media remote clients uploaded, named by content hash (``xdub_daemon.uploads``)."""
-        return self.data_dir / "uploads"
+        """Media remote clients uploaded, named by content hash (``xdub_daemon.uploads``);
+        under ``shared_dir`` when one is given, so every farm actor reads them."""
+        return (self.shared_dir or self.data_dir) / "uploads"
 
     @property
     def lock_path(self) -> Path:
