@@ -139,16 +139,6 @@ def _wait_for_window(client: Any, job_id: str, window: int) -> None:
     raise AssertionError(f"job {job_id} never reached window {window}")
 
 
-def _poll_until_finished(client: Any, job_id: str) -> Any:
-    """The job's info once it is done, failed or cancelled, read with ``get`` (``wait`` replays
-    a retried job's earlier ``cancelled`` event and returns at once)."""
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while not (job := client.get(job_id)).state.is_terminal:
-        assert time.monotonic() < deadline, f"job {job_id} did not finish"
-        time.sleep(0.2)
-    return job
-
-
 def _runs(daemon: DaemonProcess) -> list[tuple[str, str, int]]:
     """(job id, actor, actor pid) of every dispatch the daemon logged, in order."""
     return [(job, actor, int(pid)) for job, actor, pid in RUNS_ON.findall(daemon.log_text())]
@@ -200,7 +190,7 @@ def test_cancel_and_retry_on_the_farm_behave_as_on_the_local_backend(
             assert time.monotonic() < deadline, "the actor did not stop the cancelled job"
             time.sleep(0.1)
         assert client.retry(job_id) is JobState.QUEUED
-        done = _poll_until_finished(client, job_id)
+        done = client.wait(job_id, JOB_TIMEOUT_S)  # the new run, not the cancelled one
     assert _md5(_take(done)) == local_takes[6]
     assert f"job {job_id} resumed from window 1" in farm.log_text()
 

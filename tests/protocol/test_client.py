@@ -113,6 +113,25 @@ def test_every_event_is_reported_once_in_order_across_drops(echo_daemon: StartDa
         assert watch.job_ids == frozenset()
 
 
+def test_a_retried_job_is_watched_through_its_new_run(echo_daemon: StartDaemon) -> None:
+    """A job cancelled, then retried: a watch (``wait``) started after the retry replays only
+    the new run, so the old ``cancelled`` does not end it; the new run's ``done`` does."""
+    daemon = echo_daemon()
+    for state in (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLED, JobState.QUEUED):
+        daemon.set_state("job", state)
+    with DaemonClient(daemon.connection_file, timeout_s=2.0) as client:
+        watch = client.watch(["job"], refresh_s=0.2)
+        first = _polled_for(watch, 0.5)
+        assert [(update.seq, update.state) for update in first] == [(4, JobState.QUEUED)]
+        daemon.set_state("job", JobState.RUNNING)
+        daemon.set_state("job", JobState.DONE)
+        done = _polled(watch, lambda update: update.is_terminal)
+        assert [(update.seq, update.state) for update in done] == [
+            (5, JobState.RUNNING),
+            (6, JobState.DONE),
+        ]
+
+
 def _polled(watch: JobWatch, last: Callable[[JobUpdate], bool]) -> list[JobUpdate]:
     """Every update up to and including the first that ``last`` accepts (10 s at most)."""
     got: list[JobUpdate] = []

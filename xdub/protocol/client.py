@@ -423,6 +423,17 @@ def _error_info(error: XdubError) -> ErrorInfo:
     return ErrorInfo(error.code, error.message, error.hint)
 
 
+def _current_run_start(events: list[JobStateEvent | ProgressEvent]) -> int:
+    """Where the job's current run begins in ``events`` (in ``seq`` order): after the last
+    terminal state that a later event follows. A retried job's earlier run ended there, and
+    its ``cancelled`` or ``failed`` must not end a watch of the run the retry started."""
+    for index in range(len(events) - 2, -1, -1):
+        event = events[index]
+        if isinstance(event, JobStateEvent) and event.state.is_terminal:
+            return index + 1
+    return 0
+
+
 class JobWatch:
     """Follows jobs through events, catch-ups and daemon restarts; never blocks long.
 
@@ -434,7 +445,8 @@ class JobWatch:
     (``job_events``); a live event whose ``seq`` jumps, every reconnect and every ``refresh_s``
     ask ``job_events`` for the ones after the last reported (``replayed`` updates); a live event
     already reported is dropped. A finished job's replay skips its progress events (the daemon
-    drops them). An older daemon has no event numbers: its jobs' stored state is re-read.
+    drops them), and a retried job's replay skips the run that ended before the retry. An
+    older daemon has no event numbers: its jobs' stored state is re-read.
     """
 
     def __init__(
@@ -523,7 +535,8 @@ class JobWatch:
         events = sorted(kept, key=lambda event: event.seq or 0)
         missed = [event for event in events if (event.seq or 0) > last]
         self._last_seq[job_id] = max([last, reply.last_seq, *(e.seq or 0 for e in missed)])
-        return [self._from_event(event, replayed=replayed) for event in missed]
+        current = missed[_current_run_start(missed) :]
+        return [self._from_event(event, replayed=replayed) for event in current]
 
     def _take_live(self, content: Content) -> list[JobUpdate]:
         """A live event's update, after the events a jump in its ``seq`` skipped; none for
