@@ -33,7 +33,7 @@ from xdub.protocol.zmq_transport import bind_server_sockets, set_curve_client
 
 
 def _start_daemon(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     model = make_tiny_folder(root / "model").root
     runtime = root / "run"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from xdub.media.bad_samples import BAD_VIDEO_CASES, write_bad_video
 from xdub.media.synthetic import AudioSpec, SpeechTrack, write_synthetic_audio
-from xdub.model.tiny import make_tiny_folder
+from xdub.weights.tiny import make_tiny_folder
 
 
 def main() -> None:

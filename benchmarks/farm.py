@@ -60,7 +60,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xdub-farm-") as folder:
         root = Path(folder)
-        from xdub.model.tiny import make_tiny_folder
+        from xdub.weights.tiny import make_tiny_folder
 
         model = make_tiny_folder(root / "model").root
         clip = make_clip(root, "clip", args.seconds, seed=1, size=(320, 192))

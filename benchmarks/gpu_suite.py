@@ -35,7 +35,6 @@ from dit_flops import AUDIO_TOKENS, TEXT_LEN
 from xdub.media.fps import MODEL_FPS
 from xdub.model.attention import AttentionBackend, available_backends
 from xdub.model.dit import TextContextBuffers, XDubDiT, build_dit
-from xdub.model.residency import Residency
 from xdub.protocol.records import Preset, Quality, VramPolicy
 from xdub.sample.denoise import GuidedVelocity
 from xdub.sample.guidance import GuidanceScales
@@ -43,6 +42,7 @@ from xdub.sample.windows import WindowPlan
 from xdub.speed.compile import compile_blocks, uncompile_blocks
 from xdub.speed.fp8 import Fp8Weights
 from xdub.speed.plan import SpeedPlan, plan_speed
+from xdub.weights.residency import Residency
 
 GIB = 2**30
 FULL_CROP_PX = 512

@@ -37,6 +37,7 @@ MODES = {
 
 def run_one(duration_s: float, width: int, height: int, steps: int, mode: str) -> dict[str, object]:
     """Make media and a tiny model in a temp dir, dub once, return timings and peak RSS."""
+    from xdub.job.options import Codec, DubOptions
     from xdub.media.synthetic import (
         AudioSpec,
         SpeechTrack,
@@ -44,10 +45,9 @@ def run_one(duration_s: float, width: int, height: int, steps: int, mode: str) -
         write_synthetic_audio,
         write_synthetic_video,
     )
-    from xdub.model.tiny import make_tiny_folder
-    from xdub.options import Codec, DubOptions
     from xdub.pipeline import DubPipeline
     from xdub.protocol.records import VramPolicy
+    from xdub.weights.tiny import make_tiny_folder
 
     overlap, policy = MODES[mode]
 

@@ -34,7 +34,7 @@ MB = 1e6
 
 
 def _start_daemon(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     model = make_tiny_folder(root / "model").root
     runtime = root / "run"

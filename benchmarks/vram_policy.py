@@ -27,6 +27,7 @@ def run_one(
     """Load the pipeline under ``policy``, dub one generated clip, return the figures."""
     import torch
 
+    from xdub.job.options import Codec, DubOptions
     from xdub.media.synthetic import (
         AudioSpec,
         SpeechTrack,
@@ -34,7 +35,6 @@ def run_one(
         write_synthetic_audio,
         write_synthetic_video,
     )
-    from xdub.options import Codec, DubOptions
     from xdub.pipeline import DubPipeline
     from xdub.protocol.records import VramPolicy
 
@@ -89,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         model = args.model
         if args.tiny:
-            from xdub.model.tiny import make_tiny_folder
+            from xdub.weights.tiny import make_tiny_folder
 
             model = make_tiny_folder(Path(work) / "tiny").root
         for policy in args.policies:

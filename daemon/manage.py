@@ -2,7 +2,7 @@
 
 ``models``: the daemon owns the model folder (the tray and the CLI ask it): one
 ``ModelManager`` over it, for the daemon's lifetime, with the components of
-``xdub.model.folder.COMPONENTS`` as model names. ``list`` and ``delete`` run at once;
+``xdub.weights.folder.COMPONENTS`` as model names. ``list`` and ``delete`` run at once;
 ``download`` and ``verify`` run on one background thread (one at a time; the reply gives the
 state once started) and end with a ``model_task`` event; ``cancel_download`` stops a download
 within one chunk, keeping its partial files for resuming (``discard_partials``: removing them).
@@ -47,9 +47,9 @@ from xdub_daemon.config import DaemonConfig
 from xdub_daemon.store import JobStore
 
 if TYPE_CHECKING:
-    from xdub.model.manager import ModelManager
-    from xdub.model.sources import Source
-    from xdub.model.transfer import DownloadProgress
+    from xdub.weights.manager import ModelManager
+    from xdub.weights.sources import Source
+    from xdub.weights.transfer import DownloadProgress
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ _PROBLEMS_LOGGED = 20
 
 def model_source(name: str) -> Source:
     """``"hub"``: the Hugging Face repo; anything else: a local folder laid out like it."""
-    from xdub.model.sources import HubSource, LocalSource
+    from xdub.weights.sources import HubSource, LocalSource
 
     return HubSource() if name == HUB_SOURCE else LocalSource(Path(name))
 
@@ -69,7 +69,7 @@ class ModelsDesk:
 
     Until a download or verify has fetched the source's listing (on the background thread),
     ``list`` reports from the disk alone, so no request waits on the network. The managers
-    are made at the first ``models`` request; ``xdub.model.manager`` does not import torch
+    are made at the first ``models`` request; ``xdub.weights.manager`` does not import torch
     (only ``verify``'s checks do, on the background thread).
     """
 
@@ -113,7 +113,7 @@ class ModelsDesk:
     def _made(self) -> tuple[ModelManager, ModelManager]:
         """The manager over the source, and one over the disk alone."""
         if self._managers is None:
-            from xdub.model.manager import ModelManager
+            from xdub.weights.manager import ModelManager
 
             self._managers = (
                 ModelManager(self.model_dir, model_source(self.source_name), max_bps=self.max_bps),
@@ -140,7 +140,7 @@ class ModelsDesk:
         return ModelsReply(self.infos(names), free_bytes=free_bytes, running=running)
 
     def handle(self, request: Models) -> ModelsReply:
-        from xdub.model.folder import COMPONENTS
+        from xdub.weights.folder import COMPONENTS
 
         names = request.names
         known = {entry.name for entry in COMPONENTS}
@@ -217,7 +217,7 @@ class ModelsDesk:
         return ModelTaskEvent(ModelAction.DOWNLOAD, DownloadState.DONE, result.note)
 
     def _remove_partials(self, names: Sequence[str]) -> None:
-        from xdub.model.sources import PARTIAL_SUFFIX
+        from xdub.weights.sources import PARTIAL_SUFFIX
 
         for task in self.manager.plan(names or None).tasks:
             (self.manager.root / (task.file.path + PARTIAL_SUFFIX)).unlink(missing_ok=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from xdub.errors import JobError
+from xdub.job.timeline import DubJob, bad_job, parse_job
 from xdub.media.probe import MediaScan, scan_media
 from xdub.media.request_checks import check_audio, check_take_space
-from xdub.otio_job import DubJob, bad_job, parse_job
 from xdub.protocol.messages import Submit
 from xdub.protocol.precheck import check_output_folder
 from xdub.protocol.records import DubOptions

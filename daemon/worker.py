@@ -222,10 +222,10 @@ def _dub(
     job_log: JobLog,
 ) -> tuple[str, list[str], TakeQuality]:
     from xdub.face.track_store import TRACK_FILE, save_track
+    from xdub.job.result import build_result
+    from xdub.job.timeline import job_to_json, parse_job
     from xdub.media.mix import write_dialogue_wav
     from xdub.media.probe import scan_media
-    from xdub.otio_job import job_to_json, parse_job
-    from xdub.otio_result import build_result
     from xdub.protocol.records import Progress
     from xdub.sample.clips import LoopState
     from xdub_daemon.checkpoint import (

@@ -32,9 +32,9 @@ from xdub.media.synthetic import (
     write_synthetic_audio,
     write_synthetic_video,
 )
-from xdub.model.sources import write_manifest
-from xdub.model.tiny import make_tiny_folder
 from xdub.protocol.records import Codec, DubOptions, JobState
+from xdub.weights.sources import write_manifest
+from xdub.weights.tiny import make_tiny_folder
 from xdub_gui.bridge import ClientBridge
 from xdub_gui.main_window import MainWindow
 from xdub_gui.model_backend import ModelBackend

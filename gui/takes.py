@@ -1,6 +1,6 @@
 """What a job's result timeline says (the take, the host, the clip) and revealing the take.
 
-Result timelines are OTIO JSON strings (``xdub.otio_result``); reading one never touches the
+Result timelines are OTIO JSON strings (``xdub.job.result``); reading one never touches the
 take itself. Revealing opens the platform's file manager on the take's folder, with the take
 selected where the file manager can do that.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import opentimelineio as otio
 
 from xdub.errors import JobError
-from xdub.otio_job import NAMESPACE, ROLE_SOURCE, plain
-from xdub.otio_result import parse_result
+from xdub.job.result import parse_result
+from xdub.job.timeline import NAMESPACE, ROLE_SOURCE, plain
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def _required_dir(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete model folder of tiny random TEST weights, written once per session."""
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     root = tmp_path_factory.mktemp("tiny-model")
     make_tiny_folder(root, seed=0)

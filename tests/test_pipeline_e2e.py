@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from xdub.errors import MediaError
+from xdub.job.options import Codec, DubOptions
 from xdub.media.audio import fit_audio_length, load_audio
 from xdub.media.conform import covering_target_frames
 from xdub.media.decode import iter_frames
@@ -30,7 +31,6 @@ from xdub.media.synthetic import (
     write_synthetic_video,
 )
 from xdub.media.timestamps import frame_times
-from xdub.options import Codec, DubOptions
 from xdub.pipeline import DubPipeline, DubResult
 
 OPTIONS = DubOptions(codec=Codec.H264, num_steps=2)

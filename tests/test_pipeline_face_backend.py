@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from xdub.errors import ModelError
+from xdub.job.options import Codec, DubOptions
 from xdub.media.synthetic import (
     AudioSpec,
     SpeechTrack,
@@ -17,7 +18,6 @@ from xdub.media.synthetic import (
     write_synthetic_audio,
     write_synthetic_video,
 )
-from xdub.options import Codec, DubOptions
 from xdub.pipeline import DubPipeline
 
 HAS_OPENMMLAB = all(importlib.util.find_spec(name) for name in ("mmdet", "mmpose"))

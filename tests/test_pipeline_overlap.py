@@ -12,6 +12,7 @@ import pytest
 from support.reads import ReadCounter
 
 from xdub.errors import JobCancelled
+from xdub.job.options import DubOptions
 from xdub.media.decode import iter_frames
 from xdub.media.probe import scan_media
 from xdub.media.synthetic import (
@@ -20,7 +21,6 @@ from xdub.media.synthetic import (
     write_synthetic_audio,
     write_synthetic_video,
 )
-from xdub.options import DubOptions
 from xdub.pipeline import DubPipeline
 from xdub.protocol.records import Codec, Progress, Stage, VramPolicy
 

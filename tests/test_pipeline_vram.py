@@ -2,7 +2,7 @@
 nothing is left there afterwards, and the take is the same under every policy.
 
 On this CPU-only machine the compute device is the CPU, so moves cost nothing; where the
-weights go under each policy is checked on the meta device in ``tests/model/test_residency.py``.
+weights go under each policy is checked on the meta device in ``tests/weights/test_residency.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from torch import nn
 
+from xdub.job.options import Codec, DubOptions
 from xdub.media.decode import iter_frames
 from xdub.media.synthetic import (
     AudioSpec,
@@ -22,7 +23,6 @@ from xdub.media.synthetic import (
     write_synthetic_audio,
     write_synthetic_video,
 )
-from xdub.options import Codec, DubOptions
 from xdub.pipeline import DubPipeline
 from xdub.protocol.records import Progress, Stage, VramPolicy
 

@@ -36,11 +36,10 @@ from xdub.errors import JobError, MediaError
 from xdub.face.crop_store import CropStore
 from xdub.face.track import FaceTrack, FaceTracker
 from xdub.face.track_store import read_cached_track, save_track
+from xdub.job.options import DubOptions, noise_seed, speaker_choice, take_settings
 from xdub.media.fps import MODEL_FPS
 from xdub.media.frame_ring import FrameRing
 from xdub.media.probe import MediaScan, scan_media
-from xdub.model.bundle import ModelBundle
-from xdub.options import DubOptions, noise_seed, speaker_choice, take_settings
 from xdub.progress import ProgressCallback, ProgressReporter
 from xdub.protocol.records import Stage, VramPolicy
 from xdub.sample.clips import LoopInputs, LoopState
@@ -54,6 +53,7 @@ from xdub.speed.plan import plan_for_options, speed_metadata
 from xdub.take_plan import TakePlan, plan_take
 from xdub.take_source import model_frames
 from xdub.take_windows import TakeWindows, WindowCallback, make_take, ring_capacity
+from xdub.weights.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 

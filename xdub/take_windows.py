@@ -24,8 +24,6 @@ from xdub.face.track import FaceTrack
 from xdub.media.codecs import TakeSettings
 from xdub.media.encode import TakeWriter
 from xdub.media.frame_ring import FrameRing
-from xdub.model.bundle import ModelBundle
-from xdub.model.residency import Residency
 from xdub.overlap import Overlapped, run_sequential
 from xdub.progress import ProgressReporter
 from xdub.protocol.records import Stage, VramPolicy
@@ -36,6 +34,8 @@ from xdub.sample.windows import WindowPlan
 from xdub.take import VFR_TIME_BASE, TakePaster
 from xdub.take_plan import TakePlan
 from xdub.take_source import SourcePass
+from xdub.weights.bundle import ModelBundle
+from xdub.weights.residency import Residency
 
 WindowCallback = Callable[[int, int, LoopState], None]
 

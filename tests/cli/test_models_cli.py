@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from xdub.model.folder import COMPONENTS
+from xdub.weights.folder import COMPONENTS
 
 XDUB = Path(sys.executable).with_name("xdub")
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from xdub.cli import main
-from xdub.model.folder import COMPONENTS, ModelFolder, component_of
-from xdub.model.sources import PARTIAL_SUFFIX, LocalSource
-from xdub.model.tiny import make_tiny_folder
+from xdub.weights.folder import COMPONENTS, ModelFolder, component_of
+from xdub.weights.sources import PARTIAL_SUFFIX, LocalSource
+from xdub.weights.tiny import make_tiny_folder
 
 XDUB = Path(sys.executable).with_name("xdub")
 

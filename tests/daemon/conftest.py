@@ -14,7 +14,7 @@ from xdub.protocol.records import Codec, DubOptions
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     return make_tiny_folder(tmp_path_factory.mktemp("tiny-model")).root
 

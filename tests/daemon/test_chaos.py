@@ -44,8 +44,8 @@ class Kill:
 
 def _take_md5(info_otio: str | None) -> str:
     """md5 over the decoded RGB frames of the take a result OTIO points at."""
+    from xdub.job.result import parse_result
     from xdub.media.decode import iter_frames
-    from xdub.otio_result import parse_result
 
     assert info_otio is not None
     digest = hashlib.md5()

@@ -63,8 +63,8 @@ def test_daemon_killed_in_window_2_of_4_resumes_to_the_same_take(
         db.close()
         reference = client.wait(client.submit(clip.otio, options).job_id, 600)
     assert reference.state is JobState.DONE, reference.error
+    from xdub.job.result import parse_result
     from xdub.media.probe import probe
-    from xdub.otio_result import parse_result
 
     assert resumed.result_otio is not None and reference.result_otio is not None
     resumed_frames = _frames(parse_result(resumed.result_otio).take_path)

@@ -19,8 +19,8 @@ START_TIMECODE = "01:00:00:00"
 def test_a_frame_range_gives_a_take_of_those_frames_with_their_timecode(
     running_daemon, tmp_path: Path, fast_options
 ) -> None:
+    from xdub.job.result import parse_result
     from xdub.media.probe import probe
-    from xdub.otio_result import parse_result
     from xdub.protocol.timecode import shift_timecode
 
     clip = make_clip(tmp_path, "ranged", CLIP_S, seed=3, timecode=START_TIMECODE)

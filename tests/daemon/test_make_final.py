@@ -11,7 +11,7 @@ import pytest
 
 from xdub.errors import XdubError
 from xdub.face.track_store import TRACK_FILE
-from xdub.otio_result import parse_result
+from xdub.job.result import parse_result
 from xdub.protocol.records import JobState, Preset
 from xdub_daemon.final import AUDIO_CACHE_DIR
 

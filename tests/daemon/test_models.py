@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from xdub.model.folder import COMPONENTS, ModelFolder
-from xdub.model.sources import write_manifest
 from xdub.protocol.messages import ModelDownloadEvent, Models, ModelsReply, ModelTaskEvent
 from xdub.protocol.records import DownloadState, ModelAction, ModelState
+from xdub.weights.folder import COMPONENTS, ModelFolder
+from xdub.weights.sources import write_manifest
 
 DOWNLOAD_S = 4.0
 """The throttled download takes about this long, so a cancel lands mid-way."""

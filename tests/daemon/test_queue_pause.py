@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xdub.otio_job import parse_job
+from xdub.job.timeline import parse_job
 from xdub.protocol.messages import JobStateEvent
 from xdub.protocol.records import JobState
 

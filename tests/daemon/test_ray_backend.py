@@ -77,7 +77,7 @@ def _run_jobs(
 
 
 def _take(job: Any) -> Path:
-    from xdub.otio_result import parse_result
+    from xdub.job.result import parse_result
 
     assert job.state is JobState.DONE, job.error
     return Path(parse_result(job.result_otio).take_path)

@@ -187,8 +187,8 @@ def test_cancel_stops_a_running_job_and_the_queue_goes_on(
 def test_the_result_points_at_a_take_aligned_with_the_clip(
     running_daemon, short_clip, fast_options
 ) -> None:
+    from xdub.job.result import parse_result
     from xdub.media.probe import probe
-    from xdub.otio_result import parse_result
 
     with running_daemon.client() as client:
         job = client.wait(client.submit(short_clip.otio, fast_options()).job_id, 300)
@@ -203,7 +203,7 @@ def test_the_result_points_at_a_take_aligned_with_the_clip(
 def test_a_draft_job_comes_back_marked_draft(running_daemon, short_clip, fast_options) -> None:
     import opentimelineio as otio
 
-    from xdub.otio_result import parse_result
+    from xdub.job.result import parse_result
     from xdub.protocol.records import Preset
 
     with running_daemon.client() as client:

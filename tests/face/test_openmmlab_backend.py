@@ -24,8 +24,8 @@ from safetensors.torch import load_file
 
 from xdub.errors import ModelError
 from xdub.face.backends import FACE_BACKENDS, load_wholebody
-from xdub.face.configs import RtmwConfig, YoloxConfig
 from xdub.face.detect import Detections, person_box
+from xdub.face.nets.configs import RtmwConfig, YoloxConfig
 from xdub.face.openmmlab import check_opencv, load_config
 from xdub.face.wholebody import (
     WholebodyBackend,

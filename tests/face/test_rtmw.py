@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from xdub.errors import ModelError
-from xdub.face.configs import RtmwConfig
-from xdub.face.rtmw import Rtmw
+from xdub.face.nets.configs import RtmwConfig
+from xdub.face.nets.rtmw import Rtmw
 
 
 def _reduced_config(pose_dir: Path) -> RtmwConfig:

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from xdub.face.affine import bbox_center_scale, fix_aspect_ratio, warp_affine_linear, warp_matrix
-from xdub.face.configs import RtmwConfig
+from xdub.face.nets.configs import RtmwConfig
+from xdub.face.nets.rtmw import Rtmw
 from xdub.face.pose import (
     BBOX_PADDING,
     WHOLEBODY_FLIP_INDICES,
@@ -22,7 +23,6 @@ from xdub.face.pose import (
     normalize_crops,
     simcc_decode,
 )
-from xdub.face.rtmw import Rtmw
 
 
 @pytest.fixture(scope="module")

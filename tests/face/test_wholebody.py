@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xdub.face.configs import RtmwConfig, YoloxConfig
 from xdub.face.landmarks import pose_filter
-from xdub.face.rtmw import Rtmw
+from xdub.face.nets.configs import RtmwConfig, YoloxConfig
+from xdub.face.nets.rtmw import Rtmw
+from xdub.face.nets.yolox import Yolox
 from xdub.face.wholebody import (
     WholebodyEstimator,
     WholebodyFrame,
     normalized_dwpose,
     to_openpose_134,
 )
-from xdub.face.yolox import Yolox
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from xdub.face.configs import RtmwConfig, YoloxConfig
-from xdub.face.rtmw import Rtmw
-from xdub.face.yolox import Yolox
+from xdub.face.nets.configs import RtmwConfig, YoloxConfig
+from xdub.face.nets.rtmw import Rtmw
+from xdub.face.nets.yolox import Yolox
 
 
 def _captured(model: nn.Module, names: list[str], inputs: torch.Tensor) -> dict:

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from xdub.errors import ModelError
-from xdub.face.checkpoint import load_checkpoint
-from xdub.face.configs import YoloxConfig
-from xdub.face.yolox import Yolox
+from xdub.face.nets.checkpoint import load_checkpoint
+from xdub.face.nets.configs import YoloxConfig
+from xdub.face.nets.yolox import Yolox
 
 
 def _reduced_config(pose_dir: Path) -> YoloxConfig:

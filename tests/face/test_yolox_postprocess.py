@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from xdub.errors import MediaError
-from xdub.face.configs import YoloxConfig
 from xdub.face.detect import (
     Detections,
     batched_nms,
@@ -21,7 +20,8 @@ from xdub.face.detect import (
     person_box,
     postprocess,
 )
-from xdub.face.yolox import Yolox
+from xdub.face.nets.configs import YoloxConfig
+from xdub.face.nets.yolox import Yolox
 
 
 @pytest.fixture(scope="module")

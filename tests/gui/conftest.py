@@ -32,7 +32,7 @@ def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def gui_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     return make_tiny_folder(tmp_path_factory.mktemp("gui-tiny-model")).root
 

@@ -30,8 +30,8 @@ def _result_otio(tmp_path: Path, video_name: str) -> str:
     """A real result timeline whose source clip is named ``video_name``."""
     from opentimelineio.opentime import RationalTime, TimeRange
 
-    from xdub.otio_job import DialogueClip, SourceClip, build_job, job_to_json, parse_job
-    from xdub.otio_result import build_result
+    from xdub.job.result import build_result
+    from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json, parse_job
 
     used = TimeRange(RationalTime(0, 25), RationalTime(25, 25))
     source = SourceClip(tmp_path / video_name, used)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from xdub.model.sources import write_manifest
 from xdub.protocol.messages import ModelDownloadEvent
 from xdub.protocol.records import ModelState
+from xdub.weights.sources import write_manifest
 from xdub_gui.model_backend import ModelBackend
 from xdub_gui.model_view import ModelManagerView
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from xdub.errors import MediaError
+from xdub.job.timeline import DialogueSegment, plan_dialogue_span
 from xdub.media.audio import load_audio
 from xdub.media.audio_writer import write_audio_file
 from xdub.media.mix import render_dialogue, write_dialogue_wav
-from xdub.otio_job import DialogueSegment, plan_dialogue_span
 
 RATE_HZ = 48000
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from xdub.model.loading import load_vae, module_specs, read_safetensors_specs
 from xdub.model.vae import WanVae
 from xdub.model.vae_config import VaeConfig
+from xdub.weights.loading import load_vae, module_specs, read_safetensors_specs
 
 # fp32 encoder kernels of our torch build differ from the generator's torch 2.13 by float
 # rounding only (measured 3.6e-6 on latents of max ~5); README: stage-wise atol 1e-4.

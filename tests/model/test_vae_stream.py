@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from xdub.model.loading import load_vae
 from xdub.model.vae import VAE_TEMPORAL_FACTOR, WanVae, vae_output_to_frames
 from xdub.model.vae_config import VaeConfig
 from xdub.sample.latents import stitch_clips, stitch_piece
+from xdub.weights.loading import load_vae
 
 
 def golden_vae(golden_dir: Path, dtype: torch.dtype) -> WanVae:

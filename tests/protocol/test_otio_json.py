@@ -1,5 +1,5 @@
 """``xdub.protocol.otio_json``, the hosts' OTIO job writer, read back by the real OTIO reader
-(``xdub.otio_job.parse_job``) and reading what ``xdub.otio_result`` writes."""
+(``xdub.job.timeline.parse_job``) and reading what ``xdub.job.result`` writes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import opentimelineio as otio
 import pytest
 
 from xdub.errors import JobError
-from xdub.otio_job import parse_job
-from xdub.otio_result import build_result
+from xdub.job.result import build_result
+from xdub.job.timeline import parse_job
 from xdub.protocol.otio_json import (
     ROLE_RESULT,
     ROLE_SOURCE,

@@ -18,13 +18,13 @@ from safetensors.torch import load_file
 from xdub.face.paste import blend_border, paste_face
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
-from xdub.model.loading import load_vae
 from xdub.model.vae import WanVae
 from xdub.model.vae_config import VaeConfig
 from xdub.sample.clips import LoopInputs, decode_take, run_windows, stitched_latents
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
 from xdub.sample.windows import WindowPlan
+from xdub.weights.loading import load_vae
 
 # README: fp32 vs fp64 final latents differ by <= 1.6e-5 (max value ~30): clip 0 atol 1e-4;
 # later clips go through uint8 motion frames, where one truncation flip moves latents ~1e-4.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from xdub.plugins.build import default_wheel_cache, fetch_wheels
+from xdub.cli.plugins.build import default_wheel_cache, fetch_wheels
 
 STAND_IN = """#!/bin/sh
 echo "$*" >> "{log}"

@@ -93,10 +93,10 @@ def range_job(
     says the file has ``available_frames`` (0: its real count)."""
     from opentimelineio.opentime import RationalTime, TimeRange
 
+    from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json
     from xdub.media.audio import load_audio
     from xdub.media.mix import DIALOGUE_SAMPLE_RATE_HZ
     from xdub.media.probe import probe
-    from xdub.otio_job import DialogueClip, SourceClip, build_job, job_to_json
 
     info = probe(video)
     fps = float(info.fps)

@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``xdub demo``."""
     from xdub.cli.progress_bar import ProgressBar
+    from xdub.job.options import Codec, DubOptions
     from xdub.media.synthetic import (
         AudioSpec,
         SpeechTrack,
@@ -39,11 +40,10 @@ def run_demo(args: argparse.Namespace) -> int:
         write_synthetic_audio,
         write_synthetic_video,
     )
-    from xdub.model.folder import ModelFolder
-    from xdub.model.tiny import make_tiny_folder
-    from xdub.options import Codec, DubOptions
     from xdub.paths import default_model_dir
     from xdub.pipeline import DubPipeline
+    from xdub.weights.folder import ModelFolder
+    from xdub.weights.tiny import make_tiny_folder
 
     out: Path = args.dir
     out.mkdir(parents=True, exist_ok=True)

@@ -68,10 +68,10 @@ def whole_file_job(video: Path, audio: Path) -> str:
     from opentimelineio.opentime import RationalTime, TimeRange
 
     from xdub.dialogue import length_warning
+    from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json
     from xdub.media.audio import load_audio
     from xdub.media.mix import DIALOGUE_SAMPLE_RATE_HZ
     from xdub.media.probe import probe
-    from xdub.otio_job import DialogueClip, SourceClip, build_job, job_to_json
 
     video, audio = video.resolve(), audio.resolve()
     info = probe(video)
@@ -129,7 +129,7 @@ def _follow(job_id: str) -> int:
             bar.close()
     _print_job(job)
     if job.state is JobState.DONE and job.result_otio:
-        from xdub.otio_result import parse_result
+        from xdub.job.result import parse_result
 
         print(f"take: {parse_result(job.result_otio).take_path}")
     return 0 if job.state is JobState.DONE else 1

@@ -28,8 +28,8 @@ from xdub.cli import models_daemon
 
 if TYPE_CHECKING:
     from xdub.client import DaemonClient
-    from xdub.model.manager import DownloadResult, ModelManager
-    from xdub.model.transfer import DownloadProgress
+    from xdub.weights.manager import DownloadResult, ModelManager
+    from xdub.weights.transfer import DownloadProgress
 
 _DTYPES = ("bf16", "fp16", "fp32")
 _PROBLEMS_SHOWN = 20
@@ -121,7 +121,7 @@ def register(subparsers: Any) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     """Handler of ``xdub models verify``: a table of components, then every problem."""
     from xdub.errors import ModelError
-    from xdub.model.folder import ModelFolder
+    from xdub.weights.folder import ModelFolder
 
     if not args.folder.is_dir():
         raise ModelError(f"model folder {args.folder} does not exist", code="model_missing")
@@ -166,9 +166,9 @@ def run_prepare_context(args: argparse.Namespace) -> int:
     """Handler of ``xdub models prepare-context``."""
     from safetensors import safe_open
 
-    from xdub.model.context_prep import prepare_text_context
-    from xdub.model.folder import ModelFolder
-    from xdub.model.text_config import TEXT_CONTEXT_KEY
+    from xdub.weights.context_prep import prepare_text_context
+    from xdub.weights.folder import ModelFolder
+    from xdub.weights.text_config import TEXT_CONTEXT_KEY
 
     folder = ModelFolder(args.folder)
     target = folder.path("text_context")
@@ -264,8 +264,8 @@ def run_download(args: argparse.Namespace) -> int:
 def run_delete(args: argparse.Namespace) -> int:
     """Handler of ``xdub models delete``."""
     from xdub.errors import ModelError
-    from xdub.model.folder import COMPONENTS
     from xdub.paths import default_model_dir
+    from xdub.weights.folder import COMPONENTS
 
     known = {entry.name for entry in COMPONENTS}
     targets = list(args.targets)
@@ -305,7 +305,7 @@ def run_du(args: argparse.Namespace) -> int:
 
 def run_make_tiny(args: argparse.Namespace) -> int:
     """Handler of ``xdub models make-tiny``."""
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     folder = make_tiny_folder(args.folder, seed=args.seed)
     print(f"wrote a tiny TEST WEIGHTS model folder to {folder.root} (seed {args.seed})")
@@ -379,8 +379,8 @@ def _manager(
     folder: Path, source: str | None, *, revision: str | None = None, max_bps: float | None = None
 ) -> ModelManager:
     """A manager of ``folder`` over ``hub``, a local mirror path, or no source."""
-    from xdub.model.manager import ModelManager
-    from xdub.model.sources import HubSource, LocalSource
+    from xdub.weights.manager import ModelManager
+    from xdub.weights.sources import HubSource, LocalSource
 
     if source is None:
         return ModelManager(folder, max_bps=max_bps)

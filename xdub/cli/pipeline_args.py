@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from xdub.face.configs import FACE_BACKENDS
+from xdub.face.nets.configs import FACE_BACKENDS
 from xdub.protocol.records import VramPolicy
 
 STORED_DEFAULT = "the stored setting, else resident"

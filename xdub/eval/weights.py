@@ -5,7 +5,7 @@ They are not part of the X-Dub bundle. A user who has them puts them in the mode
 release) and ArcFace as ``arcface_iresnet100.pth`` (insightface ``arcface_torch``), or either as
 ``.safetensors``. A ``<file>.json`` beside a file holds a non-released config (the tiny test
 weights' ``SyncNetConfig``/``IResNetConfig`` fields). Loading goes through the project's
-weights reader (``xdub.face.checkpoint``: weights-only ``torch.load`` or safetensors, strict
+weights reader (``xdub.face.nets.checkpoint``: weights-only ``torch.load`` or safetensors, strict
 keys and shapes, clear ``ModelError``s).
 """
 
@@ -24,9 +24,9 @@ from xdub.errors import ModelError
 from xdub.eval.identity import IResNet, IResNetConfig
 from xdub.eval.syncnet import SyncNet, SyncNetConfig
 from xdub.face.backends import load_wholebody
-from xdub.face.checkpoint import load_checkpoint
+from xdub.face.nets.checkpoint import load_checkpoint
 from xdub.face.wholebody import WholebodyBackend
-from xdub.model.folder import ModelFolder
+from xdub.weights.folder import ModelFolder
 
 EVAL_DIR = "eval"
 SYNCNET_FILES = ("syncnet_v2.model", "syncnet.safetensors")

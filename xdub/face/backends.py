@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from xdub.errors import ModelError
-from xdub.face.configs import FACE_BACKENDS, RtmwConfig, YoloxConfig
+from xdub.face.nets.configs import FACE_BACKENDS, RtmwConfig, YoloxConfig
 from xdub.face.openmmlab import OpenMMLabWholebody
 from xdub.face.wholebody import WholebodyBackend, WholebodyEstimator
 

@@ -19,8 +19,8 @@ import torchvision
 from torch import Tensor
 
 from xdub.errors import MediaError
-from xdub.face.configs import YoloxConfig
-from xdub.face.yolox import Yolox
+from xdub.face.nets.configs import YoloxConfig
+from xdub.face.nets.yolox import Yolox
 
 INPUT_SIZE = 640
 """YOLOX test scale: the frame is letterboxed into INPUT_SIZE × INPUT_SIZE."""

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from xdub.errors import ModelError
-from xdub.face.checkpoint import load_strict, read_state_dict
-from xdub.face.configs import RtmwConfig, YoloxConfig
 from xdub.face.detect import Detections
+from xdub.face.nets.checkpoint import load_strict, read_state_dict
+from xdub.face.nets.configs import RtmwConfig, YoloxConfig
 from xdub.face.pose import PoseKeypoints
 from xdub.face.wholebody import WholebodyBackend
 

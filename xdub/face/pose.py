@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from xdub.face.affine import bbox_center_scale, fix_aspect_ratio, warp_affine_linear, warp_matrix
-from xdub.face.configs import RtmwConfig
-from xdub.face.rtmw import Rtmw
+from xdub.face.nets.configs import RtmwConfig
+from xdub.face.nets.rtmw import Rtmw
 
 BBOX_PADDING = 1.25
 """mmpose ``GetBBoxCenterScale`` default: the crop is 1.25× the person box."""

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdub.face.configs import RtmwConfig, YoloxConfig
 from xdub.face.detect import Detections, detect_persons, person_box
+from xdub.face.nets.configs import RtmwConfig, YoloxConfig
+from xdub.face.nets.rtmw import Rtmw
+from xdub.face.nets.yolox import Yolox
 from xdub.face.pose import PoseKeypoints, estimate_wholebody
-from xdub.face.rtmw import Rtmw
-from xdub.face.yolox import Yolox
 
 NECK_ROW = 17
 MMPOSE_ROWS = (17, 6, 8, 10, 7, 9, 12, 14, 16, 13, 15, 2, 1, 4, 3)

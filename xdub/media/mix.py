@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from xdub.errors import MediaError
+from xdub.job.timeline import DialogueSpan
 from xdub.media.audio import load_audio
 from xdub.media.audio_writer import write_audio_file
-from xdub.otio_job import DialogueSpan
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ def build_vae_module(config: VaeConfig) -> WanVideoVAE38:
 class WanVae:
     """Frames <-> normalised Wan2.2 latents with a loaded ``WanVideoVAE38``.
 
-    ``module`` must already hold its weights in ``dtype`` (see ``xdub.model.loading.load_vae``);
+    ``module`` must already hold its weights in ``dtype`` (see ``xdub.weights.loading.load_vae``);
     inputs go to whatever device its weights are on when called.
     """
 

@@ -1,7 +1,7 @@
 """The daemon protocol (docs/protocol.md): messages, signing, the connection file, transport.
 
 Everything but ``zmq_transport`` is stdlib-only and Python 3.10-compatible, so hosts' Pythons
-(Resolve, Blender) use a copy (``HOST_MODULES``, vendored by ``xdub.plugins.vendor``).
+(Resolve, Blender) use a copy (``HOST_MODULES``, vendored by ``xdub.cli.plugins.vendor``).
 ``client`` (``DaemonClient``), ``takes`` (the take reader), ``timecode``, ``otio_json`` (the
 OTIO job as plain JSON) and ``zmq_transport`` (which needs pyzmq) are not imported here: import
 them by name.

@@ -3,7 +3,7 @@
 Stdlib-only and Python 3.10-compatible: hosts' Pythons (Resolve, Blender) get a copy of this
 module. ``build_job`` writes the dicts that OTIO's ``otio_json`` adapter reads (``Timeline.1``,
 ``Stack.1``, ``Track.1``, ``Clip.2``, ``Gap.1``, ``ExternalReference.1``) in the layout of
-docs/protocol.md, "The OTIO job"; the daemon validates them with ``xdub.otio_job.parse_job``.
+docs/protocol.md, "The OTIO job"; the daemon validates them with ``xdub.job.timeline.parse_job``.
 Each host turns what it reads from its timeline into the plain values below and keeps its own
 rules (which item, which dialogue) to itself.
 

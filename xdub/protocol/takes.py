@@ -1,7 +1,7 @@
 """The one reader of a job's take: the clip with role ``result`` of its result timeline.
 
 Stdlib-only and Python 3.10-compatible: the Resolve and Blender plugins read takes with a copy
-of this module, and the daemon's ``xdub.otio_result.parse_result`` with this one. It is strict:
+of this module, and the daemon's ``xdub.job.result.parse_result`` with this one. It is strict:
 a result timeline has exactly one take, every field it reads is checked, and anything else is a
 ``JobError`` (code ``bad_job``) that says which field is wrong. Times come back exact
 (``Fraction``), counted as docs/protocol.md says: the take's used range in frames of its own

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xdub.audio.windows import latent_audio_features
+from xdub.sample.audio_windows import latent_audio_features
 from xdub.sample.color import color_correction
 from xdub.sample.denoise import (
     GuidedVelocity,

@@ -34,7 +34,7 @@ def daemon_row() -> StepResult:
 
 
 def models_row(folder: Path) -> StepResult:
-    from xdub.model.folder import ModelFolder
+    from xdub.weights.folder import ModelFolder
 
     if not folder.is_dir():
         return StepResult("models", "warning", f"not installed in {folder}; xdub models download")
@@ -49,7 +49,7 @@ def models_row(folder: Path) -> StepResult:
 
 
 def plugin_rows(manifest: Manifest) -> list[StepResult]:
-    from xdub.plugins.resolve_install import CATEGORIES, MENU_SCRIPTS
+    from xdub.cli.plugins.resolve_install import CATEGORIES, MENU_SCRIPTS
 
     rows = []
     roots = [Path(e["path"]) for e in manifest.entries if e["kind"] == "resolve"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from xdub.plugins.resolve_install import fusion_roots
+from xdub.cli.plugins.resolve_install import fusion_roots
 from xdub.setup.accelerator import run_quietly
 
 MIN_BLENDER = (4, 2)

@@ -78,7 +78,7 @@ class SetupContext:
 
 
 def resolve_step(ctx: SetupContext) -> StepResult:
-    from xdub.plugins import resolve_install
+    from xdub.cli.plugins import resolve_install
 
     roots = resolve_roots(ctx.hosts)
     if not roots:
@@ -110,7 +110,7 @@ def blender_step(ctx: SetupContext) -> StepResult:
         ctx.say(f"  Blender {blender.version_text}: {blender.executable}")
     if ctx.dry_run:
         return StepResult("blender", "ok", f"would install the extension into {len(blenders)}")
-    from xdub.plugins.build import build_blender
+    from xdub.cli.plugins.build import build_blender
 
     failures = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -158,8 +158,8 @@ def service_step(ctx: SetupContext) -> StepResult:
 
 def models_step(ctx: SetupContext, choice: str, source: str | None) -> StepResult:
     """``choice``: 'download', 'skip' or 'ask' (asks on a terminal, else skips)."""
-    from xdub.model.folder import ModelFolder
     from xdub.paths import default_model_dir
+    from xdub.weights.folder import ModelFolder
 
     folder = default_model_dir()
     if folder.is_dir() and not any(s.problems or not s.is_present

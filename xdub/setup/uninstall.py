@@ -24,7 +24,7 @@ def _undo(ctx: SetupContext, entry: dict[str, Any]) -> str | None:
             ctx.run(command)  # an unregistered service is fine
         path.unlink(missing_ok=True)
     elif kind == "resolve":
-        from xdub.plugins import resolve_install
+        from xdub.cli.plugins import resolve_install
 
         resolve_install.uninstall(
             home=ctx.hosts.home, platform=ctx.hosts.sys_platform, env=ctx.hosts.env

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
+from xdub.job.options import DubOptions
 from xdub.model.attention import AttentionBackend, available_backends
-from xdub.options import DubOptions
 from xdub.protocol.records import Preset, Quality, VramPolicy
 from xdub.sample.guidance import GuidanceReuse
 from xdub.sample.step_cache import SamplingStats
@@ -129,7 +129,7 @@ def plan_for_options(
     vram_policy: VramPolicy,
     warnings: list[str],
 ) -> SpeedPlan:
-    """:func:`plan_speed` for a take's :class:`~xdub.options.DubOptions`."""
+    """:func:`plan_speed` for a take's :class:`~xdub.job.options.DubOptions`."""
     return plan_speed(
         quality=options.quality,
         preset=options.preset,

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from xdub.plugins.build import build_blender, default_wheel_cache, fetch_wheels, stage_extension
+from xdub.cli.plugins.build import build_blender, default_wheel_cache, fetch_wheels, stage_extension
 
 PACKAGE_NAME = "xdub_blender_extension"
 BPY_VENVS = {"4.2": ".venv-bpy42", "4.5": ".venv-bpy45", "5.0": ".venv-bpy50"}
@@ -72,6 +72,6 @@ def extension_zip(tmp_path_factory: pytest.TempPathFactory, wheel_cache: Path) -
 @pytest.fixture(scope="session")
 def blender_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Tiny random TEST WEIGHTS for the real daemon the bpy scenarios talk to."""
-    from xdub.model.tiny import make_tiny_folder
+    from xdub.weights.tiny import make_tiny_folder
 
     return make_tiny_folder(tmp_path_factory.mktemp("blender-tiny-model")).root

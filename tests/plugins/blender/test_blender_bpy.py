@@ -169,7 +169,7 @@ def test_take_without_audaspace_comes_without_its_sound_and_says_so(
 
 
 def test_submitted_job_is_the_scene_as_the_daemon_reads_it(facts: dict[str, Any]) -> None:
-    from xdub.otio_job import parse_job
+    from xdub.job.timeline import parse_job
 
     scenario(facts, "dub")
     job = parse_job(facts["submitted"]["dub"])
@@ -179,7 +179,7 @@ def test_submitted_job_is_the_scene_as_the_daemon_reads_it(facts: dict[str, Any]
 
 
 def test_selected_sound_strips_are_the_dialogue_gaps_kept(facts: dict[str, Any]) -> None:
-    from xdub.otio_job import parse_job
+    from xdub.job.timeline import parse_job
 
     needs_sound_strips(facts)
     scenario(facts, "dub")
@@ -193,7 +193,7 @@ def test_picked_dialogue_file_plays_from_the_left_handle(
     facts: dict[str, Any], media: dict[str, str]
 ) -> None:
     """The cancel scenario picks the dialogue as a file (every version)."""
-    from xdub.otio_job import parse_job
+    from xdub.job.timeline import parse_job
 
     scenario(facts, "cancel")
     job = parse_job(facts["submitted"]["cancel"])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from xdub.cli import main
-from xdub.plugins.build import PYZMQ_VERSION, WHEEL_TARGETS, stage_extension
-from xdub.plugins.vendor import vendor_module
+from xdub.cli.plugins.build import PYZMQ_VERSION, WHEEL_TARGETS, stage_extension
+from xdub.cli.plugins.vendor import vendor_module
 
 from .conftest import BPY_VENVS
 
@@ -43,7 +43,7 @@ def test_vendoring_refuses_other_xdub_imports() -> None:
 
 def test_offline_build_without_cached_wheels_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no pyzmq") as raised:
-        from xdub.plugins.build import build_blender
+        from xdub.cli.plugins.build import build_blender
 
         build_blender(tmp_path / "dist", wheel_cache=tmp_path / "empty", offline=True)
     assert "without --offline" in (raised.value.hint or "")
@@ -112,7 +112,7 @@ def test_the_manifest_is_gpl_with_a_real_maintainer() -> None:
     """A Blender add-on links against Blender's GPL API: the extensions platform wants GPL."""
     import tomllib
 
-    from xdub.plugins.build import EXTENSION_SOURCE
+    from xdub.cli.plugins.build import EXTENSION_SOURCE
 
     manifest = tomllib.loads((EXTENSION_SOURCE / "blender_manifest.toml").read_text("utf-8"))
     assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
@@ -121,7 +121,7 @@ def test_the_manifest_is_gpl_with_a_real_maintainer() -> None:
 
 def test_the_build_reads_the_manifest_as_toml(tmp_path: Path) -> None:
     """Valid TOML that a line regex misreads: single quotes, a comment after the value."""
-    from xdub.plugins import build
+    from xdub.cli.plugins import build
 
     staged = stage_extension(tmp_path / "staged")
     path = staged / "blender_manifest.toml"

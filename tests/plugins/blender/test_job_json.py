@@ -1,5 +1,5 @@
-"""The extension's hand-written OTIO JSON is read by the real ``xdub.otio_job.parse_job``, and
-its reader understands what ``xdub.otio_result.build_result`` writes."""
+"""The extension's hand-written OTIO JSON is read by the real ``xdub.job.timeline.parse_job``, and
+its reader understands what ``xdub.job.result.build_result`` writes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from types import ModuleType
 
 import pytest
 
-from xdub.otio_job import parse_job
-from xdub.otio_result import build_result
+from xdub.job.result import build_result
+from xdub.job.timeline import parse_job
 
 
 def make_job(tmp_path: Path, timing: ModuleType, job_json: ModuleType) -> tuple[str, Path]:

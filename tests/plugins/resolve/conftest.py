@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from xdub.plugins.resolve_install import stage_plugin
+from xdub.cli.plugins.resolve_install import stage_plugin
 
 HERE = Path(__file__).resolve().parent
 STAGING = Path(tempfile.mkdtemp(prefix="xdub-resolve-plugin-"))
@@ -45,7 +45,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
 @pytest.fixture
 def installed(tmp_path: Path) -> Path:
     """The plugin installed for Linux into a temporary home; returns its Fusion root."""
-    from xdub.plugins.resolve_install import PLUGIN_FOLDER, fusion_roots, install
+    from xdub.cli.plugins.resolve_install import PLUGIN_FOLDER, fusion_roots, install
 
     home = tmp_path / "home"
     install(home=home, platform="linux", env={})

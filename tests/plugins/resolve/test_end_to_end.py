@@ -177,8 +177,8 @@ def test_studio_dubs_an_item_trimmed_inside_its_media(
 ) -> None:
     """The item starts frames into its file and ends before it: the daemon dubs that range
     and the take holds the item's frames, its timecode moved by the left offset."""
+    from xdub.job.timeline import parse_job
     from xdub.media.probe import probe
-    from xdub.otio_job import parse_job
     from xdub.protocol.timecode import shift_timecode
 
     project = make_project(media, STUDIO, (21, 0, 4))

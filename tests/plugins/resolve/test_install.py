@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from xdub.cli import main
-from xdub.plugins.resolve_install import MENU_SCRIPTS, PLUGIN_FOLDER, install, uninstall
+from xdub.cli.plugins.resolve_install import MENU_SCRIPTS, PLUGIN_FOLDER, install, uninstall
 
 SUPPORT = Path("Library") / "Application Support"
 

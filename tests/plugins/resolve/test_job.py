@@ -28,8 +28,8 @@ from xdub_resolve.progress import ConsoleView
 from xdub_resolve.timing import TimingError
 from xdub_resolve.xdub_protocol.exceptions import XdubError
 
-from xdub.otio_job import parse_job
-from xdub.otio_result import build_result
+from xdub.job.result import build_result
+from xdub.job.timeline import parse_job
 from xdub.protocol.otio_json import job_to_json
 
 

@@ -1,1 +1,0 @@
-"""Host integrations that run in the project's Python: building and installing plugins."""
