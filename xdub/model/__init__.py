@@ -1,6 +1,7 @@
-"""Model: the X-Dub DiT, AudioProjModule, VAE, text context and the model folder.
+"""Model: the networks of X-Dub and their configs: the DiT, the AudioProjModule and the VAE.
 
-Import the submodules by name (``xdub.model.dit``, ``xdub.weights.manager`` ...). This package
-imports nothing itself, so that the torch-free parts (the folder table, the model manager) stay
-cheap to import for the daemon's server and the CLI.
+Only the networks live here; the model folder, downloads, loading the weights and their place
+on the device are ``xdub.weights``. Import the submodules by name (``xdub.model.dit``,
+``xdub.model.config`` ...): this package imports nothing itself, so that the torch-free configs
+stay cheap to import.
 """

@@ -1,7 +1,7 @@
 """Configs of the pose networks, without torch: YOLOX (mmdet) and RTMW (mmpose).
 
-The model folder reads them from ``xdub-model.json``; ``xdub.face.nets.yolox`` and ``xdub.face.nets.rtmw``
-build the networks.
+The model folder reads them from ``xdub-model.json``; ``xdub.face.nets.yolox`` and
+``xdub.face.nets.rtmw`` build the networks.
 """
 
 from __future__ import annotations
