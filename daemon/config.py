@@ -6,21 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
-from xdub.paths import APP_NAME, data_dir, default_model_dir
+from xdub.paths import data_dir, default_log_dir, default_model_dir
 from xdub.protocol.connection import default_connection_path
 from xdub.protocol.records import VramPolicy
-
-LOG_DIR_ENV = "XDUB_LOG_DIR"
-"""An environment variable naming the log folder; it overrides platformdirs' user log dir."""
-
-
-def default_log_dir() -> Path:
-    """``$XDUB_LOG_DIR``, else ``platformdirs.user_log_dir("xdub")``."""
-    override = os.environ.get(LOG_DIR_ENV)
-    return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME))
-
 
 GPU_RESOURCE = "GPU"
 """The resource a farm actor asks for by default (``num_gpus=1``)."""

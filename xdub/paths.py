@@ -26,3 +26,9 @@ def cache_dir() -> Path:
     """Per-user cache: audio features (``$XDUB_CACHE_DIR`` overrides)."""
     override = os.environ.get("XDUB_CACHE_DIR")
     return Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def default_log_dir() -> Path:
+    """The daemon's and the worker's logs (``$XDUB_LOG_DIR`` overrides)."""
+    override = os.environ.get("XDUB_LOG_DIR")
+    return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME))

@@ -70,7 +70,7 @@ def _daemon_args(args: argparse.Namespace) -> list[str]:
 def run_start(args: argparse.Namespace) -> int:
     """Handler of ``xdub daemon start``."""
     from xdub.client import DaemonClient
-    from xdub_daemon.config import default_log_dir
+    from xdub.paths import default_log_dir
 
     if args.backend == "ray":
         from xdub_daemon.farm_connect import import_ray
@@ -173,7 +173,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_logs(args: argparse.Namespace) -> int:
     """Handler of ``xdub daemon logs``."""
-    from xdub_daemon.config import default_log_dir
+    from xdub.paths import default_log_dir
 
     path = default_log_dir() / ("worker.log" if args.worker else "daemon.log")
     if not path.is_file():

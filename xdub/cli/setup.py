@@ -39,11 +39,11 @@ def register(subparsers: Any) -> None:
 
 
 def _context(args: argparse.Namespace) -> Any:
+    from xdub.paths import default_log_dir
     from xdub.setup.hosts import this_machine_probe
     from xdub.setup.layout import Layout
     from xdub.setup.manifest import Manifest
     from xdub.setup.steps import SetupContext
-    from xdub_daemon.config import default_log_dir
 
     hosts = this_machine_probe()
     layout = Layout.of_this_user(hosts.system)
@@ -59,8 +59,7 @@ def _context(args: argparse.Namespace) -> Any:
 
 
 def _user_folders() -> list[Path]:
-    from xdub.paths import cache_dir, data_dir
-    from xdub_daemon.config import default_log_dir
+    from xdub.paths import cache_dir, data_dir, default_log_dir
     from xdub_gui.settings import config_dir
 
     return [data_dir(), config_dir(), cache_dir(), default_log_dir()]
