@@ -27,7 +27,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> ModelFolder:
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_dit_tensors_arrive_in_the_requested_dtype(tiny: ModelFolder, dtype: torch.dtype) -> None:
-    dit = load_dit(tiny, device="cpu", dtype=dtype)
+    dit = load_dit(tiny.path("dit"), device="cpu", dtype=dtype, config=tiny.dit_config())
     stored = load_file(tiny.path("dit"))
     state = dit.state_dict()
     assert state.keys() == stored.keys()
@@ -38,7 +38,7 @@ def test_dit_tensors_arrive_in_the_requested_dtype(tiny: ModelFolder, dtype: tor
 
 
 def test_vae_loads_in_bf16_and_still_encodes(tiny: ModelFolder) -> None:
-    vae = load_vae(tiny, device="cpu", dtype=torch.bfloat16)
+    vae = load_vae(tiny.path("vae"), device="cpu", dtype=torch.bfloat16, config=tiny.vae_config())
     assert {p.dtype for p in vae.module.parameters()} == {torch.bfloat16}
     latents = vae.encode(torch.zeros(1, 16, 16, 3, dtype=torch.uint8))
     assert latents.dtype == torch.bfloat16 and latents.shape == (1, vae.z_dim, 1, 1, 1)

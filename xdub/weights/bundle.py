@@ -116,11 +116,15 @@ class ModelBundle:
         policy = VramPolicy(vram_policy)
         load_device = torch_device if policy is VramPolicy.RESIDENT else HOME_DEVICE
         log.info("loading models from %s to %s (%s)", root, load_device, dtype)
-        dit = load_dit(folder, device=load_device, dtype=dtype)
+        dit = load_dit(
+            folder.path("dit"), device=load_device, dtype=dtype, config=folder.dit_config()
+        )
         context = load_text_context(folder.root).to(device=load_device, dtype=dtype)
         with torch.no_grad():
             text = TextContextBuffers(dit.prepare_text(context, cache_kv=True))
-        vae = load_vae(folder, device=load_device, dtype=dtype)
+        vae = load_vae(
+            folder.path("vae"), device=load_device, dtype=dtype, config=folder.vae_config()
+        )
         audio = AudioEncoder.from_model_folder(
             folder.root,
             device=load_device,

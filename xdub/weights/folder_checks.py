@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import Wav2Vec2Config, Wav2Vec2Model
@@ -24,7 +25,6 @@ from xdub.face.nets.yolox import Yolox
 from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
 from xdub.model.vae import build_vae_module
-from xdub.weights.folder import Component, ModelFolder
 from xdub.weights.loading import (
     FLOAT_DTYPES,
     TensorSpec,
@@ -37,7 +37,10 @@ from xdub.weights.problem import Problem
 from xdub.weights.text_config import TEXT_CONTEXT_KEY, TEXT_LENGTH
 from xdub.weights.text_context import build_text_encoder as build_umt5
 
-Check = Callable[[ModelFolder, Component], list[Problem]]
+if TYPE_CHECKING:  # the folder imports this module when it runs the checks, not the reverse
+    from xdub.weights.folder import Component, ModelFolder
+
+Check = Callable[["ModelFolder", "Component"], list[Problem]]
 
 _TOKENIZER_FILES = (("tokenizer.json", "spiece.model"), ("tokenizer_config.json",))
 _WAV2VEC2_FILES = ("config.json", "preprocessor_config.json")

@@ -28,7 +28,6 @@ from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
 from xdub.model.vae import WanVae, build_vae_module
 from xdub.model.vae_config import VaeConfig
-from xdub.weights.folder import ModelFolder
 from xdub.weights.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -243,41 +242,29 @@ def _safetensors_device(device: torch.device) -> str | int:
 
 
 def load_dit(
-    source: ModelFolder | Path,
+    path: Path,
     *,
     device: torch.device | str,
     dtype: torch.dtype,
     config: DiTConfig | None = None,
 ) -> XDubDiT:
-    """The X-Dub DiT from a model folder (its config) or a safetensors file, in eval mode.
-
-    For a bare file ``config`` defaults to the released model.
-    """
-    if isinstance(source, Path | str):
-        path, config = Path(source), config or DiTConfig.x_dub()
-    else:
-        path, config = source.path("dit"), config or source.dit_config()
+    """The X-Dub DiT from its safetensors file, in eval mode (``config``: the released model's
+    unless given; a model folder passes its own, ``ModelFolder.dit_config()``)."""
     with torch.device("meta"):
-        model = XDubDiT(config)
-    load_weights(model, path, device=device, dtype=dtype)
+        model = XDubDiT(config or DiTConfig.x_dub())
+    load_weights(model, Path(path), device=device, dtype=dtype)
     return model.eval().requires_grad_(False)
 
 
 def load_vae(
-    source: ModelFolder | Path,
+    path: Path,
     *,
     device: torch.device | str,
     dtype: torch.dtype,
     config: VaeConfig | None = None,
 ) -> WanVae:
-    """The Wan2.2 VAE from a model folder (its config) or a ``Wan2.2_VAE.safetensors`` file.
-
-    For a bare file ``config`` defaults to the released VAE.
-    """
-    if isinstance(source, Path | str):
-        path, config = Path(source), config or VaeConfig.wan22()
-    else:
-        path, config = source.path("vae"), config or source.vae_config()
-    module = build_vae_module(config)
-    load_weights(module, path, device=device, dtype=dtype)
+    """The Wan2.2 VAE from its ``Wan2.2_VAE.safetensors`` file (``config``: the released VAE's
+    unless given; a model folder passes its own, ``ModelFolder.vae_config()``)."""
+    module = build_vae_module(config or VaeConfig.wan22())
+    load_weights(module, Path(path), device=device, dtype=dtype)
     return WanVae(module, dtype=dtype)
