@@ -1,1 +1,2 @@
-"""Audio: Whisper + Wav2Vec2 features and their per-latent-frame windows."""
+"""Audio: Whisper + Wav2Vec2 features (the per-latent-frame windows over them are
+``xdub.sample.audio_windows``)."""

@@ -1,1 +1,2 @@
-"""Sampling: flow-matching schedule, triple guidance, windows, latent stitching."""
+"""Sampling: flow-matching schedule, triple guidance, windows and their audio windows, latent
+stitching."""

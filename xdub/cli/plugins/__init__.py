@@ -1,6 +1,11 @@
-"""``xdub plugins``: build the host plugins.
+"""``xdub plugins``: build and install the host plugins.
 
 xdub plugins build blender [-o DIST] [--wheel-cache DIR] [--offline]
+xdub plugins install|uninstall resolve
+
+The command lives here; the work in the package's modules: ``build`` (the Blender extension
+zip), ``resolve_install`` (the Resolve scripts), ``vendor`` (the protocol copy both carry).
+Not to be confused with the top-level ``plugins/`` folder, the plugins' own source.
 """
 
 from __future__ import annotations
