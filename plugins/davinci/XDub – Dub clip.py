@@ -1,7 +1,6 @@
 """Workspace > Scripts > "XDub – Dub clip": dub the selected clip with its new dialogue.
 
-Installed by ``xdub plugins install resolve``, which writes the plugin folder below.
-Stdlib-only: Resolve runs this with whatever Python it finds.
+Installed with the plugin folder below; ``xdub_menu`` checks Resolve's Python first.
 """
 
 import os
@@ -9,19 +8,9 @@ import sys
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))  # xdub:plugin-dir
 
-MIN_PYTHON = (3, 10)
+if PLUGIN_DIR not in sys.path:
+    sys.path.insert(0, PLUGIN_DIR)
 
-if sys.version_info < MIN_PYTHON:  # the plugin's code needs 3.10: say so instead of failing
-    print(
-        "XDub needs Python 3.10 or newer, but Resolve runs its scripts with Python "
-        + ".".join(str(part) for part in sys.version_info[:3])
-        + " ("
-        + sys.executable
-        + "). Install Python 3.10-3.12 for all users (see docs/resolve.md) and restart Resolve."
-    )
-else:
-    if PLUGIN_DIR not in sys.path:
-        sys.path.insert(0, PLUGIN_DIR)
-    from xdub_resolve import dub_clip
+import xdub_menu  # noqa: E402  (found through PLUGIN_DIR)
 
-    dub_clip.run(globals())
+xdub_menu.run("dub_clip", globals())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from xdub.cli import main
-from xdub.cli.plugins.resolve_install import MENU_SCRIPTS, PLUGIN_FOLDER, install, uninstall
+from xdub.cli.plugins.resolve_install import (
+    MENU_SCRIPTS,
+    PLUGIN_FOLDER,
+    PLUGIN_SOURCE,
+    install,
+    uninstall,
+)
 
 SUPPORT = Path("Library") / "Application Support"
 
@@ -142,3 +149,12 @@ def test_an_old_python_is_told_clearly(
     printed = capsys.readouterr().out
     assert "Python 3.10" in printed and "3.9.18" in printed, printed
     assert not {m for m in set(sys.modules) - before if m.startswith("xdub_resolve")}
+
+
+@pytest.mark.parametrize("name", [*(n for n in MENU_SCRIPTS if n.endswith(".py")), "xdub_menu.py"])
+def test_what_an_old_python_reads_parses_there(name: str) -> None:
+    """The menu scripts and their version check use no syntax newer than Python 3.4 (an
+    f-string there would be a SyntaxError before the check could say anything)."""
+    source = (PLUGIN_SOURCE / name).read_text(encoding="utf-8")
+    ast.parse(source, filename=name, feature_version=(3, 4))
+    assert "xdub_menu.run(" in source or name == "xdub_menu.py"

@@ -43,7 +43,7 @@ MENU_SCRIPTS = (
     "XDub – Dub clip (Lua).lua",
     "XDub – Collect finished takes (Lua).lua",
 )
-PLUGIN_FILES = ("xdub_lua_host.py", "xdub_launcher.lua")
+PLUGIN_FILES = ("xdub_menu.py", "xdub_lua_host.py", "xdub_launcher.lua")
 APP_STORE_CONTAINERS = "com.blackmagic-design.*"
 _PLUGIN_DIR_LINE = re.compile(
     r"^(?P<lead>.*?PLUGIN_DIR = ).*?(?P<tag>\s*(#|--) xdub:plugin-dir)$", re.M
