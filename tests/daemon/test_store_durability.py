@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from support.daemon import Clip, DaemonProcess
+from support.store import add_job
 
 from xdub.errors import ProtocolError
 from xdub.protocol.messages import JobStateEvent
@@ -35,18 +36,7 @@ Op = Callable[[JobStore], None]
 
 
 def _add(job_id: str) -> Op:
-    def add(store: JobStore) -> None:
-        store.add(
-            job_id,
-            name=job_id,
-            otio="{}",
-            options=DubOptions(seed=1),
-            priority=0,
-            client="t",
-            host="cli",
-        )
-
-    return add
+    return lambda store: add_job(store, job_id)
 
 
 def _change(job_id: str, state: JobState, **fields: object) -> Op:

@@ -7,25 +7,15 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from support.store import add_job
+
 from xdub.protocol.messages import JobStateEvent, ProgressEvent
-from xdub.protocol.records import DubOptions, JobState, Progress, Stage
+from xdub.protocol.records import JobState, Progress, Stage
 from xdub_daemon.store import JobStore
 
 
 def _store(tmp_path: Path) -> JobStore:
     return JobStore(tmp_path / "jobs.sqlite3", tmp_path / "jobs")
-
-
-def _add(store: JobStore, job_id: str) -> None:
-    store.add(
-        job_id,
-        name=job_id,
-        otio="{}",
-        options=DubOptions(seed=1),
-        priority=0,
-        client="t",
-        host="cli",
-    )
 
 
 def _progress(step: int) -> Progress:
@@ -36,8 +26,8 @@ def test_events_are_numbered_per_job_across_a_reopen_and_replay_after_a_seq(
     tmp_path: Path,
 ) -> None:
     store = _store(tmp_path)
-    _add(store, "a")
-    _add(store, "b")
+    add_job(store, "a")
+    add_job(store, "b")
     store.change_state("a", JobState.RUNNING)
     published = [store.set_progress("a", _progress(step)) for step in (1, 2)]
     assert [event.seq for event in published] == [3, 4]
@@ -62,7 +52,7 @@ def test_events_are_numbered_per_job_across_a_reopen_and_replay_after_a_seq(
 
 def test_a_finished_job_keeps_its_state_events_and_a_deleted_one_none(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    _add(store, "a")
+    add_job(store, "a")
     store.change_state("a", JobState.RUNNING)
     store.set_progress("a", _progress(1))
     done = store.change_state("a", JobState.DONE, result_otio="{}")
