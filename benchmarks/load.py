@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.daemon import DaemonProcess, make_clip  # noqa: E402
-from support.load import check_load, rss_bytes, run_load  # noqa: E402
+from support.load import check_load, rss_bytes, run_load, warm_up  # noqa: E402
 
-from xdub.protocol.records import Codec, DubOptions, JobState  # noqa: E402
+from xdub.protocol.records import Codec, DubOptions  # noqa: E402
 from xdub_daemon.config import Retention  # noqa: E402
 from xdub_daemon.store import JobStore  # noqa: E402
 
@@ -69,10 +69,7 @@ def main() -> int:
         daemon.start()
         try:
             rss_ready = rss_bytes(daemon.pid)
-            with daemon.client("warm-up") as client:
-                warm = client.wait(client.submit(clip.otio, options).job_id, 600)
-                assert warm.state is JobState.DONE, warm.error
-                client.delete(warm.job_id, delete_files=True)
+            warm_up(daemon.connection_file, clip.otio, options)
             rss_before = rss_bytes(daemon.pid)
             result = run_load(
                 daemon.connection_file,

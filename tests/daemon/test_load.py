@@ -7,9 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.daemon import Clip
-from support.load import check_load, rss_bytes, run_load
-
-from xdub.protocol.records import JobState
+from support.load import check_load, rss_bytes, run_load, warm_up
 
 RSS_GROWTH_LIMIT_BYTES = 48 * 2**20
 """The daemon process (not its worker) may grow this much over the run: SQLite's page cache,
@@ -21,10 +19,7 @@ def test_two_clients_three_jobs_each_every_job_once_every_event_in_order(
 ) -> None:
     daemon = daemon_factory()
     daemon.start()
-    with daemon.client("warm-up") as client:  # the first job imports the media stack
-        warm = client.wait(client.submit(short_clip.otio, fast_options()).job_id, 600)
-        assert warm.state is JobState.DONE, warm.error
-        client.delete(warm.job_id, delete_files=True)
+    warm_up(daemon.connection_file, short_clip.otio, fast_options())
     rss_before = rss_bytes(daemon.pid)
     result = run_load(
         daemon.connection_file,

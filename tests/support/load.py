@@ -178,6 +178,15 @@ class Prober:
             self.client.close()
 
 
+def warm_up(connection_file: Path, otio: str, options: DubOptions) -> None:
+    """Run one job to the end and delete it: the first job imports the media stack, which a
+    load run should neither time nor count in the daemon's memory growth."""
+    with DaemonClient(connection_file, client_name="warm-up", timeout_s=20.0) as client:
+        warm = client.wait(client.submit(otio, options).job_id, 600)
+        assert warm.state is JobState.DONE, warm.error
+        client.delete(warm.job_id, delete_files=True)
+
+
 def rss_bytes(pid: int) -> int:
     """The resident set size of process ``pid``."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
