@@ -133,6 +133,7 @@ def graph() -> Graph:
     [
         ("xdub.sample", "xdub.audio"),  # the sampler cuts audio windows; audio knows no sampler
         ("xdub_daemon", "xdub.cli"),  # the daemon reads the CLI's option flags; never the reverse
+        ("xdub.job", "xdub.media"),  # the job's options name media settings; media knows no job
     ],
 )
 def test_no_cycle_between_layers(graph: Graph, lower: str, upper: str) -> None:
@@ -144,6 +145,24 @@ def test_no_cycle_between_layers(graph: Graph, lower: str, upper: str) -> None:
 
 def test_networks_do_not_import_weights(graph: Graph) -> None:
     assert edges_between(graph, "xdub.model", "xdub.weights") == []
+
+
+KNOWN_PACKAGE_CYCLES = [["xdub.cli", "xdub.setup"]]
+"""``xdub setup`` (a CLI command) runs the installer's steps, which build and install the host
+plugins (``xdub.cli.plugins``) and run ``xdub models download`` through the CLI."""
+
+
+def _package(module: str) -> str:
+    return "xdub_daemon" if module.startswith("xdub_daemon") else ".".join(module.split(".")[:2])
+
+
+def test_no_other_cycle_between_packages(graph: Graph) -> None:
+    packages: Graph = {}
+    for module, targets in graph.items():
+        packages.setdefault(_package(module), set()).update(
+            _package(target) for target in targets if _package(target) != _package(module)
+        )
+    assert cycles(packages) == KNOWN_PACKAGE_CYCLES
 
 
 def test_no_module_cycle_in_xdub(graph: Graph) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xdub.errors import MediaError
-from xdub.job.timeline import DialogueSpan
 from xdub.media.audio import load_audio
 from xdub.media.audio_writer import write_audio_file
+
+if TYPE_CHECKING:  # the job (above media) plans the span; media only renders it
+    from xdub.job.timeline import DialogueSpan
 
 log = logging.getLogger(__name__)
 
