@@ -1,6 +1,6 @@
 """Joining the Ray cluster of ``--backend ray``, with clear errors: ``farm_missing`` (Ray is not
-installed) and ``farm_unreachable`` (nothing answers at ``--ray-address``). Ray-free until
-called, so ``xdub daemon start`` checks the install before it detaches the daemon."""
+installed; ``xdub.cli.farm_args.import_ray``, which ``xdub daemon start`` also calls before it
+detaches the daemon) and ``farm_unreachable`` (nothing answers at ``--ray-address``)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,11 @@ import signal
 import socket
 from typing import Any
 
+from xdub.cli.farm_args import import_ray
 from xdub.errors import XdubError
 
 CONNECT_TIMEOUT_S = 5.0
 """How long a ``HOST:PORT`` may take to accept a connection (Ray itself retries for minutes)."""
-
-
-def import_ray() -> Any:
-    """``ray``, or ``farm_missing`` with the install line."""
-    try:
-        import ray
-    except ImportError as error:
-        raise XdubError(
-            f"--backend ray needs Ray, which is not installed here ({error})",
-            code="farm_missing",
-            hint="pip install 'xdub[farm]' (docs/farm.md)",
-        ) from None
-    return ray
 
 
 def connect(address: str) -> Any:

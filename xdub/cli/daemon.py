@@ -17,7 +17,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from xdub.cli.farm_args import add_farm_arguments, farm_argv
+from xdub.cli.farm_args import add_farm_arguments, farm_argv, import_ray
 from xdub.cli.pipeline_args import add_pipeline_arguments, pipeline_argv
 from xdub.cli.remote import add_pair_command
 from xdub.errors import ProtocolError
@@ -73,8 +73,6 @@ def run_start(args: argparse.Namespace) -> int:
     from xdub.paths import default_log_dir
 
     if args.backend == "ray":
-        from xdub_daemon.farm_connect import import_ray
-
         import_ray()  # farm_missing here, not in a detached daemon's log
     with DaemonClient(timeout_s=2.0) as client:
         try:

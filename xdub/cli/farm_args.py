@@ -1,13 +1,16 @@
 """The options that choose where the daemon's jobs run: here (``local``) or on a Ray farm.
 
 One definition for ``xdub daemon start`` and ``python -m xdub_daemon``; Ray-free, so ``--help``
-works without the ``farm`` extra (docs/farm.md).
+works without the ``farm`` extra (docs/farm.md): ``import_ray`` imports it only when called.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+from xdub.errors import XdubError
 
 
 def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,3 +51,16 @@ def farm_argv(args: argparse.Namespace) -> list[str]:
     if args.shared_dir is not None:
         argv += ["--shared-dir", str(args.shared_dir.resolve())]
     return argv
+
+
+def import_ray() -> Any:
+    """``ray``, or ``farm_missing`` with the install line."""
+    try:
+        import ray
+    except ImportError as error:
+        raise XdubError(
+            f"--backend ray needs Ray, which is not installed here ({error})",
+            code="farm_missing",
+            hint="pip install 'xdub[farm]' (docs/farm.md)",
+        ) from None
+    return ray
