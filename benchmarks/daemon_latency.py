@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,38 +22,15 @@ from pathlib import Path
 
 import zmq
 
-from xdub.client import DaemonClient
-from xdub.errors import ProtocolError
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.daemon import DaemonProcess  # noqa: E402
+
 from xdub.protocol.messages import GetJob, ListJobs, ProgressEvent
 from xdub.protocol.records import Progress, Stage
 from xdub.protocol.signing import Session
 from xdub.protocol.zmq_transport import bind_server_sockets, set_curve_client
-
-
-def _start_daemon(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    from xdub.weights.tiny import make_tiny_folder
-
-    model = make_tiny_folder(root / "model").root
-    runtime = root / "run"
-    runtime.mkdir(mode=0o700)
-    connection = runtime / "daemon.json"
-    env = {
-        **os.environ,
-        "XDUB_DATA_DIR": str(root / "data"),
-        "XDUB_LOG_DIR": str(root / "logs"),
-        "XDUB_CONNECTION_FILE": str(connection),
-    }
-    command = [sys.executable, "-m", "xdub_daemon", "--model", str(model), "--device", "cpu"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    with DaemonClient(connection, timeout_s=2.0) as client:
-        for _ in range(600):
-            try:
-                if client.hello().models_ready:
-                    return process, connection
-            except ProtocolError:
-                pass
-            time.sleep(0.2)
-    raise SystemExit("the daemon did not start")
+from xdub.weights.tiny import make_tiny_folder  # noqa: E402
 
 
 def _percentiles_us(samples_s: list[float]) -> str:
@@ -69,9 +44,10 @@ def _percentiles_us(samples_s: list[float]) -> str:
 
 def bench_round_trip(num_requests: int) -> None:
     with tempfile.TemporaryDirectory(prefix="xdub-bench-") as folder:
-        process, connection = _start_daemon(Path(folder))
+        daemon = DaemonProcess(Path(folder), make_tiny_folder(Path(folder) / "model").root)
+        daemon.start()
         try:
-            with DaemonClient(connection, client_name="bench") as client:
+            with daemon.client("bench") as client:
                 client.hello()
                 for name, request in (("list", ListJobs(limit=10)), ("get", GetJob("none"))):
                     samples = []
@@ -81,8 +57,7 @@ def bench_round_trip(num_requests: int) -> None:
                         samples.append(time.perf_counter() - start)
                     print(f"round trip {name:<5} x{num_requests}: {_percentiles_us(samples)}")
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            daemon.stop()
 
 
 def bench_events(num_events: int) -> None:

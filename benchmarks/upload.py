@@ -14,52 +14,26 @@ generated file's bytes per minute and for camera ProRes 422 HQ's nominal rate.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
 
-from xdub.client import DaemonClient
-from xdub.errors import ProtocolError
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.daemon import DaemonProcess  # noqa: E402
+
 from xdub.protocol.transfer import sha256_of
+from xdub.weights.tiny import make_tiny_folder  # noqa: E402
 
 PRORES_HQ_1080P25_BPS = 176e6
 """ProRes 422 HQ at 1920x1080, 25 fps: 176 Mbit/s nominal (Apple's white paper), i.e. camera
 footage; synthetic pictures compress far better, so both rates are reported."""
 MB = 1e6
-
-
-def _start_daemon(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    from xdub.weights.tiny import make_tiny_folder
-
-    model = make_tiny_folder(root / "model").root
-    runtime = root / "run"
-    runtime.mkdir(mode=0o700)
-    connection = runtime / "daemon.json"
-    env = {
-        **os.environ,
-        "XDUB_DATA_DIR": str(root / "data"),
-        "XDUB_LOG_DIR": str(root / "logs"),
-        "XDUB_CONNECTION_FILE": str(connection),
-    }
-    command = [sys.executable, "-m", "xdub_daemon", "--model", str(model), "--device", "cpu"]
-    command += ["--listen", "127.0.0.1:0"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:  # the worker's model load finishes before timing
-        try:
-            with DaemonClient(connection, timeout_s=2.0) as client:
-                if client.hello().models_ready:
-                    return process, connection
-        except ProtocolError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("the daemon did not start")
+LISTEN = ("--listen", "127.0.0.1:0")
+"""A remote daemon (CURVE, uploads) on loopback."""
 
 
 def _footage(path: Path, clip_s: float) -> float:
@@ -86,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         size = clip.stat().st_size
         print(f"footage: 1920x1080 25 fps synthetic ProRes, {args.clip_s:g} s, {size / MB:.1f} MB")
         print(f"  (generated in {made_s:.1f} s; not part of the upload)")
-        process, connection = _start_daemon(root / "server")
+        server = root / "server"
+        daemon = DaemonProcess(server, make_tiny_folder(server / "model").root, extra_args=LISTEN)
+        daemon.start()
         try:
-            with DaemonClient(connection, timeout_s=60.0) as client:
+            with daemon.client(timeout_s=60.0) as client:
                 client.chunk_bytes = args.chunk_mib * 2**20
                 client.hello()
                 start = time.perf_counter()
@@ -103,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 second.upload_file(clip)
                 second_s = time.perf_counter() - start
         finally:
-            process.terminate()
-            process.wait(30)
+            daemon.stop()
         stored = next((root / "server" / "data" / "uploads").glob("[0-9a-f]*"))
         assert stored.stat().st_size == size
         shutil.rmtree(root / "server", ignore_errors=True)
