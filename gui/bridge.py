@@ -21,10 +21,10 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from xdub.client import DaemonClient
 from xdub.errors import XdubError
-from xdub.protocol.client import RECONNECT_CODES
 from xdub.protocol.connection import default_connection_path
 from xdub.protocol.messages import HelloReply
 from xdub.protocol.schema import Content
+from xdub.protocol.watch import RECONNECT_CODES
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from xdub import __version__
 from xdub.protocol.client import DaemonClient as _ProtocolClient
-from xdub.protocol.client import JobUpdate, JobWatch, new_job_id
+from xdub.protocol.client import new_job_id
+from xdub.protocol.watch import JobUpdate, JobWatch
 
 __all__ = ["DaemonClient", "JobUpdate", "JobWatch", "new_job_id"]
 

@@ -15,9 +15,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .xdub_protocol.client import DaemonClient, JobUpdate, JobWatch
+from .xdub_protocol.client import DaemonClient
 from .xdub_protocol.exceptions import XdubError
 from .xdub_protocol.records import DubOptions
+from .xdub_protocol.watch import JobUpdate, JobWatch
 
 log = logging.getLogger(__name__)
 

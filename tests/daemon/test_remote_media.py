@@ -20,9 +20,10 @@ import pytest
 from support.daemon import TEST_ENV, DaemonProcess, make_clip
 
 from xdub.client import DaemonClient
-from xdub.errors import XdubError
+from xdub.errors import ProtocolError, XdubError
 from xdub.protocol.connection import read_connection_file, write_connection_file
-from xdub.protocol.records import JobState
+from xdub.protocol.download import DownloadCancelled
+from xdub.protocol.records import Codec, JobState
 from xdub.protocol.schema import Content
 from xdub.protocol.takes import read_take
 from xdub.protocol.transfer import UPLOAD_SCHEME, chunk_payload, sha256_of
@@ -175,6 +176,64 @@ def test_an_upload_cut_off_resumes_with_only_the_missing_chunks(
         assert resumed.upload_file(video) == sha256
     assert resumed.stats.chunks == count - sent_before_drop
     assert _md5(_uploaded(remote_daemon, sha256)) == _md5(video)
+
+
+def _partials(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
+
+
+def test_a_take_download_cut_off_resumes_from_the_chunks_it_holds(
+    remote_daemon, laptop, tmp_path, fast_options
+) -> None:
+    _, otio = _media(tmp_path, "resume", seed=23)
+    takes = tmp_path / "laptop" / "takes"
+    options = fast_options(output_dir=str(takes), codec=Codec.PRORES_HQ)  # several chunks
+    with _client(laptop) as client:
+        job_id = client.submit(otio, options).job_id
+        job = client.wait(job_id, timeout_s=300)
+        assert job.state is JobState.DONE, job.error
+        server_take = Path(read_take(job.result_otio or "").path)
+        count = chunk_count(server_take.stat().st_size, CHUNK_BYTES)
+        assert count >= 2, f"the take is {server_take.stat().st_size} bytes, one chunk"
+
+        def cancel(done_bytes: int, size_bytes: int) -> None:
+            raise DownloadCancelled
+
+        with pytest.raises(DownloadCancelled):
+            client.fetch_take(job_id, progress=cancel)
+        assert _partials(takes) == []  # a cancel leaves nothing behind
+
+    cut_at = max(1, count // 2)
+    first = _client(laptop)
+    fetched: list[int] = []
+    real_call = first.call
+
+    def call_then_drop(request: Content) -> Content:
+        if isinstance(request, TakeChunk):
+            if len(fetched) == cut_at:
+                first.close()  # the connection goes away mid download
+                raise ProtocolError("the connection dropped", code="timeout")
+            fetched.append(request.index)
+        return real_call(request)
+
+    first.media.call = call_then_drop
+    with pytest.raises(XdubError) as cut:
+        first.fetch_take(job_id, takes)
+    assert cut.value.code == "timeout" and fetched == list(range(cut_at))
+    partial = [takes / name for name in _partials(takes)]
+    assert [path.suffix for path in partial] == [".part", ".json"]
+    assert not (takes / server_take.name).exists()
+    # bit rot in the last chunk it holds: the resume re-hashes and fetches that one again
+    data = bytearray(partial[0].read_bytes())
+    data[(cut_at - 1) * CHUNK_BYTES] ^= 0xFF
+    partial[0].write_bytes(bytes(data))
+
+    with _client(laptop) as second:
+        take = second.fetch_take(job_id, takes)
+        stats = second.last_transfer
+    assert (stats.resumed_chunks, stats.chunks) == (cut_at - 1, count - cut_at + 1)
+    assert _md5(take.path) == _md5(server_take) and Path(take.path).parent == takes
+    assert _partials(takes) == []
 
 
 def test_content_the_daemon_holds_is_not_sent_again(remote_daemon, laptop, tmp_path) -> None:

@@ -15,10 +15,11 @@ import pytest
 
 from xdub.errors import JobError, ProtocolError
 from xdub.protocol.bridge_transport import BridgeTransport
-from xdub.protocol.client import DaemonClient, JobUpdate, JobWatch
+from xdub.protocol.client import DaemonClient
 from xdub.protocol.connection import ConnectionInfo, find_daemon, is_local, write_connection_file
 from xdub.protocol.records import JobState
 from xdub.protocol.schema import PROTOCOL_VERSION
+from xdub.protocol.watch import JobUpdate, JobWatch
 
 StartDaemon = Callable[..., Any]
 """``echo_daemon`` (tests/protocol/conftest.py): starts an ``EchoDaemon``."""

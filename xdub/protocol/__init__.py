@@ -2,9 +2,9 @@
 
 Everything but ``zmq_transport`` is stdlib-only and Python 3.10-compatible, so hosts' Pythons
 (Resolve, Blender) use a copy (``HOST_MODULES``, vendored by ``xdub.cli.plugins.vendor``).
-``client`` (``DaemonClient``), ``takes`` (the take reader), ``timecode``, ``otio_json`` (the
-OTIO job as plain JSON) and ``zmq_transport`` (which needs pyzmq) are not imported here: import
-them by name.
+``client`` (``DaemonClient``; ``watch`` follows jobs, ``remote_media`` and ``download`` move
+media), ``takes`` (the take reader), ``timecode``, ``otio_json`` (the OTIO job as plain JSON)
+and ``zmq_transport`` (which needs pyzmq) are not imported here: import them by name.
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ HOST_MODULES = (
     "messages",
     "transfer_messages",
     "transfer",
+    "download",
+    "remote_media",
     "signing",
     "connection",
     "errors",
     "otio_json",
     "timecode",
     "takes",
+    "watch",
     "client",
     "bridge_transport",
     "zmq_transport",

@@ -6,8 +6,7 @@ Stdlib-only and Python 3.10-compatible: hosts' Pythons get a copy of this module
 the daemon which chunks it already holds (none sent when it holds the whole content: the same
 sha256); a chunk the daemon finds damaged is sent again. ``upload_job_media`` uploads every
 file a job timeline references and names them ``xdub-upload:<sha256>`` instead of their paths.
-``download_take`` fetches a done job's take the same way into the file the caller names,
-checked chunk by chunk and as a whole before it is renamed into place.
+``download.download_take`` fetches a done job's take the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +26,6 @@ from xdub.protocol.otio_json import media_reference
 from xdub.protocol.schema import Content
 from xdub.protocol.transfer_messages import (
     DEFAULT_CHUNK_BYTES,
-    TakeChunk,
-    TakeChunkReply,
-    TakeStatus,
-    TakeStatusReply,
     UploadChunk,
     UploadChunkReply,
     UploadStatus,
@@ -58,6 +52,8 @@ class TransferStats:
     bytes: int = 0
     files_skipped: int = 0
     resent: int = 0
+    resumed_chunks: int = 0
+    """(Downloads) chunks a cut-off download had fetched already, re-hashed, not fetched."""
     sha256s: list[str] = field(default_factory=list)
 
 
@@ -151,60 +147,3 @@ def upload_job_media(uploader: Uploader, otio_json: str) -> str:
             sha_of[path] = uploader.upload_file(Path(path))
         reference["target_url"] = UPLOAD_SCHEME + sha_of[path]
     return json.dumps(timeline, allow_nan=False)
-
-
-def download_take(
-    call: Call,
-    job_id: str,
-    destination: Path,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    *,
-    into_folder: bool = False,
-) -> tuple[Path, TransferStats]:
-    """Fetch the take of the done job ``job_id`` into the file ``destination`` (a folder, with
-    ``into_folder`` or when it is one: the take's own name in it); returns that file and what
-    moved. Checked chunk by chunk and whole, written to a hidden temporary file beside it and
-    renamed: no partial take is ever presented."""
-    status = cast(TakeStatusReply, call(TakeStatus(job_id, chunk_bytes)))
-    if into_folder or destination.is_dir():
-        destination = destination / status.file_name
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    stats = TransferStats(sha256s=[status.sha256])
-    fd, temp = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as stream:
-            for index in range(status.chunk_count):
-                data = _fetch_chunk(call, job_id, index, chunk_bytes, stats)
-                digest.update(data)
-                stream.write(data)
-                stats.chunks += 1
-                stats.bytes += len(data)
-        if digest.hexdigest() != status.sha256 or stats.bytes != status.size_bytes:
-            raise ProtocolError(
-                f"the take of job {job_id} arrived as {stats.bytes} bytes with sha256 "
-                f"{digest.hexdigest()}, not {status.size_bytes} bytes with {status.sha256}",
-                code=ErrorCode.UPLOAD_CORRUPT.value,
-                hint="fetch it again (the take may have been replaced meanwhile)",
-            )
-        os.replace(temp, destination)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return destination, stats
-
-
-def _fetch_chunk(
-    call: Call, job_id: str, index: int, chunk_bytes: int, stats: TransferStats
-) -> bytes:
-    for _ in range(CHUNK_ATTEMPTS):
-        reply = cast(TakeChunkReply, call(TakeChunk(job_id, index, chunk_bytes)))
-        data = base64.b64decode(reply.data)
-        if hashlib.sha256(data).hexdigest() == reply.chunk_sha256:
-            return data
-        stats.resent += 1
-    raise ProtocolError(
-        f"chunk {index} of the take of job {job_id} arrived damaged {CHUNK_ATTEMPTS} times",
-        code=ErrorCode.CHUNK_CORRUPT.value,
-        hint="check the network between the two machines, then fetch the take again",
-    )
