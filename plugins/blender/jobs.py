@@ -7,6 +7,7 @@ Records live in the scene, so a saved and reopened .blend still knows its pendin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
@@ -94,8 +95,11 @@ def pending_job_ids(scenes: Iterable[Any]) -> list[str]:
     return [record.job_id for scene in scenes for record in job_records(scene) if record.is_pending]
 
 
-def _place(scene: Any, record: Any, result_otio: str) -> None:
+def _place(scene: Any, record: Any, result_otio: str, take_path: str = "") -> None:
+    """Put the take on the timeline; ``take_path``: its downloaded copy (a remote daemon's)."""
     take = read_take(result_otio)
+    if take_path:
+        take = dataclasses.replace(take, path=take_path)
     name = f"{record.clip_name} take {record.take_number}"
     properties = {
         "xdub_job": record.job_id,
@@ -157,7 +161,7 @@ def apply_update(scene: Any, record: Any, update: Update) -> None:
             _undo_push(f"xdub: {record.clip_name} {update.state}")
         if update.state == "done" and update.result_otio and not record.take_strip:
             try:
-                _place(scene, record, update.result_otio)
+                _place(scene, record, update.result_otio, update.take_path)
             except XdubError as error:
                 record.message = f"[{error.code}] could not place the take: {error.message}"
 

@@ -291,7 +291,8 @@ class XDUB_OT_dub_clip(bpy.types.Operator):
         record = jobs.add_record(scene, job_id, strip, picture, settings)
         record.mute_original = self.mute_original
         record.add_sound = self.add_sound
-        runtime.ensure_worker().submit(job_id, job_to_json(timeline), options)
+        takes_dir = runtime.takes_dir()
+        runtime.ensure_worker().submit(job_id, job_to_json(timeline), options, takes_dir)
         for warning in warnings:
             self.report({"WARNING"}, f"xdub: {warning}")
         self.report({"INFO"}, f"xdub: submitted {strip.name!r} as job {job_id[:8]}")

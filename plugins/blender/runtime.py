@@ -7,12 +7,14 @@ progress in the status bar. After a .blend is loaded, its pending jobs are follo
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import bpy
 
 from . import jobs
+from .core.placement import TAKES_FOLDER, takes_folder
 from .worker import DaemonWorker
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,14 @@ def watch_pending() -> int:
     if job_ids:
         worker = ensure_worker()
         for job_id in job_ids:
-            worker.watch(job_id)
+            worker.watch(job_id, takes_dir())
     return len(job_ids)
+
+
+def takes_dir() -> str:
+    """Where a remote daemon's takes are downloaded: ``//xdub_takes/`` beside the .blend (an
+    unsaved one: Blender's session temporary folder)."""
+    return takes_folder(bpy.data.filepath) or os.path.join(bpy.app.tempdir, TAKES_FOLDER)
 
 
 @bpy.app.handlers.persistent

@@ -5,10 +5,17 @@ with the one ``DaemonClient`` (the protocol copy's), follows the jobs it watches
 client's ``JobWatch`` (events, re-reads every ``refresh_s``, replay after a daemon restart),
 and puts ``Update`` records on ``updates``. Nothing here touches ``bpy``: ``jobs.drain``
 applies the updates on the main thread (from a ``bpy.app.timers`` callback, or directly in tests).
+
+A remote daemon's take (the connection file decides: ``DaemonClient.sends_media``) is downloaded
+here too, into the job's takes folder, before its done update goes out with ``take_path``: the
+download's progress comes as the ``downloading`` stage. ``cancel`` during the download stops it
+and leaves no partial file; a download cut off by the network resumes when the job is followed
+again (``watch``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .xdub_protocol.client import DaemonClient
+from .xdub_protocol.download import DownloadCancelled
 from .xdub_protocol.exceptions import XdubError
 from .xdub_protocol.records import DubOptions
 from .xdub_protocol.watch import JobUpdate, JobWatch
@@ -23,6 +31,8 @@ from .xdub_protocol.watch import JobUpdate, JobWatch
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "blender"
+DOWNLOAD_STAGE = "downloading"
+"""The ``stage`` of a remote take's download progress."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class Update:
     fraction: float | None = None
     result_otio: str | None = None
     error: tuple[str, str, str] | None = None
+    take_path: str = ""
+    """The downloaded take on this machine (a remote daemon's); "": the take's own path."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ class _Command:
     job_id: str
     otio: str = ""
     options: DubOptions | None = None
+    takes_dir: str = ""
 
 
 def _error(job_id: str, error: XdubError) -> Update:
@@ -85,6 +98,10 @@ class DaemonWorker:
         self.updates: queue.Queue[Update] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._takes_dirs: dict[str, str] = {}
+        """Job id -> where its take goes when it is downloaded (the worker thread's)."""
+        self._cancelled: set[str] = set()
+        """Jobs the UI cancelled (read by a running download; set operations are atomic)."""
 
     # -- UI thread ------------------------------------------------------------------------
 
@@ -105,15 +122,19 @@ class DaemonWorker:
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, job_id: str, otio: str, options: DubOptions) -> None:
-        self.commands.put(_Command("submit", job_id, otio, options))
+    def submit(self, job_id: str, otio: str, options: DubOptions, takes_dir: str) -> None:
+        """Send the job; a remote daemon's take will be downloaded into ``takes_dir``."""
+        self.commands.put(_Command("submit", job_id, otio, options, takes_dir))
 
     def cancel(self, job_id: str) -> None:
+        """Cancel the job, or the download of its take when it is done already."""
+        self._cancelled.add(job_id)
         self.commands.put(_Command("cancel", job_id))
 
-    def watch(self, job_id: str) -> None:
+    def watch(self, job_id: str, takes_dir: str) -> None:
         """Follow a job submitted earlier (e.g. by a .blend that was closed and reopened)."""
-        self.commands.put(_Command("watch", job_id))
+        self._cancelled.discard(job_id)
+        self.commands.put(_Command("watch", job_id, takes_dir=takes_dir))
 
     # -- worker thread --------------------------------------------------------------------
 
@@ -131,7 +152,7 @@ class DaemonWorker:
                 if not watch.job_ids:
                     self._stop.wait(self.poll_s)
                     continue
-                self._follow(watch)
+                self._follow(client, watch)
         finally:
             client.close()
 
@@ -141,6 +162,8 @@ class DaemonWorker:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 return
+            if command.takes_dir:
+                self._takes_dirs[command.job_id] = command.takes_dir
             try:
                 if command.kind == "submit":
                     options = command.options or DubOptions()
@@ -152,10 +175,12 @@ class DaemonWorker:
                     continue
                 watch.add(command.job_id)
             except XdubError as error:
+                if command.kind == "cancel" and error.code == "bad_state":
+                    continue  # the job is done: its take's download (if any) stops instead
                 log.warning("xdub %s of job %s failed: %s", command.kind, command.job_id, error)
                 self.updates.put(_error(command.job_id, error))
 
-    def _follow(self, watch: JobWatch) -> None:
+    def _follow(self, client: DaemonClient, watch: JobWatch) -> None:
         try:
             updates = watch.poll(self.poll_s)
         except XdubError as error:  # not a daemon restart: the daemon stayed away too long
@@ -164,4 +189,30 @@ class DaemonWorker:
                 watch.discard(job_id)
             return
         for update in updates:
-            self.updates.put(_from_update(update))
+            done = update.state is not None and update.state.value == "done"
+            if done and update.result_otio and client.sends_media:
+                self.updates.put(self._download(client, update))
+            else:
+                self.updates.put(_from_update(update))
+
+    def _download(self, client: DaemonClient, update: JobUpdate) -> Update:
+        """The done update of a remote job once its take is here (or why it is not)."""
+        job_id = update.job_id
+
+        def progress(done_bytes: int, size_bytes: int) -> None:
+            if job_id in self._cancelled or self._stop.is_set():
+                raise DownloadCancelled(f"the download of the take of job {job_id} was cancelled")
+            self.updates.put(Update(job_id, stage=DOWNLOAD_STAGE, fraction=done_bytes / size_bytes))
+
+        self.updates.put(Update(job_id, stage=DOWNLOAD_STAGE, fraction=0.0))
+        folder = self._takes_dirs.get(job_id)
+        try:
+            if folder is not None:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            take = client.fetch_take(job_id, folder, progress=progress)
+        except DownloadCancelled as error:
+            return Update(job_id, state="cancelled", error=_error(job_id, error).error)
+        except XdubError as error:
+            log.warning("the take of job %s did not download: %s", job_id, error)
+            return _error(job_id, error)  # the job stays pending: Reconnect resumes it
+        return dataclasses.replace(_from_update(update), take_path=take.path)

@@ -16,7 +16,7 @@ from typing import Any
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.host import HostError, ResolveTimeline, acquire_resolve
 from xdub_resolve.job import DialogueSource, JobSpec, build_job
-from xdub_resolve.link import open_client
+from xdub_resolve.link import local_take, open_client
 from xdub_resolve.preset import choose_preset, preset_note
 from xdub_resolve.progress import ConsoleView, JobWatcher, WindowView
 from xdub_resolve.settings import job_options
@@ -26,13 +26,20 @@ from xdub_resolve.xdub_protocol.exceptions import XdubError
 from xdub_resolve.xdub_protocol.otio_json import job_to_json
 from xdub_resolve.xdub_protocol.precheck import precheck_dub
 from xdub_resolve.xdub_protocol.records import DubOptions
-from xdub_resolve.xdub_protocol.takes import read_take
 
 DEFAULT_SAMPLE_RATE_HZ = 48000
 TAKES_FOLDER = "xdub takes"
 """Takes go into this folder beside the clip's media (or the settings' ``output_dir``), so they
-stay with the project: the daemon's retention prunes only its own job folders."""
+stay with the project: the daemon's retention prunes only its own job folders. A remote
+daemon's take is downloaded there."""
 Write = Callable[[str], None]
+
+
+def takes_folder(video_path: str, options: Mapping[str, Any]) -> str:
+    """Where the takes of a clip of ``video_path`` go: ``options``' ``output_dir``, else
+    ``TAKES_FOLDER`` beside the file."""
+    chosen = options.get("output_dir")
+    return str(chosen) if chosen else os.path.join(os.path.dirname(video_path), TAKES_FOLDER)
 
 
 def make_view(namespace: Mapping[str, Any], host: ResolveTimeline, write: Write) -> Any:
@@ -129,8 +136,7 @@ def run(
         otio = job_to_json(build_job(spec))
         chosen = job_options()
         chosen["preset"] = choose_preset(view, chosen.get("preset"))
-        beside_media = os.path.join(os.path.dirname(spec.video_path), TAKES_FOLDER)
-        chosen.setdefault("output_dir", beside_media)
+        chosen["output_dir"] = takes_folder(spec.video_path, chosen)
         options = DubOptions.from_json(chosen, where="the settings' options")
         for source in spec.dialogue:  # fail fast, before the daemon: files, folder, disk
             precheck_dub(Path(spec.video_path), Path(source.path), Path(chosen["output_dir"]))
@@ -140,10 +146,10 @@ def run(
             write(f"XDub: {preset} preset ({preset_note(view, preset)})")
             watcher = JobWatcher(client, job_id)
             view.wait(watcher, str(item.GetName()))
-        if watcher.state != "done" or not watcher.result_otio:
-            write(f"XDub: job {job_id} {watcher.status_text()}")
-            return 1
-        take = read_take(watcher.result_otio)
+            if watcher.state != "done" or not watcher.result_otio:
+                write(f"XDub: job {job_id} {watcher.status_text()}")
+                return 1
+            take = local_take(client, job_id, watcher.result_otio, write)
         how = place_take(host, item, take, write=write)
         where = "as a take (Take Selector)" if how == "take" else "on a new video track above"
         write(f"XDub: the dubbed take {take.path} is on the timeline {where}")

@@ -56,9 +56,10 @@ def installed(tmp_path: Path) -> Path:
 
 
 class DaemonProcess:
-    """``python -m xdub_daemon`` over its own data, log and runtime folders."""
+    """``python -m xdub_daemon`` over its own data, log and runtime folders (``extra_args``:
+    more of its options, e.g. ``--listen``)."""
 
-    def __init__(self, root: Path, model: Path) -> None:
+    def __init__(self, root: Path, model: Path, extra_args: tuple[str, ...] = ()) -> None:
         runtime = root / "run"
         runtime.mkdir(mode=0o700, parents=True)
         self.root = root
@@ -70,6 +71,7 @@ class DaemonProcess:
             "XDUB_CONNECTION_FILE": str(self.connection_file),
         }
         command = [sys.executable, "-m", "xdub_daemon", "--model", str(model), "--device", "cpu"]
+        command += extra_args
         with open(root / "stderr.txt", "wb") as stderr:
             self.process = subprocess.Popen(command, env=self.env, stderr=stderr)
 

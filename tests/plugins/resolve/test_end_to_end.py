@@ -10,16 +10,15 @@ selected, the item tagged with the job id, and no Studio-only call made on free.
 from __future__ import annotations
 
 import json
-import runpy
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from fake_resolve import FREE, STUDIO, FakeBmd, FakeWindow
 from lua_binding import LuaResolve
+from menu_scripts import editor, run_menu_script, whole_item_project
 from resolve_scenario import (
     SOURCE_FPS,
     SOURCE_TC,
@@ -35,51 +34,6 @@ if TYPE_CHECKING:
     from conftest import DaemonProcess
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _run_menu_script(
-    root: Path, name: str, project: Project, bmd: FakeBmd | None, capsys: pytest.CaptureFixture[str]
-) -> list[str]:
-    """Run ``Scripts/Edit/<name>`` as Resolve runs a Python menu script (its globals seeded
-    with ``resolve``, ``fusion``, ``bmd``); returns what it printed to the Console."""
-    namespace: dict[str, Any] = {"resolve": project.resolve, "fusion": project.resolve.Fusion()}
-    if bmd is not None:
-        namespace["bmd"] = bmd
-    # Resolve starts a fresh Python per menu script: import the installed plugin, not ours
-    ours = {
-        key: sys.modules.pop(key) for key in list(sys.modules) if key.startswith("xdub_resolve")
-    }
-    capsys.readouterr()
-    try:
-        runpy.run_path(str(root / "Scripts" / "Edit" / name), init_globals=namespace)
-        assert sys.modules["xdub_resolve"].__file__.startswith(str(root))
-    finally:
-        for key in [key for key in sys.modules if key.startswith("xdub_resolve")]:
-            del sys.modules[key]
-        sys.modules.update(ours)
-    return capsys.readouterr().out.splitlines()
-
-
-def _editor(preset: str = "final", *, cancel: bool = False) -> Callable[[FakeWindow, int], None]:
-    """The person at Studio: picks ``preset`` in the preset window and clicks Dub; then, with
-    ``cancel``, clicks Cancel in the progress window."""
-
-    def act(window: FakeWindow, turn: int) -> None:
-        if window.props["ID"] == "xdub_preset":
-            combo = window.GetItems()["preset"]
-            combo.CurrentIndex = next(
-                n for n, e in enumerate(combo.entries) if e.lower().startswith(preset)
-            )
-            window.click("ok")
-        elif cancel:
-            window.click("cancel")
-
-    return act
-
-
-def _project(media: Media, product: str, version: tuple[int, int, int]) -> Project:
-    """The item spans its whole file (an item trimmed inside it has its own test)."""
-    return make_project(media, product, version, left_offset=0, duration=WHOLE_FILE_FRAMES)
 
 
 def _assert_take_added_and_selected(
@@ -117,11 +71,11 @@ def _assert_take_added_and_selected(
 def test_studio_dubs_the_selected_clip_with_a_progress_window(
     installed: Path, connection: Path, media: Media, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _project(media, STUDIO, (21, 0, 4))
+    project = whole_item_project(media, STUDIO, (21, 0, 4))
     project.timeline.select(project.item)
     project.timeline.SetCurrentTimecode("00:00:00:00")  # the selection decides, not the playhead
-    bmd = FakeBmd(project.resolve, _editor())
-    printed = _run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
+    bmd = FakeBmd(project.resolve, editor())
+    printed = run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
     assert any("as a take" in line for line in printed), printed
     assert any(line.startswith("XDub: final preset") for line in printed), printed
     asked, window = bmd.dispatcher.windows
@@ -140,10 +94,10 @@ def test_studio_asks_for_the_preset_before_submitting(
 ) -> None:
     """The preset window preselects the settings file's preset (final); Draft there makes a
     draft job, and Cancel submits nothing."""
-    project = _project(media, STUDIO, (21, 0, 4))
+    project = whole_item_project(media, STUDIO, (21, 0, 4))
     project.timeline.select(project.item)
-    bmd = FakeBmd(project.resolve, _editor("draft"))
-    printed = _run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
+    bmd = FakeBmd(project.resolve, editor("draft"))
+    printed = run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
     assert any(line.startswith("XDub: draft preset") for line in printed), printed
     asked = bmd.dispatcher.windows[0]
     assert [entry.split(":")[0] for entry in asked.GetItems()["preset"].entries] == [
@@ -158,9 +112,9 @@ def test_studio_asks_for_the_preset_before_submitting(
     def refuse(window: FakeWindow, turn: int) -> None:
         window.click("no")
 
-    again = _project(media, STUDIO, (21, 0, 4))
+    again = whole_item_project(media, STUDIO, (21, 0, 4))
     again.timeline.select(again.item)
-    printed = _run_menu_script(
+    printed = run_menu_script(
         installed, "XDub – Dub clip.py", again, FakeBmd(again.resolve, refuse), capsys
     )
     assert printed[-1] == "XDub: cancelled: nothing was submitted"
@@ -186,8 +140,8 @@ def test_studio_dubs_an_item_trimmed_inside_its_media(
     left_offset, num_frames = item.GetLeftOffset(), item.GetDuration()
     assert left_offset > 0 and left_offset + num_frames < WHOLE_FILE_FRAMES
     project.timeline.select(item)
-    printed = _run_menu_script(
-        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve, _editor()), capsys
+    printed = run_menu_script(
+        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve, editor()), capsys
     )
     assert any("as a take" in line for line in printed), printed
     assert (item.GetTakesCount(), item.GetSelectedTakeIndex()) == (2, 2)
@@ -203,14 +157,14 @@ def test_studio_dubs_an_item_trimmed_inside_its_media(
 def test_studio_cancel_button_cancels_the_job(
     installed: Path, connection: Path, media: Media, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _project(media, STUDIO, (21, 0, 4))
+    project = whole_item_project(media, STUDIO, (21, 0, 4))
     project.timeline.select(project.item)
 
-    printed = _run_menu_script(
+    printed = run_menu_script(
         installed,
         "XDub – Dub clip.py",
         project,
-        FakeBmd(project.resolve, _editor(cancel=True)),
+        FakeBmd(project.resolve, editor(cancel=True)),
         capsys,
     )
     assert any("cancelled" in line for line in printed), printed
@@ -226,8 +180,8 @@ def test_free_21_0_without_pyzmq_uses_the_cli_bridge_and_the_console(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setitem(sys.modules, "zmq", None)  # Resolve's Python has no pyzmq
-    project = _project(media, FREE, (21, 0, 3))
-    printed = _run_menu_script(
+    project = whole_item_project(media, FREE, (21, 0, 3))
+    printed = run_menu_script(
         installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve), capsys
     )
     assert any("progress also in the tray app" in line for line in printed), printed
@@ -238,7 +192,7 @@ def test_free_21_0_without_pyzmq_uses_the_cli_bridge_and_the_console(
 def test_free_21_1_runs_through_the_lua_launcher(
     installed: Path, connection: Path, media: Media, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _project(media, FREE, (21, 1, 0))
+    project = whole_item_project(media, FREE, (21, 1, 0))
     lua = LuaResolve(project.resolve)
     lua.run_script(installed / "Scripts" / "Edit" / "XDub – Dub clip (Lua).lua")
     assert any("as a take" in line for line in lua.printed), lua.printed
@@ -255,15 +209,15 @@ def test_collect_places_takes_that_finished_after_the_script_closed(
     from xdub.protocol.otio_json import job_to_json
     from xdub.protocol.records import Codec, DubOptions
 
-    project = _project(media, FREE, (21, 0, 3))
+    project = whole_item_project(media, FREE, (21, 0, 3))
     otio = job_to_json(build_job(gather_job(ResolveTimeline(project.resolve), project.item, 2)))
     with DaemonClient(connection, client_name="test", timeout_s=20.0) as client:
         job_id = client.submit(otio, DubOptions(codec=Codec.H264, num_steps=1, seed=1)).job_id
         client.wait(job_id, timeout_s=240.0)
-    printed = _run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
+    printed = run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
     assert any(job_id in line and "take placed" in line for line in printed), printed
     assert _assert_take_added_and_selected(project, connection, beside_media=False) == job_id
-    again = _run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
+    again = run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
     assert again[-1] == "XDub: 0 finished take(s) collected"  # idempotent
     assert project.item.GetTakesCount() == 2
 

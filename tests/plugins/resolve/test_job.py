@@ -19,7 +19,7 @@ from resolve_scenario import (
     Media,
     make_project,
 )
-from xdub_resolve import collect, dub_clip
+from xdub_resolve import collect, dub_clip, link
 from xdub_resolve.dialogue import choose_dialogue
 from xdub_resolve.dub_clip import gather_job, make_view
 from xdub_resolve.host import HostError, ResolveTimeline
@@ -171,7 +171,7 @@ def test_the_take_is_read_strictly(media: Media, tmp_path: Path) -> None:
     """Collect and Dub clip read takes with the protocol's one reader: every field checked."""
     result = _result(media, tmp_path)
     take = collect.read_take(json.dumps(result))
-    assert dub_clip.read_take is collect.read_take
+    assert link.read_take is collect.read_take  # Dub clip reads through link.local_take
     assert (take.job_id, take.path, take.num_frames) == ("j1", str(tmp_path / "take.mov"), DURATION)
     assert take.first_frame == 0 and take.host == "resolve"  # the take file is the used range
     twice = json.loads(json.dumps(result))

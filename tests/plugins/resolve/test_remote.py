@@ -1,0 +1,122 @@
+"""The menu scripts against a remote daemon (``--listen``; the connection file decides).
+
+The daemon keeps its data under a root of its own; the plugin's media and "xdub takes" folder
+are elsewhere. The job's media go up in chunks, and the take is downloaded into "xdub takes"
+beside the clip's media and placed from that copy, never from the daemon's own path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import DaemonProcess
+from fake_resolve import FREE, STUDIO, FakeBmd
+from menu_scripts import editor, run_menu_script, whole_item_project
+from resolve_scenario import Media, Project, make_media
+
+from xdub.client import DaemonClient
+from xdub.protocol.connection import read_connection_file, write_connection_file
+from xdub.protocol.takes import read_take
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def remote_daemon(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[DaemonProcess]:
+    process = DaemonProcess(
+        tmp_path_factory.mktemp("gpu-box"), tiny_model_dir, extra_args=("--listen", "127.0.0.1:0")
+    )
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def laptop(remote_daemon: DaemonProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The editor's own connection file to the remote daemon (as ``xdub connect`` writes it)."""
+    info = read_connection_file(remote_daemon.connection_file)
+    path = write_connection_file(info, tmp_path / "laptop" / "run" / "daemon.json")
+    monkeypatch.setenv("XDUB_CONNECTION_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def own_media(tmp_path: Path) -> Media:
+    folder = tmp_path / "laptop" / "media"
+    folder.mkdir(parents=True)
+    return make_media(folder)
+
+
+def _md5(path: str | Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def _assert_placed_from_download(
+    project: Project, remote_daemon: DaemonProcess, laptop: Path, media: Media
+) -> str:
+    """The item's selected take is the downloaded copy in "xdub takes" beside the media."""
+    item = project.item
+    assert (item.GetTakesCount(), item.GetSelectedTakeIndex()) == (2, 2)
+    placed = Path(item.GetMediaPoolItem().GetClipProperty("File Path"))
+    assert placed.parent == Path(media.video).parent / "xdub takes"
+    assert not [p for p in placed.parent.iterdir() if p.name.startswith(".")]  # no partials
+    (marker,) = item.GetMarkers().values()
+    job_id = marker["customData"].removeprefix("xdub:")
+    with DaemonClient(laptop, client_name="test", timeout_s=20.0) as client:
+        job = client.get(job_id)
+    daemon_side = Path(read_take(job.result_otio or "").path)
+    assert daemon_side.is_relative_to(remote_daemon.root) and daemon_side != placed
+    assert daemon_side.name == placed.name and _md5(daemon_side) == _md5(placed)
+    assert str(Path(media.video).parent) not in remote_daemon.submitted_otio(job_id)  # uploaded
+    return job_id
+
+
+def test_studio_dub_downloads_the_remote_take_and_places_it(
+    installed: Path,
+    laptop: Path,
+    remote_daemon: DaemonProcess,
+    own_media: Media,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = whole_item_project(own_media, STUDIO, (21, 0, 4))
+    project.timeline.select(project.item)
+    bmd = FakeBmd(project.resolve, editor())
+    printed = run_menu_script(installed, "XDub – Dub clip.py", project, bmd, capsys)
+    assert any("downloading the take" in line for line in printed), printed
+    assert any("as a take" in line for line in printed), printed
+    _assert_placed_from_download(project, remote_daemon, laptop, own_media)
+
+
+def test_collect_downloads_remote_takes_once(
+    installed: Path,
+    laptop: Path,
+    remote_daemon: DaemonProcess,
+    own_media: Media,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from xdub_resolve.dub_clip import gather_job
+    from xdub_resolve.host import ResolveTimeline
+    from xdub_resolve.job import build_job
+
+    from xdub.protocol.otio_json import job_to_json
+    from xdub.protocol.records import Codec, DubOptions
+
+    project = whole_item_project(own_media, FREE, (21, 0, 3))
+    otio = job_to_json(build_job(gather_job(ResolveTimeline(project.resolve), project.item, 2)))
+    with DaemonClient(laptop, client_name="test", timeout_s=20.0) as client:
+        job_id = client.submit(otio, DubOptions(codec=Codec.H264, num_steps=1, seed=1)).job_id
+        client.wait(job_id, timeout_s=240.0)
+    printed = run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
+    assert any("downloading the take" in line for line in printed), printed
+    assert _assert_placed_from_download(project, remote_daemon, laptop, own_media) == job_id
+    again = run_menu_script(installed, "XDub – Collect finished takes.py", project, None, capsys)
+    assert again[-1] == "XDub: 0 finished take(s) collected", again
+    assert not any("downloading" in line for line in again)  # the copy is there
+    assert project.item.GetTakesCount() == 2
