@@ -3,6 +3,9 @@ plays the scenarios, writing what it observed as JSON for the pytest side to ass
 
 python bpy_driver.py CONFIG.json OUT.json   (BLENDER_USER_RESOURCES set to a temp folder)
 
+CONFIG's ``scenarios`` names the ones to play (default: all but ``remote``, which dubs through
+the remote daemon of ``remote_connection_file``).
+
 A Blender built without Audaspace (PyPI's bpy 4.2) cannot make sound strips: there the scenes
 have none, the operator is given the dialogue as a picked file, and the scenarios about sound
 strips are left out (the pytest side skips their tests).
@@ -156,10 +159,12 @@ def poll_until(job_id: str, states: tuple[str, ...], timeout_s: float) -> dict[s
     """Call the timer's poll function by hand (timers never fire in background mode)."""
     deadline = time.monotonic() + timeout_s
     seen: list[float] = []
+    stages: set[str] = set()
     while time.monotonic() < deadline:
         runtime().poll()
         record = record_of(job_id)
         seen.append(record.fraction)
+        stages.add(record.stage)
         if record.state in states:
             break
         time.sleep(0.05)
@@ -167,6 +172,7 @@ def poll_until(job_id: str, states: tuple[str, ...], timeout_s: float) -> dict[s
         "state": record.state,
         "message": record.message,
         "fractions": sorted(set(seen)),
+        "stages": sorted(stages),
         "take_strip": record.take_strip,
     }
 
@@ -372,8 +378,30 @@ def draft(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def remote(config: dict[str, Any]) -> dict[str, Any]:
+    """Dub through a remote daemon: the take is downloaded to //xdub_takes/ and placed."""
+    prefs().connection_file = config["remote_connection_file"]
+    scene, _ = fresh_scene(config)
+    bpy.ops.wm.save_as_mainfile(filepath=str(Path(config["work"]) / "remote.blend"))
+    error = dub(config, steps_preset="CUSTOM", num_steps=1, codec="h264", seed=5)
+    (record,) = scene.xdub_jobs
+    job_id = record.job_id
+    result = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])
+    take = strips(scene)[result["take_strip"]] if result["take_strip"] else None
+    return {
+        **result,
+        "submit_error": error,
+        "job_id": job_id,
+        "take": describe(take) if take is not None else None,
+    }
+
+
+DEFAULT_SCENARIOS = ("install", "refusals", "speed", "dub", "undo", "cancel", "draft")
+
+
 def main() -> None:
     config = json.loads(Path(sys.argv[1]).read_text())
+    wanted = config.get("scenarios", DEFAULT_SCENARIOS)
     facts: dict[str, Any] = {}
     for name, scenario in (
         ("install", lambda: install(config["zip"])),
@@ -383,7 +411,10 @@ def main() -> None:
         ("undo", lambda: undo_redo(facts["dub"])),
         ("cancel", lambda: cancel(config)),
         ("draft", lambda: draft(config)),
+        ("remote", lambda: remote(config)),
     ):
+        if name not in wanted:
+            continue
         try:
             facts[name] = scenario()
         except Exception:
