@@ -221,7 +221,7 @@ def test_a_take_download_cut_off_resumes_from_the_chunks_it_holds(
         first.fetch_take(job_id, takes)
     assert cut.value.code == "timeout" and fetched == list(range(cut_at))
     partial = [takes / name for name in _partials(takes)]
-    assert [path.suffix for path in partial] == [".part", ".json"]
+    assert [path.suffix for path in partial] == [".part", ".sha256"]
     assert not (takes / server_take.name).exists()
     # bit rot in the last chunk it holds: the resume re-hashes and fetches that one again
     data = bytearray(partial[0].read_bytes())

@@ -4,18 +4,18 @@
 Stdlib-only and Python 3.10-compatible: hosts' Pythons get a copy of this module.
 ``download_take`` fetches the take into the file the caller names through a hidden partial
 file beside it (``.<name>.<sha256 prefix>.part``) and a note of the sha256 of every chunk in
-it (``….part.json``). Each chunk is checked as it arrives and the whole take before it is
-renamed into place, so no partial take is ever presented. A download cut off (the daemon went
-away, a request timed out, a chunk kept arriving damaged) keeps both files: the next one
-re-hashes the chunks they hold and fetches only those after them. Anything else (``progress``
-raising ``DownloadCancelled``, a take that came out different) removes both.
+it (``….part.sha256``: the chunk size, then one hash a line, appended as chunks arrive). Each
+chunk is checked as it arrives and the whole take before it is renamed into place, so no
+partial take is ever presented. A download cut off (the daemon went away, a request timed
+out, a chunk kept arriving damaged) keeps both files: the next one re-hashes the chunks they
+hold and fetches only those after them. Anything else (``progress`` raising
+``DownloadCancelled``, a take that came out different) removes both.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -54,19 +54,19 @@ class DownloadCancelled(XdubError):
 def partial_paths(destination: Path, sha256: str) -> tuple[Path, Path]:
     """The hidden partial file of the take ``sha256`` bound for ``destination``, and its note."""
     part = destination.with_name(f".{destination.name}.{sha256[:16]}.part")
-    return part, part.with_name(part.name + ".json")
+    return part, part.with_name(part.name + ".sha256")
 
 
 def _resumable_chunks(
     part: Path, note: Path, status: TakeStatusReply, chunk_bytes: int
 ) -> list[str]:
     """The sha256s of the leading chunks of ``part`` that match its note (cut at the first
-    chunk that does not); ``part`` is truncated to them."""
+    chunk that does not); the caller truncates ``part`` to them."""
     try:
-        recorded = json.loads(note.read_text(encoding="utf-8"))
-        same_chunks = recorded["chunk_bytes"] == chunk_bytes
-        hashes = [str(h) for h in recorded["chunks"]] if same_chunks else []
-    except (OSError, ValueError, KeyError, TypeError):
+        size_line, *hashes = note.read_text(encoding="ascii").splitlines()
+        if int(size_line) != chunk_bytes:
+            hashes = []
+    except (OSError, ValueError):
         hashes = []
     kept: list[str] = []
     if not part.is_file():
@@ -100,16 +100,17 @@ def download_take(
     hashes = _resumable_chunks(part, note, status, chunk_bytes)
     stats = TransferStats(sha256s=[status.sha256], resumed_chunks=len(hashes))
     done_bytes = min(len(hashes) * chunk_bytes, status.size_bytes)
+    note.write_text("".join(f"{line}\n" for line in (chunk_bytes, *hashes)), encoding="ascii")
     try:
-        with open(part, "r+b" if part.exists() else "wb") as stream:
+        with open(part, "r+b" if part.exists() else "wb") as stream, open(note, "a") as noted:
             stream.truncate(done_bytes)
             stream.seek(done_bytes)
             for index in range(len(hashes), status.chunk_count):
                 data = _fetch_chunk(call, job_id, index, chunk_bytes, stats)
                 stream.write(data)
                 stream.flush()
-                hashes.append(hashlib.sha256(data).hexdigest())
-                note.write_text(json.dumps({"chunk_bytes": chunk_bytes, "chunks": hashes}))
+                noted.write(hashlib.sha256(data).hexdigest() + "\n")
+                noted.flush()
                 stats.chunks += 1
                 stats.bytes += len(data)
                 done_bytes += len(data)
