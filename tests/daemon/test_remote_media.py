@@ -203,37 +203,46 @@ def test_a_take_download_cut_off_resumes_from_the_chunks_it_holds(
             client.fetch_take(job_id, progress=cancel)
         assert _partials(takes) == []  # a cancel leaves nothing behind
 
-    cut_at = max(1, count // 2)
-    first = _client(laptop)
-    fetched: list[int] = []
-    real_call = first.call
+    cut_at = count - 1  # the chunks it holds when the connection drops
 
-    def call_then_drop(request: Content) -> Content:
-        if isinstance(request, TakeChunk):
-            if len(fetched) == cut_at:
-                first.close()  # the connection goes away mid download
-                raise ProtocolError("the connection dropped", code="timeout")
-            fetched.append(request.index)
-        return real_call(request)
+    def cut_off() -> list[Path]:
+        """A download whose connection drops after ``cut_at`` chunks; its partial files."""
+        client = _client(laptop)
+        fetched: list[int] = []
+        real_call = client.call
 
-    first.media.call = call_then_drop
-    with pytest.raises(XdubError) as cut:
-        first.fetch_take(job_id, takes)
-    assert cut.value.code == "timeout" and fetched == list(range(cut_at))
-    partial = [takes / name for name in _partials(takes)]
-    assert [path.suffix for path in partial] == [".part", ".sha256"]
-    assert not (takes / server_take.name).exists()
-    # bit rot in the last chunk it holds: the resume re-hashes and fetches that one again
-    data = bytearray(partial[0].read_bytes())
+        def call_then_drop(request: Content) -> Content:
+            if isinstance(request, TakeChunk):
+                if len(fetched) == cut_at:
+                    client.close()  # the connection goes away mid download
+                    raise ProtocolError("the connection dropped", code="timeout")
+                fetched.append(request.index)
+            return real_call(request)
+
+        client.media.call = call_then_drop
+        with pytest.raises(XdubError) as cut:
+            client.fetch_take(job_id, takes)
+        assert cut.value.code == "timeout" and fetched == list(range(cut_at))
+        assert not (takes / server_take.name).exists()
+        partial = [takes / name for name in _partials(takes)]
+        assert [path.suffix for path in partial] == [".part", ".sha256"]
+        return partial
+
+    def resume() -> tuple[int, int]:
+        with _client(laptop) as client:
+            take = client.fetch_take(job_id, takes)
+        assert _md5(take.path) == _md5(server_take) and Path(take.path).parent == takes
+        assert _partials(takes) == []
+        Path(take.path).unlink()
+        return client.last_transfer.resumed_chunks, client.last_transfer.chunks
+
+    cut_off()
+    assert resume() == (cut_at, count - cut_at)  # only the chunks after the cut
+    part, _ = cut_off()
+    data = bytearray(part.read_bytes())  # bit rot in the last chunk it holds
     data[(cut_at - 1) * CHUNK_BYTES] ^= 0xFF
-    partial[0].write_bytes(bytes(data))
-
-    with _client(laptop) as second:
-        take = second.fetch_take(job_id, takes)
-        stats = second.last_transfer
-    assert (stats.resumed_chunks, stats.chunks) == (cut_at - 1, count - cut_at + 1)
-    assert _md5(take.path) == _md5(server_take) and Path(take.path).parent == takes
-    assert _partials(takes) == []
+    part.write_bytes(bytes(data))
+    assert resume() == (cut_at - 1, count - cut_at + 1)  # re-hashed: that one is fetched again
 
 
 def test_content_the_daemon_holds_is_not_sent_again(remote_daemon, laptop, tmp_path) -> None:
