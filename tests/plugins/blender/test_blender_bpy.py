@@ -36,6 +36,26 @@ TIMEOUT_S = 240.0
 shared 2-core machine) is the slowest step."""
 
 
+def run_driver(
+    python: Path, work: Path, config: dict[str, Any], timeout_s: float
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run ``bpy_driver.py`` with ``config`` in a bpy venv's ``python``, its Blender user
+    folder in ``work``: the finished process and the facts it wrote."""
+    (work / "config.json").write_text(json.dumps(config))
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(work / "blender-user")}
+    env.pop("XDUB_CONNECTION_FILE", None)
+    run = subprocess.run(
+        [str(python), str(DRIVER), str(work / "config.json"), str(work / "facts.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    out = work / "facts.json"
+    assert out.exists(), f"{python} wrote nothing:\n{run.stdout}\n{run.stderr}"
+    return run, json.loads(out.read_text())
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("media")
@@ -75,20 +95,8 @@ def facts(
         "num_steps": NUM_STEPS,
         "timeout_s": TIMEOUT_S,
     }
-    (work / "config.json").write_text(json.dumps(config))
-    env = {**os.environ, "BLENDER_USER_RESOURCES": str(work / "blender-user")}
-    env.pop("XDUB_CONNECTION_FILE", None)
     try:
-        run = subprocess.run(
-            [str(python), str(DRIVER), str(work / "config.json"), str(work / "facts.json")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=4 * TIMEOUT_S,
-        )
-        out = work / "facts.json"
-        assert out.exists(), f"bpy {request.param} wrote nothing:\n{run.stdout}\n{run.stderr}"
-        observed = json.loads(out.read_text())
+        run, observed = run_driver(python, work, config, 4 * TIMEOUT_S)
         job_ids = {name: observed.get(name, {}).get("job_id") for name in ("dub", "cancel")}
         observed["submitted"] = {
             name: daemon.submitted_otio(job_id) for name, job_id in job_ids.items() if job_id

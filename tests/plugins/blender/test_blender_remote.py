@@ -8,9 +8,6 @@ One bpy version (the newest venv present) plays the driver's ``remote`` scenario
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ from xdub.protocol.connection import read_connection_file, write_connection_file
 from xdub.protocol.takes import read_take
 
 from .conftest import BPY_VENVS
-from .test_blender_bpy import DRIVER, REPO_ROOT, TIMEOUT_S
+from .test_blender_bpy import REPO_ROOT, TIMEOUT_S, run_driver
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -66,20 +63,8 @@ def remote_facts(
         "timeout_s": TIMEOUT_S,
         "scenarios": ["install", "remote"],
     }
-    (work / "config.json").write_text(json.dumps(config))
-    env = {**os.environ, "BLENDER_USER_RESOURCES": str(work / "blender-user")}
-    env.pop("XDUB_CONNECTION_FILE", None)
     try:
-        run = subprocess.run(
-            [str(python), str(DRIVER), str(work / "config.json"), str(work / "facts.json")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=2 * TIMEOUT_S,
-        )
-        out = work / "facts.json"
-        assert out.exists(), f"bpy wrote nothing:\n{run.stdout}\n{run.stderr}"
-        facts = json.loads(out.read_text())
+        run, facts = run_driver(python, work, config, 2 * TIMEOUT_S)
         job_id = facts.get("remote", {}).get("job_id")
         if job_id:
             with daemon.client() as client:
