@@ -3,18 +3,20 @@
 Orchestration only; each stage lives in its own module:
 
 1. probe the clip once and plan the 25 fps model frames by timestamp (``xdub.take_plan``);
-2. track the speaker's face over the model frames (``xdub.face.track``): the first decode;
+2. track the speaker's face over the model frames (``xdub.face.track``): the source decode,
+   which also keeps every dubbed frame, as RGB, in a file spool when the work folder has room
+   (``xdub.take_source.open_spool``);
 3. load the dialogue, fit it to the clip's length, and encode audio features (``xdub.audio``);
-4. per 77-frame window: decode the source a window ahead, crop the faces into a memory-mapped
-   store and keep the frames in a file ring (``xdub.take_source``, the second and last decode);
+4. per 77-frame window: a window ahead, crop the faces into a memory-mapped store from the
+   spool (without one: decode the source a second time, keeping the frames in a file ring);
    denoise the window (``xdub.sample.clips``); decode the frames it made final, colour-correct,
    blend, paste them into the source frames and write (``xdub.take``). With ``overlap`` the
    three run on threads (``xdub.overlap``), the decode and crops of window k + 1 and the paste
    and encode of window k - 1 while window k denoises.
 
-Two decodes, not one: the crop boxes need the whole clip's landmarks first (the speaker and
-the smoothing case are chosen over the whole clip), so one decode would have to keep every
-frame until the end; see docs/media.md for the figures.
+The crop boxes need the whole clip's landmarks first (the speaker and the smoothing case are
+chosen over the whole clip), so a single decode keeps every frame until the end: on disk, in
+the spool, or (no room for it) the source is decoded again; see docs/media.md for the rule.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from xdub.face.track_store import read_cached_track, save_track
 from xdub.job.options import DubOptions, noise_seed, speaker_choice, take_settings
 from xdub.media.fps import MODEL_FPS
 from xdub.media.frame_ring import FrameRing
+from xdub.media.frame_spool import FrameSpool
 from xdub.media.probe import MediaScan, scan_media
 from xdub.progress import ProgressCallback, ProgressReporter
 from xdub.protocol.records import Stage, VramPolicy
@@ -51,7 +55,7 @@ from xdub.speed.apply import DitSpeedups
 from xdub.speed.indicator import ModulatedInput
 from xdub.speed.plan import plan_for_options, speed_metadata
 from xdub.take_plan import TakePlan, plan_take
-from xdub.take_source import model_frames
+from xdub.take_source import SPOOL_MODES, model_frames, open_spool
 from xdub.take_windows import TakeWindows, WindowCallback, make_take, ring_capacity
 from xdub.weights.bundle import ModelBundle
 
@@ -95,7 +99,10 @@ class DubPipeline:
     ``compile``: regional ``torch.compile`` of the DiT blocks, ``"auto"`` (CUDA only), ``"on"``
     or ``"off"``; ``cuda_graphs``: compile with CUDA graphs (CUDA, not under ``low_vram``);
     ``overlap``: decode/crop and paste/encode on threads while windows denoise (the take is the
-    same either way; under ``low_vram`` the VAE decode still waits for the DiT to go home).
+    same either way; under ``low_vram`` the VAE decode still waits for the DiT to go home);
+    ``spool``: keep the decoded source frames in the work folder so the take decodes its
+    source once, ``"auto"`` (when they take at most half its free space), ``"on"`` or ``"off"``
+    (decode twice; the take is the same either way).
     """
 
     def __init__(
@@ -111,7 +118,10 @@ class DubPipeline:
         compile: str = "auto",
         cuda_graphs: bool = False,
         overlap: bool = True,
+        spool: str = "auto",
     ) -> None:
+        if spool not in SPOOL_MODES:
+            raise ValueError(f"spool {spool!r} is not one of {', '.join(SPOOL_MODES)}")
         self.models = ModelBundle.load(
             Path(model_dir),
             device=device,
@@ -122,6 +132,7 @@ class DubPipeline:
         self.feature_cache = feature_cache
         self.work_dir = work_dir
         self.overlap = overlap
+        self.spool = spool
         self.plan = WindowPlan()
         self.vram_policy = VramPolicy(vram_policy)
         self.speedups = DitSpeedups(
@@ -196,9 +207,20 @@ class DubPipeline:
         )
         compile_state = self.speedups.apply(speed)
         stats = SamplingStats()
-        with tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work:
+        with (
+            tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work,
+            ExitStack() as held,
+        ):
             progress.stage(Stage.FACE_TRACK)
-            track = call.track or self._cached_track(plan, options, progress, call.track_cache)
+            track = call.track or _read_track(plan, call.track_cache)
+            spool: FrameSpool | None = None
+            if track is None:  # the landmark pass decodes the source: spool it for the rest
+                spool = open_spool(plan, Path(work), self.spool)
+                if spool is not None:
+                    held.enter_context(spool)
+                track = self._track(plan, options, progress, spool)
+                if call.track_cache is not None:
+                    save_track(call.track_cache, track)
             _check_track(track, plan)
             progress.stage(Stage.AUDIO_FEATURES)
             features = self._audio_features(dialogue.samples_16k)
@@ -239,16 +261,18 @@ class DubPipeline:
                 on_window=call.on_window,
                 overlap=self.overlap,
             )
-            ring = FrameRing(
-                Path(work) / "frames.rgb",
-                ring_capacity(plan, self.plan, total_length),
-                plan.info.display_height,
-                plan.info.display_width,
-            )
+            frames: FrameRing | FrameSpool | None = spool
+            if frames is None:
+                frames = FrameRing(
+                    Path(work) / "frames.rgb",
+                    ring_capacity(plan, self.plan, total_length),
+                    plan.info.display_height,
+                    plan.info.display_width,
+                )
+                held.callback(frames.close)
             try:
-                state, written = make_take(windows, ring, progress)
+                state, written = make_take(windows, frames, progress)
             finally:
-                ring.close()
                 crops.close()
         return DubResult(
             output=call.output,
@@ -263,25 +287,13 @@ class DubPipeline:
 
     # -- stages ------------------------------------------------------------------------------
 
-    def _cached_track(
+    def _track(
         self,
         plan: TakePlan,
         options: DubOptions,
         progress: ProgressReporter,
-        cache: Path | None,
+        spool: FrameSpool | None,
     ) -> FaceTrack:
-        """The face track from ``cache`` when it holds this take's, else tracked (and
-        saved to ``cache``)."""
-        track = read_cached_track(cache, plan.num_model_frames) if cache is not None else None
-        if track is not None:
-            log.info("face track read from %s", cache)
-            return track
-        track = self._track(plan, options, progress)
-        if cache is not None:
-            save_track(cache, track)
-        return track
-
-    def _track(self, plan: TakePlan, options: DubOptions, progress: ProgressReporter) -> FaceTrack:
         tracker = FaceTracker(
             self.models.face,
             speaker=speaker_choice(
@@ -293,7 +305,7 @@ class DubPipeline:
         total = plan.num_model_frames
         with self.models.residency.stage("face"):
             return tracker.track(
-                model_frames(plan),
+                model_frames(plan, spool),
                 fps=float(MODEL_FPS),
                 on_frames=lambda done: progress.report(done / total),
             )
@@ -323,6 +335,14 @@ class _Call:
     frames: tuple[int, int] | None
     track: FaceTrack | None
     track_cache: Path | None
+
+
+def _read_track(plan: TakePlan, cache: Path | None) -> FaceTrack | None:
+    """The face track ``cache`` holds for this take, if any."""
+    track = read_cached_track(cache, plan.num_model_frames) if cache is not None else None
+    if track is not None:
+        log.info("face track read from %s", cache)
+    return track
 
 
 def _check_track(track: FaceTrack, plan: TakePlan) -> None:

@@ -2,7 +2,8 @@
 
 Each source frame gets the generated (25 fps) face covering its timestamp, so the take keeps
 the clip's own frame rate, timestamps, size and length. The source frames come from the take's
-one streamed decode (``xdub.take_source.SourcePass``, through its ``FrameRing``); the faces come
+one source decode (``xdub.take_source``: its ``FrameSpool``, or a second decode through a
+``FrameRing``); the faces come
 a window at a time, in order, as each window's frames become final, and are dropped once no
 later source frame can use them, so memory stays bounded for any length.
 """
@@ -16,7 +17,6 @@ import numpy as np
 
 from xdub.face.paste import paste_face
 from xdub.media.encode import TakeWriter
-from xdub.media.frame_ring import FrameRing
 
 VFR_TIME_BASE = Fraction(1, 90000)
 """Clock for variable-frame-rate takes: fine enough to keep every source timestamp."""
@@ -40,8 +40,9 @@ class _FaceQueue:
 
 
 class TakePaster:
-    """Pastes faces into the ring's source frames, in order, and hands them to ``writer``.
+    """Pastes faces into the source frames, in order, and hands them to ``writer``.
 
+    source_frame: take frame ``index`` (asked in order, once each);
     boxes: ``(N, 4)`` crop boxes per model frame; has_face: ``(N,)`` bool, False where the
     source frame passes through untouched; covering: per take frame, its model frame;
     times_s: per take frame, its time since the take's first frame.
@@ -50,7 +51,7 @@ class TakePaster:
     def __init__(
         self,
         writer: TakeWriter,
-        ring: FrameRing,
+        source_frame: Callable[[int], np.ndarray],
         *,
         boxes: np.ndarray,
         has_face: np.ndarray,
@@ -59,7 +60,7 @@ class TakePaster:
         on_frame: Callable[[int], None] | None = None,
     ) -> None:
         self._writer = writer
-        self._ring = ring
+        self._source_frame = source_frame
         self._boxes, self._has_face = boxes, has_face
         self._covering, self._times_s = covering, times_s
         self._on_frame = on_frame
@@ -73,7 +74,7 @@ class TakePaster:
             index = self.num_pasted
             model_index = self._covering[index]
             face = queue.face(model_index)
-            picture = self._ring.pop()
+            picture = self._source_frame(index)
             if self._has_face[model_index]:
                 picture = paste_face(picture, face, self._boxes[model_index])
             self._writer.write(picture, pts_s=float(self._times_s[index]))

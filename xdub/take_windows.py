@@ -1,8 +1,9 @@
 """The window stages of a take: decode and crop, denoise, then decode, paste and write.
 
-Per 77-frame window k: the source decode (``SourcePass``) makes the crops window k needs and
-keeps the frames in the ``FrameRing``; window k denoises; the frames it made final are decoded
-(``FinalFrames``), blended, pasted into the ring's frames and written (``TakePaster``). With
+Per 77-frame window k: the source pass (``xdub.take_source``: from the landmark pass's
+``FrameSpool``, or a second decode into a ``FrameRing``) makes the crops window k needs and
+keeps the frames for the paste; window k denoises; the frames it made final are decoded
+(``FinalFrames``), blended, pasted into the source frames and written (``TakePaster``). With
 ``overlap`` the three run on threads (``xdub.overlap``): the decode and crops of window k + 1
 and the paste and encode of window k - 1 while window k denoises. Under ``low_vram`` the VAE
 decode never overlaps a denoising window: each window's decode runs after it, with the DiT
@@ -24,6 +25,7 @@ from xdub.face.track import FaceTrack
 from xdub.media.codecs import TakeSettings
 from xdub.media.encode import TakeWriter
 from xdub.media.frame_ring import FrameRing
+from xdub.media.frame_spool import FrameSpool
 from xdub.overlap import Overlapped, run_sequential
 from xdub.progress import ProgressReporter
 from xdub.protocol.records import Stage, VramPolicy
@@ -33,7 +35,7 @@ from xdub.sample.step_cache import IndicatorFn, SamplingStats
 from xdub.sample.windows import WindowPlan
 from xdub.take import VFR_TIME_BASE, TakePaster
 from xdub.take_plan import TakePlan
-from xdub.take_source import SourcePass
+from xdub.take_source import source_pass
 from xdub.weights.bundle import ModelBundle
 from xdub.weights.residency import Residency
 
@@ -63,9 +65,11 @@ class TakeWindows:
 
 
 def make_take(
-    job: TakeWindows, ring: FrameRing, progress: ProgressReporter
+    job: TakeWindows, frames: FrameRing | FrameSpool, progress: ProgressReporter
 ) -> tuple[LoopState, int]:
-    """Crop, denoise, paste and write every window; returns the state and frames written."""
+    """Crop, denoise, paste and write every window; returns the state and frames written.
+
+    ``frames``: the spool the landmark pass filled, or the ring of a second source decode."""
     plan = job.plan
     schedule = plan.schedule(job.windows, job.inputs.total_length)
     stages: Overlapped[LoopState] | None = None
@@ -75,7 +79,7 @@ def make_take(
         if stages is not None:
             stages.check()
 
-    source = SourcePass(plan, job.track.boxes, job.crops, job.crop_size, ring, check)
+    source = source_pass(plan, job.track.boxes, job.crops, job.crop_size, frames, check)
     final = FinalFrames(job.models.vae, job.inputs.ref_frames, job.windows)
     writer = _take_writer(job)
     count = plan.info.num_frames
@@ -86,7 +90,7 @@ def make_take(
 
     paster = TakePaster(
         writer,
-        ring,
+        source.frame,
         boxes=job.track.boxes,
         has_face=job.track.has_face,
         covering=plan.covering,

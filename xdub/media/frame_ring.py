@@ -1,21 +1,20 @@
 """Decoded frames waiting for a later stage, in a fixed-size file so RAM stays flat.
 
-The take's one source decode makes the crops of a window before it denoises, but the same
-frames are pasted only after it (and, when stages overlap, a window later). Between the two
-they wait here: ``capacity`` slots of one upright RGB frame each in a file of the work folder,
-written and read with ``pwrite``/``preadv`` (the page cache, not the process, holds them), and
-reused in order. One thread may ``push`` while another ``pop``s.
+When the take decodes its source twice (no room for a ``FrameSpool``, or no landmark pass),
+its last decode makes the crops of a window before it denoises, but the same frames are
+pasted only after it (and, when stages overlap, a window later). Between the two they wait
+here: ``capacity`` slots of a ``FrameSpool`` (one upright RGB frame each, in a file of the
+work folder), reused in order. One thread may ``push`` while another ``pop``s.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from xdub.protocol.precheck import reserve_file
+from xdub.media.frame_spool import FrameSpool
 
 
 class FrameRing:
@@ -24,16 +23,10 @@ class FrameRing:
     def __init__(self, path: Path, capacity: int, height: int, width: int) -> None:
         if capacity < 1:
             raise ValueError(f"a frame ring needs at least one slot, got {capacity}")
-        self.path = Path(path)
+        self._slots = FrameSpool(path, capacity, height, width, "the frames in flight")
+        self.path = self._slots.path
         self.capacity = capacity
-        self.shape = (height, width, 3)
-        self.frame_bytes = height * width * 3
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:  # every slot allocated now: a disk that fills later cannot cut a frame short
-            reserve_file(self._fd, self.path, capacity * self.frame_bytes, "the frames in flight")
-        except BaseException:
-            self.close()
-            raise
+        self.shape = self._slots.shape
         self._lock = threading.Lock()
         self._pushed = 0
         self._popped = 0
@@ -51,10 +44,7 @@ class FrameRing:
             index = self._pushed
             if index - self._popped >= self.capacity:
                 raise RuntimeError(f"the frame ring of {self.capacity} frames is full")
-        data = np.ascontiguousarray(frame).reshape(-1).data
-        offset = (index % self.capacity) * self.frame_bytes
-        if os.pwrite(self._fd, data, offset) != self.frame_bytes:
-            raise OSError(f"short write to {self.path}")
+        self._slots.write(index % self.capacity, frame)
         with self._lock:
             self._pushed += 1
 
@@ -64,15 +54,11 @@ class FrameRing:
             if self._popped >= self._pushed:
                 raise RuntimeError("the frame ring is empty")
             index = self._popped
-        frame = np.empty(self.shape, dtype=np.uint8)
-        offset = (index % self.capacity) * self.frame_bytes
-        if os.preadv(self._fd, [frame.reshape(-1).data], offset) != self.frame_bytes:
-            raise OSError(f"short read from {self.path}")
+        frame = self._slots.read(index % self.capacity)
         with self._lock:
             self._popped += 1
         return frame
 
     def close(self) -> None:
         """Close and delete the file."""
-        os.close(self._fd)
-        self.path.unlink(missing_ok=True)
+        self._slots.close()
