@@ -1,6 +1,7 @@
-"""A daemon job's take reads its source three times: one probe (frame range and take plan
-share it), the landmark decode, and the one decode for crops and paste-back. (The quality
-check after the take compares it with the source on its own read, issue 17; not counted.)"""
+"""A daemon job's take reads its source twice: one probe (frame range and take plan share it)
+and one decode for landmarks, crops and paste-back (the frame spool); where the work folder
+has no room for the spool, a second decode. (The quality check after the take compares it
+with the source on its own read, issue 17; not counted.)"""
 
 from __future__ import annotations
 
@@ -31,14 +32,17 @@ class _Messages:
         self.sent.append(message)
 
 
-def test_a_job_probes_once_and_decodes_its_source_twice(
+@pytest.mark.parametrize(("spool", "decodes"), [("auto", 1), ("off", 2)])
+def test_a_job_probes_once_and_decodes_its_source_once_or_without_a_spool_twice(
     tiny_model: Path,
     short_clip: Clip,
     fast_options: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    spool: str,
+    decodes: int,
 ) -> None:
-    pipeline = DubPipeline(tiny_model, device="cpu", precision="fp32")
+    pipeline = DubPipeline(tiny_model, device="cpu", precision="fp32", spool=spool)
     num_frames = probe(short_clip.video).num_frames
     spec = WorkerSpec(
         "job-1",
@@ -55,6 +59,6 @@ def test_a_job_probes_once_and_decodes_its_source_twice(
     job_log = JobLog(logging.getLogger("test"), spec.job_id)
     _dub(pipeline, spec, threading.Event(), messages.send, job_log)
     video = short_clip.video.resolve()
-    assert reads.opens[video] == 3 and reads.seeks[video] == 0
-    assert reads.frames[video] == 2 * num_frames
+    assert reads.opens[video] == 1 + decodes and reads.seeks[video] == 0
+    assert reads.frames[video] == decodes * num_frames  # 25 fps: every frame is a model frame
     assert spec.output.is_file() and probe(spec.output).num_frames == num_frames
