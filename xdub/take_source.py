@@ -99,8 +99,9 @@ def model_frames(plan: TakePlan, spool: FrameSpool | None = None) -> Iterator[np
                 return
     finally:
         frames.close()
-    where = f"model frame {step[0]} of {plan.num_model_frames}" if step else "the last frame"
-    raise _truncated(plan, where)
+    if step is not None:
+        raise _truncated(plan, f"model frame {step[0]} of {plan.num_model_frames}")
+    raise _truncated(plan, f"the spool's last frame, {count - 1} of {count}")
 
 
 class _Cropper:
