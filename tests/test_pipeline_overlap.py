@@ -4,28 +4,18 @@ cancelled in any stage."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from support.reads import ReadCounter
+from support.takes import ONE_STEP, frames_md5, tiny_clip
 
 from xdub.errors import JobCancelled
-from xdub.job.options import DubOptions
-from xdub.media.decode import iter_frames
 from xdub.media.probe import scan_media
-from xdub.media.synthetic import (
-    AudioSpec,
-    SyntheticVideoSpec,
-    write_synthetic_audio,
-    write_synthetic_video,
-)
 from xdub.pipeline import DubPipeline
-from xdub.protocol.records import Codec, Progress, Stage, VramPolicy
-
-OPTIONS = DubOptions(num_steps=1, codec=Codec.H264)
+from xdub.protocol.records import Progress, Stage, VramPolicy
 
 
 @pytest.fixture(scope="module")
@@ -33,27 +23,12 @@ def pipeline(tiny_model_dir: Path) -> DubPipeline:
     return DubPipeline(tiny_model_dir, device="cpu", precision="fp32")
 
 
-def _clip(folder: Path, duration_s: float, fps: Fraction) -> tuple[Path, Path]:
-    spec = SyntheticVideoSpec(width=96, height=96, fps=fps, duration_s=duration_s, seed=3)
-    video, audio = folder / "clip.mp4", folder / "dialogue.wav"
-    write_synthetic_video(video, spec)
-    write_synthetic_audio(audio, spec.speech(), AudioSpec())
-    return video, audio
-
-
-def _frames_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    for frame in iter_frames(path):
-        digest.update(frame.rgb.tobytes())
-    return digest.hexdigest()
-
-
 @pytest.mark.timeout(1800)  # three 2-window takes; minutes on a loaded 2-core machine
 def test_the_overlapped_take_is_the_sequential_take_from_one_decode(
     pipeline: DubPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Also under ``low_vram``, where each window decodes after the DiT went home."""
-    video, audio = _clip(tmp_path, 3.3, Fraction(24000, 1001))  # 79 frames, 2 windows
+    video, audio = tiny_clip(tmp_path, 3.3, Fraction(24000, 1001))  # 79 frames, 2 windows
     source = scan_media(video)
     reads = ReadCounter().install(monkeypatch)
     runs = [(False, VramPolicy.RESIDENT), (True, VramPolicy.RESIDENT), (True, VramPolicy.LOW_VRAM)]
@@ -63,9 +38,9 @@ def test_the_overlapped_take_is_the_sequential_take_from_one_decode(
             pipeline.overlap = overlap
             pipeline.models.residency.set_policy(policy)
             output = tmp_path / f"take-{overlap}-{policy.value}.mp4"
-            result = pipeline.run(video, audio, output, OPTIONS, source=source)
+            result = pipeline.run(video, audio, output, ONE_STEP, source=source)
             assert result.num_windows == 2 and result.num_frames == source.info.num_frames
-            md5s.append(_frames_md5(output))
+            md5s.append(frames_md5(output))
     finally:
         pipeline.overlap = True
         pipeline.models.residency.set_policy(VramPolicy.RESIDENT)
@@ -81,7 +56,7 @@ def test_the_overlapped_take_is_the_sequential_take_from_one_decode(
 def test_a_cancel_in_any_stage_stops_the_take_and_leaves_no_file(
     pipeline: DubPipeline, tmp_path: Path, stage: Stage, overlap: bool
 ) -> None:
-    video, audio = _clip(tmp_path, 0.4, Fraction(25))
+    video, audio = tiny_clip(tmp_path, 0.4, Fraction(25))
     output = tmp_path / "take.mp4"
     cancel = threading.Event()
 
@@ -93,7 +68,7 @@ def test_a_cancel_in_any_stage_stops_the_take_and_leaves_no_file(
     pipeline.overlap = overlap
     try:
         with pytest.raises(JobCancelled):
-            pipeline.run(video, audio, output, OPTIONS, on_progress=on_progress, cancel=cancel)
+            pipeline.run(video, audio, output, ONE_STEP, on_progress=on_progress, cancel=cancel)
     finally:
         pipeline.overlap = True
     assert threading.active_count() == threads_before
@@ -104,15 +79,15 @@ def test_a_stored_crop_track_makes_the_same_take_from_one_decode(
     pipeline: DubPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``Make final``'s path: the take of an earlier crop track skips face tracking."""
-    video, audio = _clip(tmp_path, 0.4, Fraction(25))
+    video, audio = tiny_clip(tmp_path, 0.4, Fraction(25))
     source = scan_media(video)
-    tracked = pipeline.run(video, audio, tmp_path / "tracked.mp4", OPTIONS, source=source)
+    tracked = pipeline.run(video, audio, tmp_path / "tracked.mp4", ONE_STEP, source=source)
     assert tracked.track is not None
     reads = ReadCounter().install(monkeypatch)
     reused = pipeline.run(
-        video, audio, tmp_path / "reused.mp4", OPTIONS, source=source, track=tracked.track
+        video, audio, tmp_path / "reused.mp4", ONE_STEP, source=source, track=tracked.track
     )
     path = video.resolve()
     assert reads.opens[path] == 1 and reads.frames[path] == source.info.num_frames
     assert reused.track is tracked.track
-    assert _frames_md5(reused.output) == _frames_md5(tracked.output)
+    assert frames_md5(reused.output) == frames_md5(tracked.output)
