@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +23,9 @@ from xdub.protocol.precheck import check_output_folder
 from xdub.protocol.records import DubOptions
 from xdub_daemon.jobs import Job
 from xdub_daemon.store import JobStore
-from xdub_daemon.validator import ValidatedJob
+
+if TYPE_CHECKING:  # the validator's child imports this module to validate
+    from xdub_daemon.validator import ValidatedJob
 
 RATE_TOLERANCE_FPS = 1e-3
 """A file whose rate differs less from the clip's is read frame for frame."""
