@@ -168,6 +168,8 @@ def _stage_text(row: JobRow) -> str:
         text += f" · clip {progress.clip}/{progress.num_clips}"
     if progress.num_steps and progress.step:
         text += f" · step {progress.step}/{progress.num_steps}"
+    if row.runner:
+        text += f" · on {row.runner}"
     return text
 
 

@@ -8,8 +8,8 @@ import dataclasses
 from pytestqt.qtbot import QtBot
 
 from xdub.protocol.messages import JobStateEvent
-from xdub.protocol.records import DubOptions, JobInfo, JobState
-from xdub_gui.jobs_model import JobTableModel
+from xdub.protocol.records import DubOptions, JobInfo, JobState, Progress, Stage
+from xdub_gui.jobs_model import Column, JobTableModel
 from xdub_gui.status import TrayState, daemon_status
 
 STAMP = "2026-01-01T10:00:00Z"
@@ -43,3 +43,16 @@ def test_a_local_worker_shows_no_actors() -> None:
     model.reset_jobs([_job("a", JobState.RUNNING)])
     text = daemon_status(is_connected=True, rows=model.rows()).text
     assert text == "xdub: dubbing scene a 0%"
+
+
+def test_the_queue_table_names_the_actor_of_a_running_job() -> None:
+    model = JobTableModel()
+    running = dataclasses.replace(
+        _job("a", JobState.RUNNING, runner="actor-0@gpu-box"),
+        progress=Progress(Stage.DENOISE, clip=2, num_clips=4, step=0, num_steps=0, fraction=0.5),
+    )
+    model.reset_jobs([running, _job("b", JobState.QUEUED)])
+    stages = {
+        row.job_id: model.data(model.index(i, Column.STAGE)) for i, row in enumerate(model.rows())
+    }
+    assert stages == {"a": "denoise · clip 2/4 · on actor-0@gpu-box", "b": ""}
