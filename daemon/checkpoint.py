@@ -1,8 +1,10 @@
 """Per-window checkpoints of a take (``LoopState``) in its job folder, written atomically.
 
 ``checkpoint/w0002/`` holds ``latents.safetensors`` (one tensor per finished window) and
-``motion.npy`` (the motion frames the next window starts from). A checkpoint is written into a
-temporary folder and renamed into place, so a crash leaves either the old or the new one.
+``motion.npy`` (the motion frames the next window starts from); the latents' metadata names
+the first window they hold (not 0 for a segment of a split take, ``xdub.sample.segments``).
+A checkpoint is written into a temporary folder and renamed into place, so a crash leaves
+either the old or the new one.
 ``checkpoint/track.npz`` keeps the face track, so a resumed take skips face tracking.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 from xdub.protocol.precheck import disk_full_from
@@ -26,6 +29,8 @@ CHECKPOINT_DIR = "checkpoint"
 _TRACK = "track.npz"
 _LATENTS = "latents.safetensors"
 _MOTION = "motion.npy"
+_FIRST_WINDOW = "first_window"
+"""The latents' metadata: the first window they hold (a segment of a split take's)."""
 
 
 def _window_key(index: int) -> str:
@@ -51,7 +56,7 @@ def save_checkpoint(job_dir: Path, state: LoopState) -> Path:
         for i, latents in enumerate(state.window_latents)
     }
     try:
-        _write(temp, tensors, state.motion_video)
+        _write(temp, tensors, state.motion_video, state.first_window)
     except OSError as error:
         shutil.rmtree(temp, ignore_errors=True)  # the last good checkpoint stays
         needed = sum(t.numel() * t.element_size() for t in tensors.values())
@@ -70,9 +75,14 @@ def save_checkpoint(job_dir: Path, state: LoopState) -> Path:
     return final
 
 
-def _write(folder: Path, tensors: dict[str, torch.Tensor], motion: np.ndarray | None) -> None:
+def _write(
+    folder: Path, tensors: dict[str, torch.Tensor], motion: np.ndarray | None, first_window: int
+) -> None:
     folder.mkdir()
-    (folder / _LATENTS).write_bytes(save(tensors))  # Python's write: a full disk is an OSError
+    metadata = {_FIRST_WINDOW: str(first_window)}
+    (folder / _LATENTS).write_bytes(
+        save(tensors, metadata)
+    )  # Python's write: a full disk is an OSError
     if motion is not None:
         np.save(folder / _MOTION, motion)
     for item in folder.iterdir():
@@ -87,11 +97,13 @@ def load_checkpoint(job_dir: Path, device: object = "cpu") -> LoopState | None:
         return None
     folder = folders[-1]
     tensors = load_file(str(folder / _LATENTS), device=str(device))
+    with safe_open(str(folder / _LATENTS), "pt") as file:
+        first_window = int((file.metadata() or {}).get(_FIRST_WINDOW, 0))
     latents = [tensors[_window_key(i)] for i in range(len(tensors))]
     motion_path = folder / _MOTION
     motion = np.load(motion_path) if motion_path.is_file() else None
     log.info("loaded the checkpoint %s (%d windows)", folder, len(latents))
-    return LoopState(window_latents=latents, motion_video=motion)
+    return LoopState(window_latents=latents, motion_video=motion, first_window=first_window)
 
 
 def track_cache(job_dir: Path) -> Path:

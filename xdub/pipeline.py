@@ -49,6 +49,7 @@ from xdub.protocol.records import Stage, VramPolicy
 from xdub.sample.clips import LoopInputs, LoopState
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
+from xdub.sample.segments import SegmentPlan
 from xdub.sample.step_cache import SamplingStats
 from xdub.sample.windows import WindowPlan, audio_frame_count, pingpong_indices
 from xdub.speed.apply import DitSpeedups
@@ -154,6 +155,7 @@ class DubPipeline:
         source: MediaScan | None = None,
         track: FaceTrack | None = None,
         track_cache: Path | None = None,
+        segments: SegmentPlan | None = None,
     ) -> DubResult:
         """Dub ``video`` with ``audio`` into ``output`` (written atomically).
 
@@ -165,7 +167,9 @@ class DubPipeline:
 
         ``resume``/``on_window``: continue from, and checkpoint, the state after each window,
         so an interrupted take resumes and yields the same frames; ``track_cache``: a file
-        that keeps the face track, so a resumed take skips the face-tracking pass. Raises
+        that keeps the face track, so a resumed take skips the face-tracking pass.
+        ``segments``: a split take (``xdub.sample.segments``), its segments denoised one after
+        the other here; its windows must be the take's. Raises
         ``JobCancelled`` when ``cancel`` is set, ``MediaError``/``ModelError`` for problems the
         user can fix.
         """
@@ -182,6 +186,7 @@ class DubPipeline:
             frames,
             track,
             track_cache,
+            segments,
         )
         try:
             return self._run(call, source, ProgressReporter(on_progress, cancel))
@@ -226,6 +231,7 @@ class DubPipeline:
             features = self._audio_features(dialogue.samples_16k)
             total_length = self.plan.total_length(audio_frame_count(len(dialogue.samples_16k)))
             order = pingpong_indices(plan.num_model_frames, total_length)
+            segment_starts = _segment_starts(call.segments, self.plan.num_clips(total_length))
             crops = CropStore(Path(work) / "crops.npy", plan.num_model_frames, speed.crop_size)
 
             def ref_frames(start: int, stop: int) -> np.ndarray:
@@ -260,6 +266,7 @@ class DubPipeline:
                 resume=call.resume,
                 on_window=call.on_window,
                 overlap=self.overlap,
+                segment_starts=segment_starts,
             )
             frames: FrameRing | FrameSpool | None = spool
             if frames is None:
@@ -335,6 +342,20 @@ class _Call:
     frames: tuple[int, int] | None
     track: FaceTrack | None
     track_cache: Path | None
+    segments: SegmentPlan | None
+
+
+def _segment_starts(segments: SegmentPlan | None, num_windows: int) -> tuple[int, ...]:
+    """The windows that start a segment; ``bad_range`` for a plan of another take."""
+    if segments is None:
+        return ()
+    if segments.num_windows != num_windows:
+        raise JobError(
+            f"the segment plan is for {segments.num_windows} windows, the take has {num_windows}",
+            code="bad_range",
+            hint="a segment plan fits only the take (clip and dialogue) it was made for",
+        )
+    return segments.starts[1:]
 
 
 def _read_track(plan: TakePlan, cache: Path | None) -> FaceTrack | None:

@@ -62,6 +62,9 @@ class TakeWindows:
     resume: LoopState | None
     on_window: WindowCallback | None
     overlap: bool
+    segment_starts: tuple[int, ...] = ()
+    """A split take (``xdub.sample.segments``): windows that start fresh, without the motion
+    frames of the window before."""
 
 
 def make_take(
@@ -169,6 +172,8 @@ class _Denoiser:
     def __call__(self, window: int) -> LoopState:
         if window >= self.state.windows_done:
             job, models = self._job, self._job.models
+            if window in job.segment_starts:  # a segment's first window: a fresh start
+                self.state = LoopState(self.state.window_latents, None, self.state.first_window)
             self.state = denoise_next_window(
                 models.dit,
                 models.vae,

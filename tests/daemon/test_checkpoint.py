@@ -48,6 +48,17 @@ def test_checkpoint_round_trips_and_keeps_only_the_newest(tmp_path: Path) -> Non
     assert load_checkpoint(tmp_path) is None
 
 
+def test_a_segment_s_checkpoint_keeps_its_first_window(tmp_path: Path) -> None:
+    """A split take's segment (``xdub.sample.segments``) starting at window 3."""
+    state = _state(2)
+    segment = LoopState(state.window_latents, state.motion_video, first_window=3)
+    folder = save_checkpoint(tmp_path, segment)
+    assert folder.name == "w0005"  # named by the next window to denoise
+    loaded = load_checkpoint(tmp_path)
+    assert loaded is not None and loaded.first_window == 3 and loaded.windows_done == 5
+    assert all(torch.equal(a, b) for a, b in zip(loaded.window_latents, state.window_latents))
+
+
 def test_the_face_track_cache_round_trips_and_refuses_another_clips(tmp_path: Path) -> None:
     boxes = np.arange(12, dtype=np.int64).reshape(3, 4)
     track = FaceTrack(boxes, np.array([0.5, 0.6, 0.7]), np.array([True, False, True]), CropCase(2))

@@ -20,7 +20,14 @@ from xdub.model.config import DiTConfig
 from xdub.model.dit import XDubDiT
 from xdub.model.vae import WanVae
 from xdub.model.vae_config import VaeConfig
-from xdub.sample.clips import LoopInputs, decode_take, run_windows, stitched_latents
+from xdub.sample.clips import (
+    LoopInputs,
+    LoopState,
+    decode_take,
+    denoise_next_window,
+    run_windows,
+    stitched_latents,
+)
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
 from xdub.sample.windows import WindowPlan
@@ -156,3 +163,21 @@ def test_resuming_from_a_checkpoint_gives_the_same_latents(
     )
     for a, b in zip(resumed.window_latents, state.window_latents, strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_segment_denoised_alone_equals_it_denoised_after_the_windows_before(
+    dit: XDubDiT, vae: WanVae, loop_run
+) -> None:
+    """A split take's segment from window 1 (``xdub.sample.segments``) on another machine, with
+    no latents before it, is the same window as in the split take made on one machine."""
+    inputs, context, settings, plan, state, checkpoints = loop_run
+    after_first = LoopState(checkpoints[0].window_latents, None)  # the fresh start at 1
+    sequential, alone = (
+        denoise_next_window(
+            dit, vae, inputs, context, settings, plan=plan, state=start, dtype=torch.float32
+        )
+        for start in (after_first, LoopState(first_window=1))
+    )
+    assert alone.first_window == 1 and alone.windows_done == 2
+    assert torch.equal(alone.window_latents[0], sequential.window_latents[1])
+    assert not torch.equal(alone.window_latents[0], state.window_latents[1])  # no motion frames

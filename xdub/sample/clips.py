@@ -58,14 +58,20 @@ RefFrames = Callable[[int, int], np.ndarray]
 
 @dataclass
 class LoopState:
-    """Progress of a take between windows: everything needed to resume exactly."""
+    """Progress of a take between windows: everything needed to resume exactly.
+
+    ``first_window``: the window ``window_latents[0]`` is; 0 for a whole take, the segment's
+    first window for one segment of a split take (``xdub.sample.segments``), which starts
+    there fresh, like a take's first window (no motion frames)."""
 
     window_latents: list[Tensor] = field(default_factory=list)
     motion_video: np.ndarray | None = None
+    first_window: int = 0
 
     @property
     def windows_done(self) -> int:
-        return len(self.window_latents)
+        """The next window to denoise (windows before ``first_window`` count as done)."""
+        return self.first_window + len(self.window_latents)
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,7 @@ def denoise_next_window(
     stats.branch_passes += velocity.passes
     is_last = window + 1 == len(starts)
     motion_video = None if is_last else _motion_frames(vae, latents, ref_video, plan)
-    return LoopState([*state.window_latents, latents], motion_video)
+    return LoopState([*state.window_latents, latents], motion_video, state.first_window)
 
 
 def stitched_latents(state: LoopState, plan: WindowPlan = DEFAULT_PLAN) -> Tensor:
