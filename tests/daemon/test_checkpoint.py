@@ -56,7 +56,9 @@ def test_a_segment_s_checkpoint_keeps_its_first_window(tmp_path: Path) -> None:
     assert folder.name == "w0005"  # named by the next window to denoise
     loaded = load_checkpoint(tmp_path)
     assert loaded is not None and loaded.first_window == 3 and loaded.windows_done == 5
-    assert all(torch.equal(a, b) for a, b in zip(loaded.window_latents, state.window_latents))
+    assert all(
+        torch.equal(a, b) for a, b in zip(loaded.window_latents, state.window_latents, strict=True)
+    )
 
 
 def test_the_face_track_cache_round_trips_and_refuses_another_clips(tmp_path: Path) -> None:
