@@ -57,3 +57,53 @@ def test_a_plan_of_another_take_is_refused(pipeline: DubPipeline, tmp_path: Path
     with pytest.raises(JobError) as raised:
         pipeline.run(video, audio, tmp_path / "t.mp4", ONE_STEP, segments=SegmentPlan(3, (0, 1)))
     assert raised.value.code == "bad_range"
+
+
+@pytest.mark.timeout(1800)
+def test_segments_denoised_apart_make_the_split_take(pipeline: DubPipeline, tmp_path: Path) -> None:
+    """A farm's way: plan once (face track and audio features kept), denoise each segment
+    on its own, in any order, with no shared state but the files, assemble, write: the same
+    frames as the split take made in one run."""
+    video, audio = tiny_clip(tmp_path, 3.3, Fraction(24000, 1001))  # 2 windows
+    track_cache = tmp_path / "track.npz"
+    plan = pipeline.plan_segments(video, audio, 2, ONE_STEP, min_windows=1, track_cache=track_cache)
+    assert plan == SegmentPlan(2, (0, 1))
+    assert track_cache.is_file()
+    whole = pipeline.run(video, audio, tmp_path / "whole.mp4", ONE_STEP, segments=plan)
+
+    checkpoints: list[LoopState] = []
+    second = pipeline.denoise_segment(
+        video,
+        audio,
+        (1, 2),
+        ONE_STEP,
+        track_cache=track_cache,
+        on_window=lambda _done, _n, state: checkpoints.append(state),
+    )
+    first = pipeline.denoise_segment(video, audio, (0, 1), ONE_STEP, track_cache=track_cache)
+    assert (first.first_window, first.windows_done) == (0, 1)
+    assert (second.first_window, second.windows_done) == (1, 2)
+    assert checkpoints[-1].windows_done == 2
+    again = pipeline.denoise_segment(
+        video, audio, (1, 2), ONE_STEP, resume=second, track_cache=track_cache
+    )
+    assert again.window_latents[0] is second.window_latents[0]  # a finished segment is kept
+
+    out = tmp_path / "farm.mp4"
+    pipeline.run(
+        video,
+        audio,
+        out,
+        ONE_STEP,
+        resume=assemble([first, second], plan),
+        segments=plan,
+        track_cache=track_cache,
+    )
+    assert frames_md5(out) == frames_md5(whole.output)
+
+
+def test_a_segment_outside_the_take_is_refused(pipeline: DubPipeline, tmp_path: Path) -> None:
+    video, audio = tiny_clip(tmp_path, 0.4, Fraction(25))  # 1 window
+    with pytest.raises(JobError) as raised:
+        pipeline.denoise_segment(video, audio, (1, 2), ONE_STEP)
+    assert raised.value.code == "bad_range"

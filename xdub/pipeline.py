@@ -21,10 +21,12 @@ the spool, or (no room for it) the source is decoded again; see docs/media.md fo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ import torch
 
 from xdub.audio.cache import FeatureCache
 from xdub.audio.features import AudioFeatures
-from xdub.dialogue import load_dialogue
+from xdub.dialogue import Dialogue, load_dialogue
 from xdub.errors import JobError, MediaError
 from xdub.face.crop_store import CropStore
 from xdub.face.track import FaceTrack, FaceTracker
@@ -49,15 +51,26 @@ from xdub.protocol.records import Stage, VramPolicy
 from xdub.sample.clips import LoopInputs, LoopState
 from xdub.sample.denoise import SamplerSettings
 from xdub.sample.guidance import GuidanceScales
-from xdub.sample.segments import SegmentPlan
+from xdub.sample.segments import (
+    MIN_SEGMENT_WINDOWS,
+    SegmentPlan,
+    boundary_loudness,
+    plan_segments,
+)
 from xdub.sample.step_cache import SamplingStats
 from xdub.sample.windows import WindowPlan, audio_frame_count, pingpong_indices
 from xdub.speed.apply import DitSpeedups
 from xdub.speed.indicator import ModulatedInput
-from xdub.speed.plan import plan_for_options, speed_metadata
+from xdub.speed.plan import SpeedPlan, plan_for_options, speed_metadata
 from xdub.take_plan import TakePlan, plan_take
 from xdub.take_source import SPOOL_MODES, model_frames, open_spool
-from xdub.take_windows import TakeWindows, WindowCallback, make_take, ring_capacity
+from xdub.take_windows import (
+    TakeWindows,
+    WindowCallback,
+    denoise_windows,
+    make_take,
+    ring_capacity,
+)
 from xdub.weights.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -191,27 +204,121 @@ class DubPipeline:
         try:
             return self._run(call, source, ProgressReporter(on_progress, cancel))
         except torch.OutOfMemoryError as error:
-            raise JobError(
-                f"out of GPU memory on {self.models.device}: {error}".splitlines()[0],
-                code="out_of_memory",
-                hint="close other GPU programs, or choose the VRAM policy 'offload' or "
-                "'low_vram' (`xdub daemon` setting vram_policy, or `xdub dub --vram-policy`)",
-            ) from error
+            raise _out_of_memory(error, self.models.device) from error
+        finally:
+            self.models.residency.release()
+
+    def plan_segments(
+        self,
+        video: Path,
+        audio: Path,
+        max_segments: int,
+        options: DubOptions | None = None,
+        *,
+        min_windows: int = MIN_SEGMENT_WINDOWS,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        frames: tuple[int, int] | None = None,
+        source: MediaScan | None = None,
+        track_cache: Path | None = None,
+    ) -> SegmentPlan:
+        """The segments of a split take (``xdub.sample.segments.plan_segments``) of at most
+        ``max_segments``, boundaries at the dialogue's pauses. It tracks the face into
+        ``track_cache`` and encodes the audio features into ``feature_cache`` (when set), so
+        the segments' runs and the take's assembly skip both. Arguments as ``run``."""
+        call = _Call(Path(video), Path(audio), Path(), options or DubOptions(), frames=frames)
+        call = dataclasses.replace(call, track_cache=track_cache)
+        progress = ProgressReporter(on_progress, cancel)
+        try:
+            with self._opened(call, source, progress, keep_frames=False) as take:
+                num_windows = self.plan.num_clips(take.windows.inputs.total_length)
+                loudness = boundary_loudness(take.dialogue.samples_16k, num_windows, self.plan)
+        finally:
+            self.models.residency.release()
+        return plan_segments(num_windows, max_segments, loudness, min_windows)
+
+    def denoise_segment(
+        self,
+        video: Path,
+        audio: Path,
+        segment: tuple[int, int],
+        options: DubOptions | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        resume: LoopState | None = None,
+        on_window: WindowCallback | None = None,
+        frames: tuple[int, int] | None = None,
+        source: MediaScan | None = None,
+        track_cache: Path | None = None,
+    ) -> LoopState:
+        """Denoise windows ``[a, b)`` of a split take (one segment, started fresh at ``a``;
+        ``resume``: its own checkpoint), without decoding or writing anything: the state
+        ``xdub.sample.segments.assemble`` joins with the other segments' for ``run``.
+        Arguments as ``run``."""
+        first, stop = segment
+        start = resume if resume is not None else LoopState(first_window=first)
+        if start.first_window != first or not first <= start.windows_done <= stop:
+            raise ValueError(f"the state of window {start.windows_done} is not in {segment}")
+        call = _Call(Path(video), Path(audio), Path(), options or DubOptions(), frames=frames)
+        call = dataclasses.replace(call, resume=start, on_window=on_window, track_cache=track_cache)
+        progress = ProgressReporter(on_progress, cancel)
+        try:
+            with self._opened(call, source, progress, keep_frames=False) as take:
+                num_windows = self.plan.num_clips(take.windows.inputs.total_length)
+                if stop > num_windows:
+                    raise JobError(
+                        f"windows {first}..{stop} are not in a take of {num_windows} windows",
+                        code="bad_range",
+                        hint="a segment plan fits only the take (clip and dialogue) it was "
+                        "made for",
+                    )
+                assert not isinstance(take.frames, FrameRing)
+                return denoise_windows(take.windows, take.frames, progress, stop)
+        except torch.OutOfMemoryError as error:
+            raise _out_of_memory(error, self.models.device) from error
         finally:
             self.models.residency.release()
 
     def _run(self, call: _Call, source: MediaScan | None, progress: ProgressReporter) -> DubResult:
+        with self._opened(call, source, progress, keep_frames=True) as take:
+            assert take.frames is not None
+            state, written = make_take(take.windows, take.frames, progress)
+        return DubResult(
+            output=call.output,
+            num_frames=written,
+            num_windows=state.windows_done,
+            face_boxes=take.windows.track.boxes,
+            warnings=tuple(take.dialogue.warnings),
+            is_test_weights=self.models.is_test_weights,
+            speed=speed_metadata(take.speed, take.compile_state, take.windows.stats),
+            track=take.windows.track,
+        )
+
+    @contextmanager
+    def _opened(
+        self,
+        call: _Call,
+        source: MediaScan | None,
+        progress: ProgressReporter,
+        *,
+        keep_frames: bool,
+    ) -> Iterator[_OpenTake]:
+        """A take made ready for its windows: planned, its face tracked (or read from
+        ``call.track_cache``), its audio encoded, its crop store and source frames open in a
+        work folder (removed on exit). ``keep_frames``: spool the landmark pass's frames for
+        the paste (off where nothing is pasted)."""
         options, models = call.options, self.models
         progress.stage(Stage.PREPARE)
-        call.output.parent.mkdir(parents=True, exist_ok=True)
-        take_settings(options).check_path(call.output)
+        if call.output != Path():
+            call.output.parent.mkdir(parents=True, exist_ok=True)
+            take_settings(options).check_path(call.output)
         plan = plan_take(source or scan_media(call.video), call.frames)
         dialogue = load_dialogue(call.audio, plan.info.duration_s)
         speed = plan_for_options(
             options, models.crop_size, models.device, self.vram_policy, dialogue.warnings
         )
         compile_state = self.speedups.apply(speed)
-        stats = SamplingStats()
         with (
             tempfile.TemporaryDirectory(prefix="xdub-", dir=self.work_dir) as work,
             ExitStack() as held,
@@ -220,7 +327,7 @@ class DubPipeline:
             track = call.track or _read_track(plan, call.track_cache)
             spool: FrameSpool | None = None
             if track is None:  # the landmark pass decodes the source: spool it for the rest
-                spool = open_spool(plan, Path(work), self.spool)
+                spool = open_spool(plan, Path(work), self.spool) if keep_frames else None
                 if spool is not None:
                     held.enter_context(spool)
                 track = self._track(plan, options, progress, spool)
@@ -231,8 +338,9 @@ class DubPipeline:
             features = self._audio_features(dialogue.samples_16k)
             total_length = self.plan.total_length(audio_frame_count(len(dialogue.samples_16k)))
             order = pingpong_indices(plan.num_model_frames, total_length)
-            segment_starts = _segment_starts(call.segments, self.plan.num_clips(total_length))
+            segment_starts = _segment_starts(call, self.plan.num_clips(total_length))
             crops = CropStore(Path(work) / "crops.npy", plan.num_model_frames, speed.crop_size)
+            held.callback(crops.close)
 
             def ref_frames(start: int, stop: int) -> np.ndarray:
                 return crops.frames(order[start:stop])
@@ -259,7 +367,7 @@ class DubPipeline:
                     step_cache_threshold=speed.step_cache_threshold,
                 ),
                 indicator=ModulatedInput(models.dit) if speed.step_cache_threshold > 0 else None,
-                stats=stats,
+                stats=SamplingStats(),
                 dialogue=dialogue,
                 output=call.output,
                 take=take_settings(options),
@@ -269,7 +377,7 @@ class DubPipeline:
                 segment_starts=segment_starts,
             )
             frames: FrameRing | FrameSpool | None = spool
-            if frames is None:
+            if frames is None and keep_frames:
                 frames = FrameRing(
                     Path(work) / "frames.rgb",
                     ring_capacity(plan, self.plan, total_length),
@@ -277,20 +385,7 @@ class DubPipeline:
                     plan.info.display_width,
                 )
                 held.callback(frames.close)
-            try:
-                state, written = make_take(windows, frames, progress)
-            finally:
-                crops.close()
-        return DubResult(
-            output=call.output,
-            num_frames=written,
-            num_windows=state.windows_done,
-            face_boxes=track.boxes,
-            warnings=tuple(dialogue.warnings),
-            is_test_weights=models.is_test_weights,
-            speed=speed_metadata(speed, compile_state, stats),
-            track=track,
-        )
+            yield _OpenTake(windows, frames, dialogue, speed, compile_state)
 
     # -- stages ------------------------------------------------------------------------------
 
@@ -337,25 +432,49 @@ class _Call:
     audio: Path
     output: Path
     options: DubOptions
-    resume: LoopState | None
-    on_window: WindowCallback | None
-    frames: tuple[int, int] | None
-    track: FaceTrack | None
-    track_cache: Path | None
-    segments: SegmentPlan | None
+    resume: LoopState | None = None
+    on_window: WindowCallback | None = None
+    frames: tuple[int, int] | None = None
+    track: FaceTrack | None = None
+    track_cache: Path | None = None
+    segments: SegmentPlan | None = None
 
 
-def _segment_starts(segments: SegmentPlan | None, num_windows: int) -> tuple[int, ...]:
-    """The windows that start a segment; ``bad_range`` for a plan of another take."""
+@dataclass(frozen=True)
+class _OpenTake:
+    """A take ready for its windows (``DubPipeline._opened``)."""
+
+    windows: TakeWindows
+    frames: FrameRing | FrameSpool | None
+    """The source frames for the paste (None: not kept, crops are decoded as needed)."""
+    dialogue: Dialogue
+    speed: SpeedPlan
+    compile_state: dict[str, Any]
+
+
+def _out_of_memory(error: torch.OutOfMemoryError, device: torch.device) -> JobError:
+    return JobError(
+        f"out of GPU memory on {device}: {error}".splitlines()[0],
+        code="out_of_memory",
+        hint="close other GPU programs, or choose the VRAM policy 'offload' or "
+        "'low_vram' (`xdub daemon` setting vram_policy, or `xdub dub --vram-policy`)",
+    )
+
+
+def _segment_starts(call: _Call, num_windows: int) -> tuple[int, ...]:
+    """The windows that start a segment (a segment run's own first window included); a plan
+    of another take is ``bad_range``."""
+    resume, segments = call.resume, call.segments
+    own = (resume.first_window,) if resume is not None and resume.first_window else ()
     if segments is None:
-        return ()
+        return own
     if segments.num_windows != num_windows:
         raise JobError(
             f"the segment plan is for {segments.num_windows} windows, the take has {num_windows}",
             code="bad_range",
             hint="a segment plan fits only the take (clip and dialogue) it was made for",
         )
-    return segments.starts[1:]
+    return (*own, *segments.starts[1:])
 
 
 def _read_track(plan: TakePlan, cache: Path | None) -> FaceTrack | None:

@@ -123,7 +123,8 @@ class _Cropper:
 
 
 class SourcePass:
-    """Decodes the dubbed frames once, on demand: crops into ``crops``, frames into ``ring``.
+    """Decodes the dubbed frames once, on demand: crops into ``crops``, frames into ``ring``
+    (``None``: crops only, for a run that pastes nothing).
 
     ``boxes``: the crop track (one box per model frame), cut to ``crop_size`` px squares;
     ``check`` is called every ``CHECK_EVERY_FRAMES`` frames and may raise to stop
@@ -136,7 +137,7 @@ class SourcePass:
         boxes: np.ndarray,
         crops: CropStore,
         crop_size: int,
-        ring: FrameRing,
+        ring: FrameRing | None,
         check: Callable[[], None],
     ) -> None:
         self.plan = plan
@@ -152,13 +153,16 @@ class SourcePass:
         while self.num_decoded < stop:
             frame = self._next_dubbed_frame()
             self._cropper.cut(frame.index, frame.rgb)
-            self._ring.push(frame.rgb)
+            if self._ring is not None:
+                self._ring.push(frame.rgb)
             self.num_decoded += 1
             if self.num_decoded % CHECK_EVERY_FRAMES == 0:
                 self._check()
 
     def frame(self, _index: int) -> np.ndarray:
         """Take frame ``index`` for the paste (asked in order, once each)."""
+        if self._ring is None:
+            raise RuntimeError("a crops-only source pass keeps no frames to paste")
         return self._ring.pop()
 
     def close(self) -> None:
@@ -214,10 +218,11 @@ def source_pass(
     boxes: np.ndarray,
     crops: CropStore,
     crop_size: int,
-    frames: FrameRing | FrameSpool,
+    frames: FrameRing | FrameSpool | None,
     check: Callable[[], None],
 ) -> SourcePass | SpoolPass:
-    """The crop and paste source of a take: from the spool, else a decode into the ring."""
+    """The crop and paste source of a take: from the spool, else a decode into the ring (or,
+    ``None``, a decode for the crops only)."""
     if isinstance(frames, FrameSpool):
         return SpoolPass(plan, boxes, crops, crop_size, frames, check)
     return SourcePass(plan, boxes, crops, crop_size, frames, check)

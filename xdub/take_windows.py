@@ -131,6 +131,29 @@ def make_take(
     return denoise.state, writer.num_frames
 
 
+def denoise_windows(
+    job: TakeWindows, frames: FrameSpool | None, progress: ProgressReporter, stop: int
+) -> LoopState:
+    """Denoise the windows from ``job.resume``'s next one up to ``stop`` (one segment of a
+    split take, ``xdub.sample.segments``), cropping the faces they need from ``frames`` (or
+    a decode of the source); no latent is decoded, nothing pasted or written. Returns the
+    state."""
+    plan = job.plan
+    schedule = plan.schedule(job.windows, job.inputs.total_length)
+    check = progress.check_cancel
+    source = source_pass(plan, job.track.boxes, job.crops, job.crop_size, frames, check)
+    denoise = _Denoiser(job, progress, check, announces_write=False)
+    progress.stage(Stage.DENOISE)
+    try:
+        with job.models.residency.stage("dit", "vae"):
+            for window in range(denoise.state.windows_done, stop):
+                source.decode_until(schedule.decode_stops[window])
+                denoise(window)
+    finally:
+        source.close()
+    return denoise.state
+
+
 def ring_capacity(plan: TakePlan, windows: WindowPlan, total_length: int) -> int:
     """Frames the ring must hold: decode a window ahead, paste a window behind."""
     return plan.schedule(windows, total_length).frames_held(lookahead=1, lag=1)
@@ -163,11 +186,17 @@ class _Denoiser:
     """``denoise(k)``: the state with window k done (denoised now unless resumed past it)."""
 
     def __init__(
-        self, job: TakeWindows, progress: ProgressReporter, check: Callable[[], None]
+        self,
+        job: TakeWindows,
+        progress: ProgressReporter,
+        check: Callable[[], None],
+        *,
+        announces_write: bool = True,
     ) -> None:
         self.state = job.resume or LoopState()
         self.num_windows = job.windows.num_clips(job.inputs.total_length)
         self._job, self._progress, self._check = job, progress, check
+        self._announces_write = announces_write
 
     def __call__(self, window: int) -> LoopState:
         if window >= self.state.windows_done:
@@ -189,7 +218,7 @@ class _Denoiser:
             )
             if job.on_window is not None:
                 job.on_window(self.state.windows_done, self.num_windows, self.state)
-        if window + 1 == self.num_windows:
+        if window + 1 == self.num_windows and self._announces_write:
             self._progress.stage(Stage.WRITE_TAKE)  # what is left: the last windows' paste
         return self.state
 
