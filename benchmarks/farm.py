@@ -1,12 +1,15 @@
-"""Farm throughput: jobs per minute with 1 and 2 Ray actors (tiny test model, CPU).
+"""Farm throughput: jobs per minute with 1 and 2 Ray actors, and one long take's time with 1
+actor (whole) and 2 (split into two segments that run at once); tiny test model, CPU.
 
 For each actor count: a local Ray head (``tests/support/ray_head.py``) offering that many
 ``xdub_gpu`` units, a daemon with ``--backend ray`` on it, one warm-up job per actor (the
 media stack's first import), then ``--jobs`` jobs submitted at once and timed from the first
-submit to the last ``done``. On a machine with fewer free cores than actors the second actor
+submit to the last ``done``; then one ``--take-seconds`` take, timed from submit to ``done``
+(the split take's plan, segments and assembly included). Actors run on one thread each
+(``OMP_NUM_THREADS=1``); on a machine with fewer free cores than actors the second actor
 competes for the CPU with the first; on GPUs each actor has its own.
 
-    .venv/bin/python benchmarks/farm.py [--jobs 6] [--seconds 1.2]
+    .venv/bin/python benchmarks/farm.py [--jobs 6] [--seconds 1.2] [--take-seconds 17.5]
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -25,7 +31,9 @@ from support.ray_head import GPU_RESOURCE, RayHead  # noqa: E402
 from xdub.protocol.records import Codec, DubOptions, JobState  # noqa: E402
 
 
-def _jobs_per_minute(root: Path, model: Path, otio: str, num_actors: int, num_jobs: int) -> float:
+@contextmanager
+def _farm_client(root: Path, model: Path, otio: str, num_actors: int) -> Iterator[Any]:
+    """A client of a farm daemon with ``num_actors`` actors, each warmed up by one job."""
     with RayHead(num_gpus=num_actors) as head:
         args = ("--backend", "ray", "--ray-address", head.address)
         args += ("--ray-resource", GPU_RESOURCE, "--ray-actors", str(num_actors))
@@ -33,43 +41,52 @@ def _jobs_per_minute(root: Path, model: Path, otio: str, num_actors: int, num_jo
         daemon.start()
         try:
             with daemon.client("farm-bench") as client:
-                warm = [
-                    client.submit(otio, DubOptions(codec=Codec.H264, num_steps=1, seed=s))
-                    for s in range(num_actors)
-                ]
-                for reply in warm:
-                    assert client.wait(reply.job_id, 600).state is JobState.DONE
-                started = time.monotonic()
-                ids = [
-                    client.submit(otio, DubOptions(codec=Codec.H264, num_steps=1, seed=100 + i))
-                    for i in range(num_jobs)
-                ]
-                for reply in ids:
-                    job = client.wait(reply.job_id, 1800)
-                    assert job.state is JobState.DONE, job.error
-                elapsed_s = time.monotonic() - started
+                _run(client, [otio] * num_actors, seed=0)
+                yield client
         finally:
             daemon.stop()
-    return num_jobs / elapsed_s * 60
+
+
+def _run(client: Any, otios: list[str], seed: int) -> float:
+    """Submit every job at once; the seconds until the last is done."""
+    started = time.monotonic()
+    options = [DubOptions(codec=Codec.H264, num_steps=1, seed=seed + i) for i in range(len(otios))]
+    ids = [client.submit(otio, option).job_id for otio, option in zip(otios, options, strict=True)]
+    for job_id in ids:
+        job = client.wait(job_id, 3600)
+        assert job.state is JobState.DONE, job.error
+    return time.monotonic() - started
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=1.2, help="clip length")
+    parser.add_argument("--take-seconds", type=float, default=17.5, help="the long take (s)")
     args = parser.parse_args()
+    rates: dict[int, float] = {}
+    takes_s: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="xdub-farm-") as folder:
         root = Path(folder)
         from xdub.weights.tiny import make_tiny_folder
 
         model = make_tiny_folder(root / "model").root
         clip = make_clip(root, "clip", args.seconds, seed=1, size=(320, 192))
-        rates = {n: _jobs_per_minute(root, model, clip.otio, n, args.jobs) for n in (1, 2)}
-    for num_actors, rate in rates.items():
+        long = make_clip(root, "long", args.take_seconds, seed=2, size=(320, 192))
+        for num_actors in (1, 2):
+            with _farm_client(root, model, clip.otio, num_actors) as client:
+                rates[num_actors] = args.jobs / _run(client, [clip.otio] * args.jobs, 100) * 60
+                takes_s[num_actors] = _run(client, [long.otio], 200)
+    for num_actors in (1, 2):
         print(
-            f"{num_actors} actor(s): {rate:.1f} jobs/min ({args.jobs} jobs, {args.seconds} s clip)"
+            f"{num_actors} actor(s): {rates[num_actors]:.1f} jobs/min ({args.jobs} jobs, "
+            f"{args.seconds} s clip); one {args.take_seconds} s take in "
+            f"{takes_s[num_actors]:.1f} s{' (split in 2)' if num_actors == 2 else ''}"
         )
-    print(f"speed-up with 2 actors: {rates[2] / rates[1]:.2f}x")
+    print(
+        f"speed-up with 2 actors: {rates[2] / rates[1]:.2f}x jobs/min, "
+        f"{takes_s[1] / takes_s[2]:.2f}x for the long take"
+    )
     return 0
 
 

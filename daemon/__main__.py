@@ -92,6 +92,8 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
             args.ray_address,
             args.ray_resource or os.environ.get(RESOURCE_ENV, GPU_RESOURCE),
             args.ray_actors,
+            max_segments=args.segments,
+            min_segment_windows=args.segment_windows,
         ),
         shared_dir=args.shared_dir.resolve() if args.shared_dir is not None else None,
         pinned=frozenset(given),

@@ -5,7 +5,8 @@
 the first window they hold (not 0 for a segment of a split take, ``xdub.sample.segments``).
 A checkpoint is written into a temporary folder and renamed into place, so a crash leaves
 either the old or the new one.
-``checkpoint/track.npz`` keeps the face track, so a resumed take skips face tracking.
+``checkpoint/track.npz`` keeps the face track, so a resumed take skips face tracking. A split
+take's segments (``xdub_daemon.split_parts``) keep theirs apart, in ``segments/AAAA-BBBB/``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from xdub.sample.clips import LoopState
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
+SEGMENTS_DIR = "segments"
 _TRACK = "track.npz"
 _LATENTS = "latents.safetensors"
 _MOTION = "motion.npy"
@@ -113,8 +115,18 @@ def track_cache(job_dir: Path) -> Path:
     return root / _TRACK
 
 
+def segment_dir(job_dir: Path, first: int, stop: int) -> Path:
+    """The folder of a split take's segment ``[first, stop)``: its checkpoints, dialogue and
+    work folders (created), apart from the segments other actors run at the same time."""
+    folder = job_dir / SEGMENTS_DIR / f"{first:04d}-{stop:04d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def remove_checkpoints(job_dir: Path) -> None:
+    """Remove the take's checkpoints and its segments' (``segment_dir``)."""
     shutil.rmtree(job_dir / CHECKPOINT_DIR, ignore_errors=True)
+    shutil.rmtree(job_dir / SEGMENTS_DIR, ignore_errors=True)
 
 
 WORK_PREFIX = "xdub-"

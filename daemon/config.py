@@ -9,6 +9,7 @@ from pathlib import Path
 from xdub.paths import data_dir, default_log_dir, default_model_dir
 from xdub.protocol.connection import default_connection_path
 from xdub.protocol.records import VramPolicy
+from xdub.sample.segments import MIN_SEGMENT_WINDOWS
 
 GPU_RESOURCE = "GPU"
 """The resource a farm actor asks for by default (``num_gpus=1``)."""
@@ -20,11 +21,16 @@ RESOURCE_ENV = "XDUB_RAY_RESOURCE"
 class FarmOptions:
     """The Ray backend (docs/farm.md). ``address``: ``auto`` (the cluster ``ray start`` runs
     here), ``HOST:6379`` or ``ray://HOST:10001``; ``resource``: what one actor needs (``GPU``:
-    one GPU); ``num_actors``: 0 is one per unit of the resource in the cluster."""
+    one GPU); ``num_actors``: 0 is one per unit of the resource in the cluster;
+    ``max_segments``: a long take's segments on several actors at once, 0 is one per actor,
+    1 never splits; ``min_segment_windows``: a segment's windows at least
+    (``xdub_daemon.farm_split``)."""
 
     address: str = "auto"
     resource: str = field(default_factory=lambda: os.environ.get(RESOURCE_ENV, GPU_RESOURCE))
     num_actors: int = 0
+    max_segments: int = 0
+    min_segment_windows: int = MIN_SEGMENT_WINDOWS
 
 
 @dataclass(frozen=True)

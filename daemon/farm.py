@@ -11,7 +11,11 @@ actor's models, then hands it one job at a time and forwards the reports the act
 dies mid-job (its process killed, its node lost) is replaced, and its job runs again on the
 next free actor from its last finished window (the checkpoints are in the job folder, which
 every actor reads: ``--shared-dir``); the job fails with ``worker_crashed`` only after
-``MAX_ACTOR_LOSSES`` actors died on it.
+``MAX_ACTOR_LOSSES`` actors died on it. With several actors a long job is a split take
+(``xdub_daemon.farm_split``): its parts run on several actors at once, ahead of the queue.
+Reports are routed by the actor that sent them; an actor whose job was cancelled is "stale"
+until its run ends, and nothing it still reports reaches the server (a retry of the job may
+run elsewhere meanwhile).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from xdub.protocol.records import ErrorInfo, WorkerState
 from xdub_daemon.config import GPU_RESOURCE, FarmOptions
 from xdub_daemon.farm_actor import LOADS_FILE_ENV, FarmActor
 from xdub_daemon.farm_connect import connect
+from xdub_daemon.farm_split import SplitRun, segments_for
 from xdub_daemon.faults import FAULT_ENV
 from xdub_daemon.supervisor import WorkerExit
 from xdub_daemon.wire import (
@@ -37,7 +42,10 @@ from xdub_daemon.wire import (
     FailedReport,
     FatalReport,
     FromWorker,
+    PartDoneReport,
+    PlanPart,
     ReadyReport,
+    SegmentPart,
     WorkerSpec,
 )
 from xdub_daemon.worker import WorkerConfig
@@ -54,16 +62,30 @@ FORWARDED_ENV = (FAULT_ENV, LOADS_FILE_ENV, "OMP_NUM_THREADS")
 
 @dataclass
 class _Actor:
-    """One actor and its feeder thread's inbox; ``spec`` is the job it runs."""
+    """One actor and its feeder thread's inbox; ``spec`` is the job (or part) it runs;
+    ``stale``: that job was cancelled, its reports are dropped."""
 
     name: str
     handle: Any
     inbox: queue.Queue[WorkerSpec | None] = field(default_factory=queue.Queue)
     state: WorkerState = WorkerState.STARTING
     spec: WorkerSpec | None = None
+    stale: bool = False
     pid: int | None = None
     node: str = ""
     device: str = ""
+
+    @property
+    def runner(self) -> str:
+        return f"{self.name}@{self.node}"
+
+
+@dataclass(frozen=True)
+class _ActorReport:
+    """A report of the run ``actor`` has."""
+
+    actor: _Actor
+    report: FromWorker
 
 
 @dataclass(frozen=True)
@@ -91,8 +113,10 @@ class FarmBackend:
         self._actors: list[_Actor] = []
         self._orphans: list[WorkerSpec] = []
         """Jobs whose actor died, to run next on a free actor (ahead of the queue)."""
+        self._splits: dict[str, SplitRun] = {}
+        """The split takes running, by job id (their waiting parts go ahead of the queue)."""
         self._losses: dict[str, int] = {}
-        self._events: queue.Queue[FromWorker | _ActorLost | _ActorReady] = queue.Queue()
+        self._events: queue.Queue[_ActorReport | _ActorLost | _ActorReady] = queue.Queue()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._names = iter(range(1 << 30))
@@ -117,8 +141,9 @@ class FarmBackend:
 
     @property
     def is_idle(self) -> bool:
-        """Whether a job may be dispatched: a free actor and no orphan waiting for one."""
-        return not self._orphans and self._free() is not None
+        """Whether a job may be dispatched: a free actor and no orphan or part waiting."""
+        waiting = self._orphans or any(run.has_waiting for run in self._splits.values())
+        return not waiting and self._free() is not None
 
     @property
     def job_id(self) -> str | None:
@@ -127,9 +152,11 @@ class FarmBackend:
 
     @property
     def job_ids(self) -> list[str]:
-        """Every job an actor runs, or waits for one after its actor died."""
+        """Every job an actor runs (a stale run included: it still holds the actor), or waits
+        for one, once each."""
         running = [actor.spec.job_id for actor in self._actors if actor.spec is not None]
-        return running + [spec.job_id for spec in self._orphans]
+        ids = [*running, *(spec.job_id for spec in self._orphans), *self._splits]
+        return list(dict.fromkeys(ids))
 
     @property
     def state(self) -> WorkerState:
@@ -151,22 +178,31 @@ class FarmBackend:
         return sum(a.state in (WorkerState.IDLE, WorkerState.BUSY) for a in self._actors)
 
     def runner_of(self, job_id: str) -> str | None:
-        """``actor-N@node`` running the job, or None."""
-        for actor in self._actors:
-            if actor.spec is not None and actor.spec.job_id == job_id:
-                return f"{actor.name}@{actor.node}"
-        return None
+        """``actor-N@node`` running the job (several, comma-separated, for a split take's
+        segments), or None."""
+        runners = [a.runner for a in self._actors if self._runs(a, job_id)]
+        return ", ".join(runners) or None
 
     def run(self, spec: WorkerSpec) -> None:
+        """Run ``spec`` on a free actor; a split take (several actors) starts its plan part."""
         actor = self._free()
-        if actor is None or self._orphans:
+        if actor is None or not self.is_idle:
             raise RuntimeError("no actor is free")
+        max_segments = segments_for(self.options, spec, len(self._actors))
+        if max_segments > 1:
+            min_windows = self.options.min_segment_windows
+            run = self._splits[spec.job_id] = SplitRun(spec, max_segments, min_windows)
+            spec = run.next_part()
         self._give(actor, spec)
 
     def cancel(self, job_id: str) -> None:
+        """Stop the job's runs (every part of a split take); they are stale from now on."""
         self._orphans = [spec for spec in self._orphans if spec.job_id != job_id]
+        self._splits.pop(job_id, None)
+        self._losses.pop(job_id, None)
         for actor in self._actors:
-            if actor.spec is not None and actor.spec.job_id == job_id:
+            if self._runs(actor, job_id):
+                actor.stale = True
                 actor.handle.cancel.remote(job_id)
 
     def receive(self) -> list[FromWorker | WorkerExit]:
@@ -202,7 +238,7 @@ class FarmBackend:
                 self._ray.kill(actor.handle)
             except Exception:  # already gone with its node
                 log.debug("could not kill %s", actor.name, exc_info=True)
-        self._actors, self._orphans = [], []
+        self._actors, self._orphans, self._splits = [], [], {}
         if self._ray is not None:
             self._ray.shutdown()
             self._ray = None
@@ -212,9 +248,17 @@ class FarmBackend:
     def _free(self) -> _Actor | None:
         return next((a for a in self._actors if a.state is WorkerState.IDLE), None)
 
+    @staticmethod
+    def _runs(actor: _Actor, job_id: str) -> bool:
+        """Whether ``actor`` runs (a part of) the job now, not a cancelled run of it."""
+        return actor.spec is not None and actor.spec.job_id == job_id and not actor.stale
+
     def _give(self, actor: _Actor, spec: WorkerSpec) -> None:
-        actor.state, actor.spec = WorkerState.BUSY, spec
-        log.info("job %s runs on %s (%s, pid %s)", spec.job_id, actor.name, actor.node, actor.pid)
+        actor.state, actor.spec, actor.stale = WorkerState.BUSY, spec, False
+        what = "" if spec.part is None else f" ({_part_name(spec)})"
+        log.info(
+            "job %s%s runs on %s (%s, pid %s)", spec.job_id, what, actor.name, actor.node, actor.pid
+        )
         actor.inbox.put(spec)
 
     def _wanted(self) -> int:
@@ -266,34 +310,49 @@ class FarmBackend:
             self._post(_ActorReady(actor, report, node))
             while (spec := actor.inbox.get()) is not None:
                 for ref in actor.handle.run.remote(spec):
-                    self._post(ray.get(ref))
+                    self._post(_ActorReport(actor, ray.get(ref)))
         except Exception as error:  # RayActorError: the process or node died; or Ray's own
             if not self._stopping:
                 self._post(_ActorLost(actor, f"{type(error).__name__}: {error}"))
 
-    def _post(self, event: FromWorker | _ActorLost | _ActorReady) -> None:
+    def _post(self, event: _ActorReport | _ActorLost | _ActorReady) -> None:
         self._events.put(event)
         try:
             self._wake_write.send(b"!")
         except OSError:  # the daemon is stopping
             pass
 
-    def _track(self, event: FromWorker | _ActorLost | _ActorReady) -> list[FromWorker]:
+    def _track(self, event: _ActorReport | _ActorLost | _ActorReady) -> list[FromWorker]:
         if isinstance(event, _ActorReady):
             return self._on_ready(event)
         if isinstance(event, _ActorLost):
             return self._on_lost(event)
-        if isinstance(event, (DoneReport, FailedReport, CancelledReport)):
-            actor = next(
-                (a for a in self._actors if a.spec and a.spec.job_id == event.job_id), None
-            )
-            if actor is not None:
-                actor.state, actor.spec = WorkerState.IDLE, None
-                if isinstance(event, FailedReport) and event.worker_exits:
-                    self._replace(actor, "a fresh actor frees fragmented GPU memory")
-            self._losses.pop(event.job_id, None)
-            event = replace(event, worker_exits=False) if isinstance(event, FailedReport) else event
-        return [event]
+        actor, report = event.actor, event.report
+        spec, stale = actor.spec, actor.stale
+        if isinstance(report, (DoneReport, FailedReport, CancelledReport, PartDoneReport)):
+            actor.state, actor.spec, actor.stale = WorkerState.IDLE, None, False
+            if isinstance(report, FailedReport) and report.worker_exits:
+                self._replace(actor, "a fresh actor frees fragmented GPU memory")
+                report = replace(report, worker_exits=False)
+        if stale or spec is None:
+            return []  # a cancelled run's last words
+        if isinstance(report, PartDoneReport):
+            log.info("job %s (%s) done on %s", spec.job_id, _part_name(spec), actor.name)
+        run = self._splits.get(spec.job_id)
+        reports = [report] if run is None else run.on_report(spec, report)
+        if run is not None and run.ended:
+            self._end_split(run)
+        if any(isinstance(r, (DoneReport, FailedReport, CancelledReport)) for r in reports):
+            self._losses.pop(spec.job_id, None)
+        return reports
+
+    def _end_split(self, run: SplitRun) -> None:
+        """The split take ended (done, failed, cancelled by a part): stop its other parts."""
+        del self._splits[run.job_id]
+        for actor in self._actors:
+            if self._runs(actor, run.job_id):
+                actor.stale = True
+                actor.handle.cancel.remote(run.job_id)
 
     def _on_ready(self, event: _ActorReady) -> list[FromWorker]:
         actor, report = event.actor, event.report
@@ -313,14 +372,20 @@ class FarmBackend:
         if not was_ready:  # no restart loop for an actor that dies loading the models
             self._died_loading = True
             self.message = f"{actor.name} died while loading the models: {event.error}"
-        if spec is None:
+        if spec is None or actor.stale:
             return []
+        run = self._splits.get(spec.job_id)
         losses = self._losses[spec.job_id] = self._losses.get(spec.job_id, 0) + 1
         if losses < MAX_ACTOR_LOSSES:
             log.info("job %s runs again on the next free actor, from its checkpoint", spec.job_id)
-            self._orphans.append(spec)
+            if run is not None:
+                run.requeue(spec)
+            else:
+                self._orphans.append(spec)
             return []
         del self._losses[spec.job_id]
+        if run is not None:
+            self._end_split(run)
         error = ErrorInfo(
             "worker_crashed",
             f"{losses} Ray actors died during job {spec.job_id} (last: {event.error})",
@@ -346,5 +411,21 @@ class FarmBackend:
                 log.warning("could not start an actor in place of %s: %s", actor.name, error)
 
     def _place_orphans(self) -> None:
-        while self._orphans and (actor := self._free()) is not None:
-            self._give(actor, self._orphans.pop(0))
+        """Give free actors the runs waiting ahead of the queue: lost jobs, then the parts
+        of split takes in the order they started."""
+        while (actor := self._free()) is not None:
+            if self._orphans:
+                self._give(actor, self._orphans.pop(0))
+                continue
+            run = next((run for run in self._splits.values() if run.has_waiting), None)
+            if run is None:
+                return
+            self._give(actor, run.next_part())
+
+
+def _part_name(spec: WorkerSpec) -> str:
+    """A split take's part, for the log: ``plan``, ``windows 0-3``, ``assemble``."""
+    part = spec.part
+    if isinstance(part, SegmentPart):
+        return f"windows {part.first}-{part.stop}"
+    return "plan" if isinstance(part, PlanPart) else "assemble"

@@ -15,11 +15,9 @@ import uuid
 from xdub.errors import JobError
 from xdub.face.track_store import TRACK_FILE
 from xdub.protocol.records import JobState, Preset
+from xdub_daemon.job_inputs import AUDIO_CACHE_DIR
 from xdub_daemon.jobs import Job
 from xdub_daemon.store import JobStore
-
-AUDIO_CACHE_DIR = "audio-features"
-"""The job folder's audio feature cache (kept for drafts, copied to their final job)."""
 
 
 def make_final(store: JobStore, draft_id: str, *, client: str) -> Job:

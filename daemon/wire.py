@@ -2,7 +2,8 @@
 
 The server sends ``RunOrder``, ``CancelOrder`` and ``StopOrder``; the worker answers with
 ``ReadyReport`` or ``FatalReport`` once, then for each run ``ProgressReport``, ``WindowReport``,
-``ResumedReport`` and one of ``DoneReport``, ``FailedReport``, ``CancelledReport``. Messages
+``ResumedReport`` and one of ``DoneReport``, ``FailedReport``, ``CancelledReport`` (or, for
+one part of a split take on a farm, ``PartDoneReport``: ``xdub_daemon.farm_split``). Messages
 are frozen dataclasses pickled by ``multiprocessing``; ``WorkerPipe.receive`` refuses anything
 else, so a handler tells them apart by class and reads typed fields.
 """
@@ -10,17 +11,49 @@ else, so a handler tells them apart by class and reads typed fields.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast, get_args
 
 from xdub.protocol.records import ErrorInfo, Progress, TakeQuality, VramPolicy
+from xdub.sample.segments import SegmentPlan
+
+
+@dataclass(frozen=True)
+class PlanPart:
+    """A split take's first part (``xdub_daemon.farm_split``): find its segments, at most
+    ``max_segments`` of ``min_windows`` windows or more, and keep the face track and audio
+    features in the job folder for the other parts."""
+
+    max_segments: int
+    min_windows: int
+
+
+@dataclass(frozen=True)
+class SegmentPart:
+    """Denoise windows ``[first, stop)`` of a split take (checkpointed in their own folder)."""
+
+    first: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class AssemblePart:
+    """A split take's last part: decode, paste and write the take from the segments'
+    checkpoints (then the job is done as any other)."""
+
+    plan: SegmentPlan
+
+
+JobPart = PlanPart | SegmentPart | AssemblePart
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """One job for the worker: the OTIO, options (protocol JSON), its folder and take path."""
+    """One job for the worker: the OTIO, options (protocol JSON), its folder and take path;
+    ``part``: one part of a split take on a farm, or None for the whole job."""
 
     job_id: str
     otio: str
@@ -28,6 +61,7 @@ class WorkerSpec:
     job_dir: Path
     output: Path
     vram_policy: VramPolicy
+    part: JobPart | None = None
 
 
 # -- server -> worker ---------------------------------------------------------------------------
@@ -119,6 +153,15 @@ class CancelledReport:
     job_id: str
 
 
+@dataclass(frozen=True)
+class PartDoneReport:
+    """A split take's ``PlanPart`` or ``SegmentPart`` is done; ``plan``: the plan part's."""
+
+    job_id: str
+    part: PlanPart | SegmentPart
+    plan: SegmentPlan | None = None
+
+
 FromWorker = (
     ReadyReport
     | FatalReport
@@ -128,7 +171,11 @@ FromWorker = (
     | DoneReport
     | FailedReport
     | CancelledReport
+    | PartDoneReport
 )
+
+Send = Callable[[FromWorker], None]
+"""Where a job's reports go: the worker's pipe, or a Ray actor's stream (``xdub_daemon.farm``)."""
 
 Sent = TypeVar("Sent")
 Received = TypeVar("Received")

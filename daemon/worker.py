@@ -16,25 +16,30 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xdub.protocol.records import DubOptions, ErrorInfo, TakeQuality, VramPolicy
+from xdub.protocol.records import ErrorInfo, TakeQuality, VramPolicy
+from xdub_daemon.job_inputs import DIALOGUE_WAV, feature_cache, read_job_inputs
 from xdub_daemon.logs import JobLog, setup_logging
+from xdub_daemon.split_parts import SPLIT_PLAN, assembled_state, run_part
 from xdub_daemon.wire import (
+    AssemblePart,
     CancelledReport,
     CancelOrder,
     DoneReport,
     FailedReport,
     FatalReport,
     FromWorker,
+    PlanPart,
     ProgressReport,
     ReadyReport,
     ResumedReport,
     RunOrder,
+    SegmentPart,
+    Send,
     StopOrder,
     ToWorker,
     WindowReport,
@@ -43,16 +48,11 @@ from xdub_daemon.wire import (
 )
 
 if TYPE_CHECKING:
-    from xdub.audio.cache import FeatureCache
     from xdub.face.track import FaceTrack
     from xdub.media.probe import MediaScan
     from xdub.pipeline import DubPipeline, DubResult
 
 log = logging.getLogger(__name__)
-
-DIALOGUE_WAV = "dialogue.wav"
-Send = Callable[[FromWorker], None]
-"""Where a job's reports go: the worker's pipe, or a Ray actor's stream (``xdub_daemon.farm``)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,10 @@ def run_job(pipeline: DubPipeline, spec: WorkerSpec, cancel: threading.Event, se
         job_log.info("VRAM policy %s from now on", spec.vram_policy.value)
         pipeline.models.residency.set_policy(spec.vram_policy)
     try:
-        result_otio, warnings, quality = _dub(pipeline, spec, cancel, send, job_log)
+        if isinstance(spec.part, (PlanPart, SegmentPart)):
+            send(run_part(pipeline, spec, spec.part, cancel, send))
+        else:
+            send(_dub(pipeline, spec, cancel, send, job_log))
     except JobCancelled:
         job_log.info("cancelled")
         send(CancelledReport(spec.job_id))
@@ -209,8 +212,6 @@ def run_job(pipeline: DubPipeline, spec: WorkerSpec, cancel: threading.Event, se
             send(FailedReport(spec.job_id, info, worker_exits=True))
             return True  # a fresh worker process frees fragmented GPU memory
         send(FailedReport(spec.job_id, info, worker_exits=False))
-    else:
-        send(DoneReport(spec.job_id, result_otio, tuple(warnings), quality))
     return False
 
 
@@ -220,12 +221,11 @@ def _dub(
     cancel: threading.Event,
     send: Send,
     job_log: JobLog,
-) -> tuple[str, list[str], TakeQuality]:
+) -> DoneReport:
+    """The whole take (or a split take's assembly from its segments' states)."""
     from xdub.face.track_store import TRACK_FILE, save_track
     from xdub.job.result import build_result
-    from xdub.job.timeline import job_to_json, parse_job
-    from xdub.media.mix import write_dialogue_wav
-    from xdub.media.probe import scan_media
+    from xdub.job.timeline import job_to_json
     from xdub.protocol.records import Progress
     from xdub.sample.clips import LoopState
     from xdub_daemon.checkpoint import (
@@ -236,16 +236,17 @@ def _dub(
         track_cache,
     )
     from xdub_daemon.faults import with_test_faults
-    from xdub_daemon.submit import file_frames
 
-    job = parse_job(spec.otio)
-    options = DubOptions.from_json(spec.options)
-    source = scan_media(job.video_path)  # the job's one probe, handed down
-    frames = file_frames(job, source)
-    track = _stored_track(spec.job_dir, frames, source, job_log)
-    pipeline.feature_cache = _feature_cache(spec.job_dir, options)
-    audio = write_dialogue_wav(job.dialogue, spec.job_dir / DIALOGUE_WAV)
-    resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
+    inputs = read_job_inputs(spec, spec.job_dir)
+    job, options, frames = inputs.job, inputs.options, inputs.frames
+    track = _stored_track(spec.job_dir, frames, inputs.source, job_log)
+    pipeline.feature_cache = feature_cache(spec.job_dir, options)
+    segments = spec.part.plan if isinstance(spec.part, AssemblePart) else None
+    resume: LoopState | None
+    if segments is not None:
+        resume = assembled_state(spec.job_dir, segments, pipeline.models.device)
+    else:
+        resume = load_checkpoint(spec.job_dir, device=pipeline.models.device)
     if resume is not None:
         job_log.info("resuming from window %d", resume.windows_done)
         send(ResumedReport(spec.job_id, resume.windows_done))
@@ -261,7 +262,7 @@ def _dub(
     remove_stale_work(spec.job_dir)  # a killed run's crops would pile up with every kill
     result = pipeline.run(
         job.video_path,
-        audio,
+        inputs.audio,
         spec.output,
         options,
         on_progress=on_progress,
@@ -269,9 +270,10 @@ def _dub(
         resume=resume,
         on_window=with_test_faults(on_window),
         frames=frames,
-        source=source,
+        source=inputs.source,
         track=track,
         track_cache=track_cache(spec.job_dir),
+        segments=segments,
     )
     if result.is_draft and result.track is not None:  # for make_final
         save_track(spec.job_dir / TRACK_FILE, result.track)
@@ -288,22 +290,10 @@ def _dub(
         speed=result.speed,
     )
     job_log.info("wrote %s (%d frames)", result.output, result.num_frames)
-    quality = _quality(pipeline, job.video_path, result, audio, frames, job_log)
-    clean_job_dir(spec.job_dir, (DIALOGUE_WAV,))  # after the quality check read the dialogue
-    return job_to_json(timeline), [*job.warnings, *result.warnings], quality
-
-
-def _feature_cache(job_dir: Path, options: DubOptions) -> FeatureCache | None:
-    """A draft keeps its audio features in its folder for ``make_final``, which copies them
-    into the final job's folder; other jobs encode without a cache."""
-    from xdub.audio.cache import FeatureCache
-    from xdub.protocol.records import Preset
-    from xdub_daemon.final import AUDIO_CACHE_DIR
-
-    folder = job_dir / AUDIO_CACHE_DIR
-    if options.preset is Preset.DRAFT or folder.is_dir():
-        return FeatureCache(folder)
-    return None
+    quality = _quality(pipeline, job.video_path, result, inputs.audio, frames, job_log)
+    clean_job_dir(spec.job_dir, (DIALOGUE_WAV, SPLIT_PLAN))  # after the quality check
+    warnings = (*job.warnings, *result.warnings)
+    return DoneReport(spec.job_id, job_to_json(timeline), warnings, quality)
 
 
 def _stored_track(

@@ -13,8 +13,8 @@ from support.takes import ONE_STEP, frames_md5, tiny_clip
 
 from xdub.errors import JobError
 from xdub.pipeline import DubPipeline
-from xdub.sample.clips import LoopState
-from xdub.sample.segments import SegmentPlan, assemble
+from xdub.sample.clips import LoopState, assemble_segments
+from xdub.sample.segments import SegmentPlan
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_split_takes_are_exact_and_assemble_from_their_segments(
     assert split_md5 != frames_md5(plain.output)  # window 1 started fresh
     latents = states[-1].window_latents
     segments = [LoopState(latents[:1], None, 0), LoopState(latents[1:], None, 1)]
-    resume = assemble(segments, split)
+    resume = assemble_segments(segments, split)
     assembled = tmp_path / "assembled.mp4"
     pipeline.run(video, audio, assembled, ONE_STEP, resume=resume)  # decode, paste, write
     assert frames_md5(assembled) == split_md5
@@ -95,7 +95,7 @@ def test_segments_denoised_apart_make_the_split_take(pipeline: DubPipeline, tmp_
         audio,
         out,
         ONE_STEP,
-        resume=assemble([first, second], plan),
+        resume=assemble_segments([first, second], plan),
         segments=plan,
         track_cache=track_cache,
     )

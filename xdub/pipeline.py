@@ -254,7 +254,7 @@ class DubPipeline:
     ) -> LoopState:
         """Denoise windows ``[a, b)`` of a split take (one segment, started fresh at ``a``;
         ``resume``: its own checkpoint), without decoding or writing anything: the state
-        ``xdub.sample.segments.assemble`` joins with the other segments' for ``run``.
+        ``xdub.sample.clips.assemble_segments`` joins with the other segments' for ``run``.
         Arguments as ``run``."""
         first, stop = segment
         start = resume if resume is not None else LoopState(first_window=first)

@@ -13,7 +13,7 @@ from xdub.errors import XdubError
 from xdub.face.track_store import TRACK_FILE
 from xdub.job.result import parse_result
 from xdub.protocol.records import JobState, Preset
-from xdub_daemon.final import AUDIO_CACHE_DIR
+from xdub_daemon.job_inputs import AUDIO_CACHE_DIR
 
 
 def test_a_done_draft_is_made_final_without_tracking_the_face_again(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from xdub.sample.clips import LoopState
-from xdub.sample.segments import SegmentPlan, assemble, boundary_loudness, plan_segments
+from xdub.sample.clips import LoopState, assemble_segments
+from xdub.sample.segments import SegmentPlan, boundary_loudness, plan_segments
 from xdub.sample.windows import AUDIO_SAMPLE_RATE_HZ, WindowPlan
 
 FLAT = [1.0] * 40
@@ -71,10 +71,10 @@ def _state(first: int, count: int) -> LoopState:
 
 def test_segment_states_assemble_in_order_and_wrong_ones_are_refused() -> None:
     plan = SegmentPlan(5, (0, 2))
-    whole = assemble([_state(0, 2), _state(2, 3)], plan)
+    whole = assemble_segments([_state(0, 2), _state(2, 3)], plan)
     assert whole.first_window == 0 and whole.windows_done == 5 and whole.motion_video is None
     assert [float(t) for t in whole.window_latents] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="is not segment"):
-        assemble([_state(0, 2), _state(2, 2)], plan)  # the second is unfinished
+        assemble_segments([_state(0, 2), _state(2, 2)], plan)  # the second is unfinished
     with pytest.raises(ValueError):
-        assemble([_state(0, 2)], plan)
+        assemble_segments([_state(0, 2)], plan)

@@ -7,15 +7,17 @@ works without the ``farm`` extra (docs/farm.md): ``import_ray`` imports it only 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from xdub.errors import XdubError
+from xdub.sample.segments import MIN_SEGMENT_WINDOWS
 
 
 def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend``, ``--ray-address``, ``--ray-resource``, ``--ray-actors`` and
-    ``--shared-dir``."""
+    """Add ``--backend``, ``--ray-address``, ``--ray-resource``, ``--ray-actors``,
+    ``--segments``, ``--segment-windows`` and ``--shared-dir``."""
     parser.add_argument(
         "--backend",
         choices=("local", "ray"),
@@ -35,6 +37,20 @@ def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
         "--ray-actors", type=int, default=0, help="actors to start (default: one per GPU)"
     )
     parser.add_argument(
+        "--segments",
+        type=_count(0),
+        default=0,
+        help="with --backend ray: split a long take into at most this many segments that run "
+        "on several actors at once (default 0: one per actor; 1: never split)",
+    )
+    parser.add_argument(
+        "--segment-windows",
+        type=_count(1),
+        default=MIN_SEGMENT_WINDOWS,
+        help=f"a segment's 72-frame windows at least (default {MIN_SEGMENT_WINDOWS}: "
+        "takes shorter than two such segments run whole)",
+    )
+    parser.add_argument(
         "--shared-dir",
         type=Path,
         help="a folder every Ray node mounts at the same path: job folders and checkpoints "
@@ -42,10 +58,26 @@ def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
+
+
 def farm_argv(args: argparse.Namespace) -> list[str]:
     """The farm options of ``args`` as ``python -m xdub_daemon`` arguments."""
     argv = ["--backend", args.backend, "--ray-address", args.ray_address]
-    argv += ["--ray-actors", str(args.ray_actors)]
+    argv += ["--ray-actors", str(args.ray_actors), "--segments", str(args.segments)]
+    argv += ["--segment-windows", str(args.segment_windows)]
     if args.ray_resource:
         argv += ["--ray-resource", args.ray_resource]
     if args.shared_dir is not None:

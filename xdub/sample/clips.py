@@ -10,7 +10,7 @@ windows resumes from the last finished one and yields the same latents.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from xdub.sample.denoise import (
     window_noise,
 )
 from xdub.sample.latents import stitch_clips, stitch_piece
+from xdub.sample.segments import SegmentPlan
 from xdub.sample.step_cache import CachedVelocity, IndicatorFn, SamplingStats, StepCacheRule
 from xdub.sample.windows import WindowPlan
 
@@ -285,3 +286,19 @@ def _window_step(
         on_step(window, num_windows, steps_done, num_steps)
 
     return report
+
+
+def assemble_segments(segments: Sequence[LoopState], plan: SegmentPlan) -> LoopState:
+    """One take's state from the finished states of its segments (``xdub.sample.segments``),
+    in plan order: the input of the take's decode, paste and write."""
+    if len(segments) != len(plan.starts):
+        raise ValueError(f"{len(segments)} segment states for {len(plan.starts)} segments")
+    latents = []
+    for state, (first, stop) in zip(segments, plan.ranges, strict=True):
+        if state.first_window != first or state.windows_done != stop:
+            raise ValueError(
+                f"the state of windows {state.first_window}..{state.windows_done} is not "
+                f"segment {first}..{stop}"
+            )
+        latents += state.window_latents
+    return LoopState(latents, None)

@@ -2,10 +2,11 @@
 
 A segment ``[a, b)`` of windows starts at window ``a`` fresh, like a take's first window (no
 motion frames from window ``a - 1``), so segments need not wait for each other; the take is
-then decoded from every window's latents in order, and ``stitch_transition`` blends window
-``a - 1``'s last latent with window ``a``'s second one, the frames both cover, as it does at
-every window boundary. A split take therefore differs from the unsplit one from window ``a``
-on (a fresh start there), and equals itself whichever order or machine ran its segments.
+then decoded from every window's latents in order (``xdub.sample.clips.assemble_segments``),
+and ``stitch_transition`` blends window ``a - 1``'s last latent with window ``a``'s second
+one, the frames both cover, as it does at every window boundary. A split take therefore
+differs from the unsplit one from window ``a`` on (a fresh start there), and equals itself
+whichever order or machine ran its segments.
 
 The boundary rule (``plan_segments``): at most ``max_segments`` segments, each at least
 ``min_windows`` windows (so short takes are never split); near each even split, within a
@@ -21,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from xdub.sample.clips import LoopState
 from xdub.sample.windows import AUDIO_SAMPLE_RATE_HZ, VIDEO_FPS, WindowPlan
 
 MIN_SEGMENT_WINDOWS = 3
@@ -95,19 +95,3 @@ def plan_segments(
         candidates = range(low, high + 1) if low <= high else range(even, even + 1)
         starts.append(min(candidates, key=lambda k: (loudness[k], abs(k - even), k)))
     return SegmentPlan(num_windows, tuple(starts))
-
-
-def assemble(segments: Sequence[LoopState], plan: SegmentPlan) -> LoopState:
-    """One take's state from the finished states of its segments, in plan order (the input
-    of the take's decode, paste and write)."""
-    if len(segments) != len(plan.starts):
-        raise ValueError(f"{len(segments)} segment states for {len(plan.starts)} segments")
-    latents = []
-    for state, (first, stop) in zip(segments, plan.ranges, strict=True):
-        if state.first_window != first or state.windows_done != stop:
-            raise ValueError(
-                f"the state of windows {state.first_window}..{state.windows_done} is not "
-                f"segment {first}..{stop}"
-            )
-        latents += state.window_latents
-    return LoopState(latents, None)
