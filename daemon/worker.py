@@ -7,7 +7,8 @@ fresh). A reader thread turns ``CancelOrder`` into the pipeline's cancel ``Event
 between two denoising steps) and exits the process when the server's end of the pipe closes
 (the server died), so no orphan keeps running. The server side is ``xdub_daemon.supervisor``.
 ``load_pipeline`` and ``run_job`` report through any ``Send``: the Ray farm's actors
-(``xdub_daemon.farm_actor``) run jobs with them too.
+(``xdub_daemon.farm_actor``) run jobs with them too, and ``run_job`` runs one part of a split
+take there (``xdub_daemon.split_parts``).
 """
 
 from __future__ import annotations
