@@ -1,13 +1,15 @@
 """The media half of ``DaemonClient`` for a remote daemon: uploads on submit, take downloads.
 
 Stdlib-only and Python 3.10-compatible: hosts' Pythons get a copy of this module.
-``RemoteMedia`` uploads the files a job references (``transfer.upload_job_media``) and
+``RemoteMedia`` uploads the files a job references (``transfer.upload_job_media``), a long
+source video as the cut of the range the job uses where PyAV can cut it (``cut_source``), and
 remembers the ``output_dir`` each submit named, where ``download`` puts the take
 (``download.download_take``, resumable) unless the caller names another place.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +50,8 @@ class RemoteMedia:
         """Upload the files ``otio_json`` references; returns it naming them by hash."""
         self.require_transfer()
         uploader = self.uploader()
-        otio_json = upload_job_media(uploader, otio_json)
+        with tempfile.TemporaryDirectory(prefix="xdub-cut-") as folder:
+            otio_json = upload_job_media(uploader, cut_source(otio_json, Path(folder)))
         self.last_transfer = uploader.stats
         return otio_json
 
@@ -86,3 +89,13 @@ class RemoteMedia:
                 code=ErrorCode.UNSUPPORTED_VERSION.value,
                 hint="update xdub on the daemon's machine to the version of this one",
             )
+
+
+def cut_source(otio_json: str, folder: Path) -> str:
+    """``otio_json`` naming the cut of its source video's used range (``cut_upload``), made
+    in ``folder``; unchanged where PyAV is missing (hosts' copies send the whole file)."""
+    try:
+        from xdub.protocol.cut_upload import cut_job_source
+    except ImportError:
+        return otio_json
+    return cut_job_source(otio_json, folder)
