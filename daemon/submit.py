@@ -16,6 +16,7 @@ import numpy as np
 
 from xdub.errors import JobError
 from xdub.job.timeline import DubJob, bad_job, parse_job
+from xdub.media.fps import RATE_TOLERANCE_FPS
 from xdub.media.probe import MediaScan, scan_media
 from xdub.media.request_checks import check_audio, check_take_space
 from xdub.protocol.messages import Submit
@@ -26,9 +27,6 @@ from xdub_daemon.store import JobStore
 
 if TYPE_CHECKING:  # the validator's child imports this module to validate
     from xdub_daemon.validator import ValidatedJob
-
-RATE_TOLERANCE_FPS = 1e-3
-"""A file whose rate differs less from the clip's is read frame for frame."""
 
 
 def random_seed() -> int:

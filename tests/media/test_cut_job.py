@@ -1,38 +1,114 @@
-"""A job rewritten onto the cut of its source shows the same frames (``parse_job`` frames)."""
+"""A job rewritten onto the cut of its source shows the same frames (``parse_job`` frames),
+and a job whose take a cut could change goes unchanged (the whole file is uploaded)."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import wave
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
+from support.cut_media import FPS, frames_md5_between, write_video
 
-from tests.media.test_cut import FPS, _frames_md5, _write_h264
 from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json, parse_job
+from xdub.media.synthetic import AudioSpec, SyntheticVideoSpec, write_synthetic_video
+from xdub.protocol import cut_upload
 from xdub.protocol.cut_upload import cut_job_source
 
+HOUR_FRAMES = 3600 * FPS
+"""01:00:00:00 at 25 fps: where an editor's media usually starts."""
 
-def test_the_cut_job_takes_the_same_frames(tmp_path: Path) -> None:
-    src = tmp_path / "long.mp4"
-    _write_h264(src, 300)
-    speech = tmp_path / "speech.wav"
+
+def _speech(folder: Path) -> Path:
+    speech = folder / "speech.wav"
     with wave.open(str(speech), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes(bytes(2 * 16000 * 2))
-    used = TimeRange(RationalTime(130, FPS), RationalTime(40, FPS))
-    heard = TimeRange(RationalTime(0, 16000), RationalTime(16000 * 8 // 5, 16000))
-    dialogue = DialogueClip(speech, heard, RationalTime(0, FPS))
-    job = job_to_json(build_job(SourceClip(src, used), [dialogue], name="job", host="test"))
+    return speech
+
+
+def _job(
+    src: Path, first: int, count: int, *, rate: float = FPS, origin: int = 0, dialogue: Path
+) -> str:
+    used = TimeRange(RationalTime(origin + first, rate), RationalTime(count, rate))
+    available = TimeRange(RationalTime(origin, rate), RationalTime(300, rate)) if origin else None
+    heard = TimeRange(RationalTime(0, 16000), RationalTime(16000 * count // FPS, 16000))
+    speech = DialogueClip(dialogue, heard, RationalTime(0, rate))
+    source = SourceClip(src, used, available)
+    return job_to_json(build_job(source, [speech], name="job", host="test"))
+
+
+def _frames(video: Path, start_frame: int, count: int) -> list[str]:
+    return frames_md5_between(video, Fraction(start_frame, FPS), Fraction(start_frame + count, FPS))
+
+
+@pytest.mark.parametrize("origin", [0, HOUR_FRAMES])
+def test_the_cut_job_takes_the_same_frames(tmp_path: Path, origin: int) -> None:
+    """From the file's start, and from the timecode a host's available range starts at."""
+    src = tmp_path / "long.mp4"
+    write_video(src, 300)
+    job = _job(src, 130, 40, origin=origin, dialogue=_speech(tmp_path))
     cut_json = cut_job_source(job, tmp_path)
     before, after = parse_job(job), parse_job(cut_json)
     assert after.video_path != src and after.video_path.stat().st_size < src.stat().st_size
     assert after.num_frames == before.num_frames == 40
     assert after.start_frame == 30
+    assert _frames(after.video_path, after.start_frame, 40) == _frames(src, 130, 40)
 
-    def frames(video: Path, start_frame: int, count: int) -> list[str]:
-        return _frames_md5(video, Fraction(start_frame, FPS), Fraction(start_frame + count, FPS))
 
-    assert frames(after.video_path, after.start_frame, 40) == frames(src, 130, 40)
+def _unchanged(job: str, folder: Path, caplog: pytest.LogCaptureFixture, why: str) -> None:
+    with caplog.at_level(logging.INFO, logger="xdub.protocol.cut_upload"):
+        assert cut_job_source(job, folder) == job
+    assert why in caplog.text
+
+
+def test_a_variable_frame_rate_source_goes_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "phone.mp4"
+    write_synthetic_video(src, SyntheticVideoSpec(width=64, height=48, duration_s=12, is_vfr=True))
+    job = _job(src, 130, 40, dialogue=_speech(tmp_path))
+    _unchanged(job, tmp_path, caplog, "its frame rate varies")
+
+
+def test_a_clip_at_another_rate_than_its_file_goes_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "long.mp4"
+    write_video(src, 300)
+    job = _job(src, 120, 40, rate=24, dialogue=_speech(tmp_path))
+    _unchanged(job, tmp_path, caplog, "is not the clip's 24")
+
+
+def test_a_dialogue_read_from_the_source_itself_goes_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The whole file is uploaded for the dialogue anyway: a cut would only add bytes."""
+    src = tmp_path / "interview.mp4"
+    spec = SyntheticVideoSpec(width=64, height=48, duration_s=12, audio=AudioSpec())
+    write_synthetic_video(src, spec)
+    job = _job(src, 130, 40, dialogue=src)
+    _unchanged(job, tmp_path, caplog, "the dialogue is read from it too")
+
+
+def test_a_cut_whose_muxer_dropped_the_timecode_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe of the cut guards the take: a muxer that writes no timecode track (as the
+    .mov muxer did for ProRes without the stream's rate) must not give the take none."""
+    src = tmp_path / "long.mp4"
+    write_video(src, 300, timecode="01:00:00:00")
+    real_cut = cut_upload.cut_video_range
+
+    def without_timecode(src: Path, dst: Path, start_s: float, end_s: float, **_: object) -> object:
+        cut = real_cut(src, dst, start_s, end_s)
+        return cut and dataclasses.replace(cut, timecode="01:00:04:00")
+
+    monkeypatch.setattr(cut_upload, "cut_video_range", without_timecode)
+    job = _job(src, 130, 40, dialogue=_speech(tmp_path))
+    _unchanged(job, tmp_path, caplog, "has the timecode None, not 01:00:04:00")

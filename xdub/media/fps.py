@@ -24,6 +24,9 @@ STANDARD_FPS: dict[str, Fraction] = {
 MODEL_FPS = Fraction(25)
 """X-Dub generates at 25 fps constant frame rate."""
 
+RATE_TOLERANCE_FPS = 1e-3
+"""A constant-rate file whose rate differs less from its clip's is read frame for frame."""
+
 
 def parse_fps(text: str) -> Fraction:
     """``"29.97"``, ``"30000/1001"`` or ``"25"`` as an exact positive Fraction.

@@ -1,0 +1,56 @@
+"""Sources for the used-range cut tests: long-GOP and intra-only files, decoded frames by time."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+from typing import cast
+
+import av
+import numpy as np
+from av.video.stream import VideoStream
+
+FPS = 25
+CODECS: dict[str, tuple[str, str, dict[str, str], tuple[int, int]]] = {
+    "h264": ("libx264", "yuv420p", {"g": "50", "bf": "3", "x264-params": "scenecut=0"}, (64, 48)),
+    "mjpeg": ("mjpeg", "yuvj420p", {}, (64, 48)),
+    "prores": ("prores_ks", "yuv422p10le", {"profile": "3"}, (64, 48)),
+    "dnxhr": ("dnxhd", "yuv422p", {"profile": "dnxhr_sq"}, (256, 128)),
+}
+"""Codec -> (encoder, pixel format, options, (width, height)): H.264 with a 2 s GOP and
+B-frames, and the intra-only codecs editors use (every frame a key frame; DNxHR is at least
+256 x 120)."""
+
+
+def write_video(
+    path: Path, num_frames: int, codec: str = "h264", *, timecode: str | None = None
+) -> None:
+    """``num_frames`` frames of noise (each numbered in its corner) at ``FPS`` to ``path``."""
+    encoder, pixel_format, options, (width, height) = CODECS[codec]
+    with av.open(str(path), "w") as out:
+        stream = cast(VideoStream, out.add_stream(encoder, rate=FPS, options=options))
+        stream.width, stream.height, stream.pix_fmt = width, height, pixel_format
+        if timecode is not None:
+            stream.metadata["timecode"] = timecode
+        rng = np.random.default_rng(0)
+        for i in range(num_frames):
+            image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+            image[:8, :8] = i % 256
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pixel_format)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def frames_md5_between(path: Path, start: Fraction, end: Fraction) -> list[str]:
+    """md5 of each decoded RGB frame of ``path`` shown in ``[start, end)`` seconds."""
+    with av.open(str(path)) as source:
+        stream = source.streams.video[0]
+        digests = []
+        for frame in source.decode(stream):
+            assert frame.pts is not None and stream.time_base is not None
+            if start <= frame.pts * stream.time_base < end:
+                digests.append(hashlib.md5(frame.to_ndarray(format="rgb24").tobytes()).hexdigest())
+        return digests
