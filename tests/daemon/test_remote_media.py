@@ -17,15 +17,19 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from opentimelineio.opentime import RationalTime, TimeRange
 from support.daemon import TEST_ENV, DaemonProcess, make_clip
 
 from xdub.client import DaemonClient
 from xdub.errors import ProtocolError, XdubError
+from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json
+from xdub.media.probe import probe
 from xdub.protocol.connection import read_connection_file, write_connection_file
 from xdub.protocol.download import DownloadCancelled
 from xdub.protocol.records import Codec, JobState
 from xdub.protocol.schema import Content
 from xdub.protocol.takes import read_take
+from xdub.protocol.timecode import shift_timecode
 from xdub.protocol.transfer import UPLOAD_SCHEME, chunk_payload, sha256_of
 from xdub.protocol.transfer_messages import (
     MIN_CHUNK_BYTES,
@@ -287,3 +291,29 @@ def test_xdub_dub_through_a_remote_daemon_uploads_and_downloads(
         job = owner.get(job_id)
     assert str(tmp_path) not in remote_daemon.submitted_otio(job_id)
     assert _md5(output) == _md5(read_take(job.result_otio or "").path)
+
+
+def test_a_long_source_goes_up_as_the_cut_of_its_used_range(
+    remote_daemon, laptop, tmp_path, fast_options
+) -> None:
+    """10 frames of a 12 s clip: the client uploads the key frame before them onwards (not
+    the file), and the take has those frames at the source's timecode."""
+    media = tmp_path / "laptop" / "media" / "long"
+    media.mkdir(parents=True)
+    clip = make_clip(media, "long", 12.0, seed=23, timecode="01:00:00:00")
+    used = TimeRange(RationalTime(255, 25), RationalTime(10, 25))
+    heard = TimeRange(RationalTime(0, 16000), RationalTime(6400, 16000))
+    dialogue = DialogueClip(clip.audio, heard, RationalTime(0, 25))
+    job = job_to_json(build_job(SourceClip(clip.video, used), [dialogue], name="long", host="t"))
+    takes = tmp_path / "laptop" / "takes"
+    with _client(laptop) as client:
+        sent = client.upload_media(job)
+        video_bytes = client.last_transfer.bytes - clip.audio.stat().st_size
+        assert 0 < video_bytes < clip.video.stat().st_size / 2
+        shutil.rmtree(media)
+        job_id = client.submit(sent, fast_options(output_dir=str(takes))).job_id
+        done = client.wait(job_id, timeout_s=300)
+        assert done.state is JobState.DONE, done.error
+        take = probe(Path(client.fetch_take(job_id).path))
+    assert take.num_frames == 10
+    assert take.timecode == shift_timecode("01:00:00:00", 255, Fraction(25))

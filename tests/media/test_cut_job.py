@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import subprocess
+import sys
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
 from support.cut_media import FPS, frames_md5_between, write_video
 
+from xdub.cli.plugins.vendor import vendor_protocol
 from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json, parse_job
 from xdub.media.synthetic import AudioSpec, SyntheticVideoSpec, write_synthetic_video
 from xdub.protocol import cut_upload
@@ -112,3 +115,26 @@ def test_a_cut_whose_muxer_dropped_the_timecode_is_not_used(
     monkeypatch.setattr(cut_upload, "cut_video_range", without_timecode)
     job = _job(src, 130, 40, dialogue=_speech(tmp_path))
     _unchanged(job, tmp_path, caplog, "has the timecode None, not 01:00:04:00")
+
+
+def test_the_hosts_protocol_copy_sends_the_whole_file(tmp_path: Path) -> None:
+    """Resolve's and Blender's ``xdub_protocol`` (with pyzmq or through ``xdub bridge``, which
+    only relays the chunks) has no ``cut_upload``: its upload names the source unchanged."""
+    src = tmp_path / "long.mp4"
+    write_video(src, 300)
+    job = _job(src, 130, 40, dialogue=_speech(tmp_path))
+    vendor_protocol(tmp_path / "host")
+    program = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        "from xdub_protocol.remote_media import cut_source;"
+        "job = sys.stdin.read(); print(cut_source(job, Path(sys.argv[2])) == job)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program, str(tmp_path / "host"), str(tmp_path)],
+        input=job,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == "True"
+    assert cut_job_source(job, tmp_path) != job  # where xdub itself uploads, it is cut
