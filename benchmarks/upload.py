@@ -8,7 +8,13 @@ whole-file check at the end). A second pass of the same file is the deduplicated
 hash, one ``upload_status``, 0 chunks). Prints MB/s and seconds per minute of footage, for the
 generated file's bytes per minute and for camera ProRes 422 HQ's nominal rate.
 
+``--used-s S`` instead measures the used-range cut (``xdub.protocol.cut_upload``): a
+``--source-s`` long 1080p25 H.264 source at a camera's ``--mbps`` (2 s GOP, B-frames) of which
+a job uses ``S`` seconds in the middle, uploaded as a job whole (``upload_job_media``) and then
+as ``DaemonClient.upload_media`` sends it (the cut, then the upload): bytes and seconds of each.
+
     .venv/bin/python benchmarks/upload.py [--clip-s 4] [--chunk-mib 4]
+    .venv/bin/python benchmarks/upload.py --used-s 4 [--source-s 60] [--mbps 20]
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.daemon import DaemonProcess  # noqa: E402
 
-from xdub.protocol.transfer import sha256_of
+from xdub.protocol.cut_upload import cut_job_source  # noqa: E402
+from xdub.protocol.transfer import sha256_of, upload_job_media  # noqa: E402
 from xdub.weights.tiny import make_tiny_folder  # noqa: E402
 
 PRORES_HQ_1080P25_BPS = 176e6
@@ -47,11 +54,94 @@ def _footage(path: Path, clip_s: float) -> float:
     return time.perf_counter() - start
 
 
+def _camera_h264(path: Path, duration_s: float, mbps: float) -> None:
+    """1080p25 H.264 at about ``mbps`` (noise keeps x264 at its bitrate; ultrafast to keep
+    the setup short): a 2 s GOP with B-frames, as cameras and phones write."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8) for _ in range(5)]
+    bits = str(int(mbps * 1e6))
+    options = {"preset": "ultrafast", "g": "50", "bf": "2", "b": bits, "maxrate": bits}
+    options["bufsize"] = bits
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options=options)
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        for i in range(round(duration_s * 25)):
+            frame = av.VideoFrame.from_ndarray(noise[i % len(noise)], format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def _cut_costs(args: argparse.Namespace) -> int:
+    """Upload a job using ``args.used_s`` of a long source whole, then cut (see above)."""
+    from opentimelineio.opentime import RationalTime, TimeRange
+
+    from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json
+    from xdub.media.synthetic import AudioSpec, write_synthetic_audio
+    from xdub.media.synthetic_speech import SpeechTrack
+
+    with tempfile.TemporaryDirectory(prefix="xdub-cut-bench-") as folder:
+        root = Path(folder)
+        client_dir = root / "client"
+        client_dir.mkdir()
+        video, speech = client_dir / "camera.mp4", client_dir / "dialogue.wav"
+        start = time.perf_counter()
+        _camera_h264(video, args.source_s, args.mbps)
+        write_synthetic_audio(speech, SpeechTrack.generate(args.used_s, 0), AudioSpec())
+        size = video.stat().st_size
+        print(
+            f"source: 1920x1080 25 fps H.264 (2 s GOP), {args.source_s:g} s, {size / MB:.1f} MB "
+            f"(made in {time.perf_counter() - start:.0f} s, not timed); the job uses "
+            f"{args.used_s:g} s from {args.source_s / 2:g} s"
+        )
+        first = round(args.source_s / 2 * 25)
+        used = TimeRange(RationalTime(first, 25), RationalTime(round(args.used_s * 25), 25))
+        heard = TimeRange(RationalTime(0, 16000), RationalTime(round(args.used_s * 16000), 16000))
+        dialogue = DialogueClip(speech, heard, RationalTime(0, 25))
+        job = job_to_json(build_job(SourceClip(video, used), [dialogue], name="b", host="b"))
+        server = root / "server"
+        daemon = DaemonProcess(server, make_tiny_folder(server / "model").root, extra_args=LISTEN)
+        daemon.start()
+        try:
+            with daemon.client(timeout_s=60.0) as client:
+                client.chunk_bytes = args.chunk_mib * 2**20
+                client.hello()
+                whole = client.uploader()
+                start = time.perf_counter()
+                upload_job_media(whole, job)
+                whole_s = time.perf_counter() - start
+                start = time.perf_counter()
+                (root / "cut").mkdir()
+                cut_job_source(job, root / "cut")  # the cut alone, timed apart
+                cut_alone_s = time.perf_counter() - start
+                start = time.perf_counter()
+                client.upload_media(job)
+                cut_s = time.perf_counter() - start
+                cut_stats = client.last_transfer
+        finally:
+            daemon.stop()
+    print(f"whole: {whole.stats.bytes / MB:.1f} MB sent in {whole_s:.2f} s")
+    print(
+        f"cut:   {cut_stats.bytes / MB:.1f} MB sent in {cut_s:.2f} s (cut + hash + upload; "
+        f"the cut alone {cut_alone_s:.2f} s)"
+    )
+    ratio = whole.stats.bytes / max(cut_stats.bytes, 1)
+    print(f"  {ratio:.1f}x fewer bytes, {whole_s / cut_s:.1f}x faster")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip-s", type=float, default=4.0, help="footage length, seconds")
     parser.add_argument("--chunk-mib", type=int, default=4)
+    parser.add_argument("--used-s", type=float, help="measure the used-range cut instead")
+    parser.add_argument("--source-s", type=float, default=60.0, help="with --used-s")
+    parser.add_argument("--mbps", type=float, default=20.0, help="with --used-s: its bitrate")
     args = parser.parse_args(argv)
+    if args.used_s is not None:
+        return _cut_costs(args)
     with tempfile.TemporaryDirectory(prefix="xdub-upload-bench-") as folder:
         root = Path(folder)
         clip = root / "client" / "footage.mov"
