@@ -17,9 +17,11 @@ from support.cut_media import FPS, frames_md5_between, write_video
 
 from xdub.cli.plugins.vendor import vendor_protocol
 from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json, parse_job
+from xdub.media.probe import probe
 from xdub.media.synthetic import AudioSpec, SyntheticVideoSpec, write_synthetic_video
 from xdub.protocol import cut_upload
 from xdub.protocol.cut_upload import cut_job_source
+from xdub.protocol.timecode import shift_timecode
 
 HOUR_FRAMES = 3600 * FPS
 """01:00:00:00 at 25 fps: where an editor's media usually starts."""
@@ -138,3 +140,23 @@ def test_the_hosts_protocol_copy_sends_the_whole_file(tmp_path: Path) -> None:
     )
     assert run.stdout.strip() == "True"
     assert cut_job_source(job, tmp_path) != job  # where xdub itself uploads, it is cut
+
+
+def test_a_29_97_drop_frame_source_is_cut_at_its_own_rate(tmp_path: Path) -> None:
+    """NTSC: the clip's float rate is the file's 30000/1001, and the cut's drop-frame
+    timecode is the source's moved by the frames before the cut."""
+    fps = Fraction(30000, 1001)
+    src = tmp_path / "ntsc.mov"
+    spec = SyntheticVideoSpec(
+        width=64, height=48, fps=fps, duration_s=8, codec="prores", timecode="00:00:59;00"
+    )
+    write_synthetic_video(src, spec)
+    rate = float(fps)
+    used = TimeRange(RationalTime(60, rate), RationalTime(30, rate))
+    heard = TimeRange(RationalTime(0, 16000), RationalTime(16000, 16000))
+    dialogue = DialogueClip(_speech(tmp_path), heard, RationalTime(0, rate))
+    job = job_to_json(build_job(SourceClip(src, used), [dialogue], name="job", host="test"))
+    after = parse_job(cut_job_source(job, tmp_path))
+    assert (after.start_frame, after.num_frames) == (0, 30)  # intra-only: cut at the in-point
+    assert probe(after.video_path).timecode == shift_timecode("00:00:59;00", 60, fps)
+    assert shift_timecode("00:00:59;00", 60, fps) == "00:01:01;02"  # minute 1 drops ;00 ;01
