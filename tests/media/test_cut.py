@@ -40,9 +40,12 @@ def test_most_of_the_file_goes_whole(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "the job uses most of it" in caplog.text
 
 
-def test_out_point_just_before_a_key_frame_keeps_the_reordered_tail(tmp_path: Path) -> None:
+@pytest.mark.parametrize("codec", ["h264", "h264-open-gop"])
+def test_out_point_at_a_key_frame_keeps_the_reordered_tail(tmp_path: Path, codec: str) -> None:
+    """The out-point is the key frame at 4 s; with an open GOP the frames shown just before it
+    are decoded after it (its leading pictures), and they are in the cut."""
     src, dst = tmp_path / "long.mp4", tmp_path / "cut.mp4"
-    write_video(src, 300)
+    write_video(src, 300, codec)
     start, end = Fraction(60, FPS), Fraction(100, FPS)
     cut = cut_video_range(src, dst, float(start), float(end))
     assert cut is not None and cut.offset_s == Fraction(50, FPS)

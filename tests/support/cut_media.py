@@ -14,13 +14,19 @@ from av.video.stream import VideoStream
 FPS = 25
 CODECS: dict[str, tuple[str, str, dict[str, str], tuple[int, int]]] = {
     "h264": ("libx264", "yuv420p", {"g": "50", "bf": "3", "x264-params": "scenecut=0"}, (64, 48)),
+    "h264-open-gop": (
+        "libx264",
+        "yuv420p",
+        {"g": "50", "bf": "3", "x264-params": "scenecut=0:open-gop=1"},
+        (64, 48),
+    ),
     "mjpeg": ("mjpeg", "yuvj420p", {}, (64, 48)),
     "prores": ("prores_ks", "yuv422p10le", {"profile": "3"}, (64, 48)),
     "dnxhr": ("dnxhd", "yuv422p", {"profile": "dnxhr_sq"}, (256, 128)),
 }
 """Codec -> (encoder, pixel format, options, (width, height)): H.264 with a 2 s GOP and
-B-frames, and the intra-only codecs editors use (every frame a key frame; DNxHR is at least
-256 x 120)."""
+B-frames (closed, and open: B-frames shown before a key frame are decoded after it), and the
+intra-only codecs editors use (every frame a key frame; DNxHR is at least 256 x 120)."""
 
 
 def write_video(
