@@ -8,7 +8,7 @@ whole-file check at the end). A second pass of the same file is the deduplicated
 hash, one ``upload_status``, 0 chunks). Prints MB/s and seconds per minute of footage, for the
 generated file's bytes per minute and for camera ProRes 422 HQ's nominal rate.
 
-``--used-s S`` instead measures the used-range cut (``xdub.protocol.cut_upload``): a
+``--used-s S`` instead measures the used-range cut (``xdub.job.cut_source``): a
 ``--source-s`` long 1080p25 H.264 source at a camera's ``--mbps`` (2 s GOP, B-frames) of which
 a job uses ``S`` seconds in the middle, uploaded as a job whole (``upload_job_media``) and then
 as ``DaemonClient.upload_media`` sends it (the cut, then the upload): bytes and seconds of each.
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.daemon import DaemonProcess  # noqa: E402
 
-from xdub.protocol.cut_upload import cut_job_source  # noqa: E402
+from xdub.job.cut_source import cut_job_source  # noqa: E402
 from xdub.protocol.transfer import sha256_of, upload_job_media  # noqa: E402
 from xdub.weights.tiny import make_tiny_folder  # noqa: E402
 

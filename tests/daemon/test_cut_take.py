@@ -12,6 +12,7 @@ import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
 from support.takes import ONE_STEP, frames_md5
 
+from xdub.job.cut_source import cut_job_source
 from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json, parse_job
 from xdub.media.audio import load_audio
 from xdub.media.mix import write_dialogue_wav
@@ -23,7 +24,6 @@ from xdub.media.synthetic import (
     write_synthetic_video,
 )
 from xdub.pipeline import DubPipeline
-from xdub.protocol.cut_upload import cut_job_source
 from xdub.protocol.timecode import timecode_to_frames
 from xdub_daemon.submit import file_frames
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
-from support.daemon import TEST_ENV, DaemonProcess, make_clip
+from support.daemon import TEST_ENV, Clip, DaemonProcess, make_clip
 
+from xdub.cli.plugins.vendor import vendor_protocol
 from xdub.client import DaemonClient
 from xdub.errors import ProtocolError, XdubError
 from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json
@@ -298,22 +299,51 @@ def test_a_long_source_goes_up_as_the_cut_of_its_used_range(
 ) -> None:
     """10 frames of a 12 s clip: the client uploads the key frame before them onwards (not
     the file), and the take has those frames at the source's timecode."""
-    media = tmp_path / "laptop" / "media" / "long"
-    media.mkdir(parents=True)
-    clip = make_clip(media, "long", 12.0, seed=23, timecode="01:00:00:00")
-    used = TimeRange(RationalTime(255, 25), RationalTime(10, 25))
-    heard = TimeRange(RationalTime(0, 16000), RationalTime(6400, 16000))
-    dialogue = DialogueClip(clip.audio, heard, RationalTime(0, 25))
-    job = job_to_json(build_job(SourceClip(clip.video, used), [dialogue], name="long", host="t"))
+    clip, job = _long_job(tmp_path, "long", seed=23)
     takes = tmp_path / "laptop" / "takes"
     with _client(laptop) as client:
         sent = client.upload_media(job)
         video_bytes = client.last_transfer.bytes - clip.audio.stat().st_size
         assert 0 < video_bytes < clip.video.stat().st_size / 2
-        shutil.rmtree(media)
+        shutil.rmtree(clip.video.parent)  # only the daemon's copies from now on
         job_id = client.submit(sent, fast_options(output_dir=str(takes))).job_id
         done = client.wait(job_id, timeout_s=300)
         assert done.state is JobState.DONE, done.error
         take = probe(Path(client.fetch_take(job_id).path))
     assert take.num_frames == 10
     assert take.timecode == shift_timecode("01:00:00:00", 255, Fraction(25))
+
+
+def _long_job(tmp_path: Path, name: str, seed: int) -> tuple[Clip, str]:
+    """A 12 s clip (01:00:00:00) and a job using 10 of its frames from frame 255."""
+    media = tmp_path / "laptop" / "media" / name
+    media.mkdir(parents=True)
+    clip = make_clip(media, name, 12.0, seed=seed, timecode="01:00:00:00")
+    used = TimeRange(RationalTime(255, 25), RationalTime(10, 25))
+    heard = TimeRange(RationalTime(0, 16000), RationalTime(6400, 16000))
+    dialogue = DialogueClip(clip.audio, heard, RationalTime(0, 25))
+    source = SourceClip(clip.video, used)
+    return clip, job_to_json(build_job(source, [dialogue], name=name, host="test"))
+
+
+def test_a_hosts_client_sends_a_long_source_whole(remote_daemon, laptop, tmp_path) -> None:
+    """Resolve's and Blender's ``xdub_protocol`` copy (pyzmq here; the bridge only relays its
+    chunks) has no cut: the same job as above goes up with the whole file."""
+    clip, job = _long_job(tmp_path, "host", seed=29)
+    host = vendor_protocol(tmp_path / "host").parent
+    program = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        "from xdub_protocol.client import DaemonClient;"
+        "client = DaemonClient(Path(sys.argv[2]), client_name='host', timeout_s=30.0);"
+        "client.upload_media(sys.stdin.read()); print(client.last_transfer.bytes)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program, str(host), str(laptop)],
+        input=job,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    sizes = clip.video.stat().st_size + clip.audio.stat().st_size
+    assert int(run.stdout.split()[-1]) == sizes

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import subprocess
-import sys
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -15,12 +13,11 @@ import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
 from support.cut_media import FPS, frames_md5_between, write_video
 
-from xdub.cli.plugins.vendor import vendor_protocol
+from xdub.job import cut_source
+from xdub.job.cut_source import cut_job_source
 from xdub.job.timeline import DialogueClip, SourceClip, build_job, job_to_json, parse_job
 from xdub.media.probe import probe
 from xdub.media.synthetic import AudioSpec, SyntheticVideoSpec, write_synthetic_video
-from xdub.protocol import cut_upload
-from xdub.protocol.cut_upload import cut_job_source
 from xdub.protocol.timecode import shift_timecode
 
 HOUR_FRAMES = 3600 * FPS
@@ -67,7 +64,7 @@ def test_the_cut_job_takes_the_same_frames(tmp_path: Path, origin: int) -> None:
 
 
 def _unchanged(job: str, folder: Path, caplog: pytest.LogCaptureFixture, why: str) -> None:
-    with caplog.at_level(logging.INFO, logger="xdub.protocol.cut_upload"):
+    with caplog.at_level(logging.INFO, logger="xdub.job.cut_source"):
         assert cut_job_source(job, folder) == job
     assert why in caplog.text
 
@@ -108,38 +105,15 @@ def test_a_cut_whose_muxer_dropped_the_timecode_is_not_used(
     .mov muxer did for ProRes without the stream's rate) must not give the take none."""
     src = tmp_path / "long.mp4"
     write_video(src, 300, timecode="01:00:00:00")
-    real_cut = cut_upload.cut_video_range
+    real_cut = cut_source.cut_video_range
 
     def without_timecode(src: Path, dst: Path, start_s: float, end_s: float, **_: object) -> object:
         cut = real_cut(src, dst, start_s, end_s)
         return cut and dataclasses.replace(cut, timecode="01:00:04:00")
 
-    monkeypatch.setattr(cut_upload, "cut_video_range", without_timecode)
+    monkeypatch.setattr(cut_source, "cut_video_range", without_timecode)
     job = _job(src, 130, 40, dialogue=_speech(tmp_path))
     _unchanged(job, tmp_path, caplog, "has the timecode None, not 01:00:04:00")
-
-
-def test_the_hosts_protocol_copy_sends_the_whole_file(tmp_path: Path) -> None:
-    """Resolve's and Blender's ``xdub_protocol`` (with pyzmq or through ``xdub bridge``, which
-    only relays the chunks) has no ``cut_upload``: its upload names the source unchanged."""
-    src = tmp_path / "long.mp4"
-    write_video(src, 300)
-    job = _job(src, 130, 40, dialogue=_speech(tmp_path))
-    vendor_protocol(tmp_path / "host")
-    program = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
-        "from xdub_protocol.remote_media import cut_source;"
-        "job = sys.stdin.read(); print(cut_source(job, Path(sys.argv[2])) == job)"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", program, str(tmp_path / "host"), str(tmp_path)],
-        input=job,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert run.stdout.strip() == "True"
-    assert cut_job_source(job, tmp_path) != job  # where xdub itself uploads, it is cut
 
 
 def test_a_29_97_drop_frame_source_is_cut_at_its_own_rate(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The media half of ``DaemonClient`` for a remote daemon: uploads on submit, take downloads.
 
 Stdlib-only and Python 3.10-compatible: hosts' Pythons get a copy of this module.
-``RemoteMedia`` uploads the files a job references (``transfer.upload_job_media``), a long
-source video as the cut of the range the job uses where PyAV can cut it (``cut_source``), and
-remembers the ``output_dir`` each submit named, where ``download`` puts the take
+``RemoteMedia`` uploads the files a job references (``transfer.upload_job_media``), after
+``prepare`` (when set) rewrote the job in a temp folder: xdub's own client
+(``xdub.client``) sets it to ``xdub.job.cut_source.cut_job_source``, which names the cut of a
+long source's used range instead of the source; hosts' copies have none and send the whole
+file. It remembers the ``output_dir`` each submit named, where ``download`` puts the take
 (``download.download_take``, resumable) unless the caller names another place.
 """
 
@@ -24,6 +26,9 @@ from xdub.protocol.transfer_messages import DEFAULT_CHUNK_BYTES
 TRANSFER_VERSION = (1, 4)
 """The protocol version that carries media (``upload_status`` ...)."""
 
+Prepare = Callable[[str, Path], str]
+"""``prepare(otio_json, folder)``: the job to upload, any file it makes put in ``folder``."""
+
 
 class RemoteMedia:
     """Transfers through ``call`` to the daemon ``daemon()`` says hello for, in chunks of
@@ -41,6 +46,8 @@ class RemoteMedia:
         self.last_transfer = TransferStats()
         self.take_folders: dict[str, str] = {}
         """Job id -> the ``output_dir`` its submit asked for, where ``download`` puts it."""
+        self.prepare: Prepare | None = None
+        """Rewrites a job before its files are uploaded (xdub's client: the used-range cut)."""
 
     def uploader(self) -> Uploader:
         """A new ``Uploader`` (what ``upload`` uses)."""
@@ -50,8 +57,10 @@ class RemoteMedia:
         """Upload the files ``otio_json`` references; returns it naming them by hash."""
         self.require_transfer()
         uploader = self.uploader()
-        with tempfile.TemporaryDirectory(prefix="xdub-cut-") as folder:
-            otio_json = upload_job_media(uploader, cut_source(otio_json, Path(folder)))
+        with tempfile.TemporaryDirectory(prefix="xdub-upload-") as folder:
+            if self.prepare is not None:
+                otio_json = self.prepare(otio_json, Path(folder))
+            otio_json = upload_job_media(uploader, otio_json)
         self.last_transfer = uploader.stats
         return otio_json
 
@@ -89,13 +98,3 @@ class RemoteMedia:
                 code=ErrorCode.UNSUPPORTED_VERSION.value,
                 hint="update xdub on the daemon's machine to the version of this one",
             )
-
-
-def cut_source(otio_json: str, folder: Path) -> str:
-    """``otio_json`` naming the cut of its source video's used range (``cut_upload``), made
-    in ``folder``; unchanged where PyAV is missing (hosts' copies send the whole file)."""
-    try:
-        from xdub.protocol.cut_upload import cut_job_source
-    except ImportError:
-        return otio_json
-    return cut_job_source(otio_json, folder)

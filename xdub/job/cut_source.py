@@ -8,7 +8,8 @@ whole file goes) where a cut could change the take or saves nothing: a variable-
 source or one whose rate is not the clip's (the daemon maps those by timestamp, which a cut
 would shift), a dialogue read from the source file itself, a range using most of the file,
 or a cut whose probe does not match the source's (rotation, rate, timecode, frame times).
-Not for hosts' stdlib-only clients (they send the whole file).
+``xdub.client.DaemonClient`` runs it as its ``RemoteMedia.prepare``; hosts' stdlib-only
+clients have none (they send the whole file).
 """
 
 from __future__ import annotations
