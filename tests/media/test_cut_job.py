@@ -49,11 +49,18 @@ def _frames(video: Path, start_frame: int, count: int) -> list[str]:
     return frames_md5_between(video, Fraction(start_frame, FPS), Fraction(start_frame + count, FPS))
 
 
-@pytest.mark.parametrize("origin", [0, HOUR_FRAMES])
-def test_the_cut_job_takes_the_same_frames(tmp_path: Path, origin: int) -> None:
-    """From the file's start, and from the timecode a host's available range starts at."""
-    src = tmp_path / "long.mp4"
-    write_video(src, 300)
+@pytest.mark.parametrize(
+    ("origin", "suffix", "start_frame"),
+    [(0, ".mp4", 0), (HOUR_FRAMES, ".mp4", 0), (0, ".mov", 50), (0, ".mkv", 50), (0, ".ts", 0)],
+)
+def test_the_cut_job_takes_the_same_frames(
+    tmp_path: Path, origin: int, suffix: str, start_frame: int
+) -> None:
+    """From the file's start, and from the timecode a host's available range starts at; files
+    whose first frame is shown after 0; Matroska (no decode times stored) and MPEG-TS (its
+    seek lands past the key frame: the cut reads it from the start)."""
+    src = tmp_path / f"long{suffix}"
+    write_video(src, 300, start_frame=start_frame)
     job = _job(src, 130, 40, origin=origin, dialogue=_speech(tmp_path))
     cut_json = cut_job_source(job, tmp_path)
     before, after = parse_job(job), parse_job(cut_json)

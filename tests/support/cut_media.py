@@ -30,9 +30,15 @@ intra-only codecs editors use (every frame a key frame; DNxHR is at least 256 x 
 
 
 def write_video(
-    path: Path, num_frames: int, codec: str = "h264", *, timecode: str | None = None
+    path: Path,
+    num_frames: int,
+    codec: str = "h264",
+    *,
+    timecode: str | None = None,
+    start_frame: int = 0,
 ) -> None:
-    """``num_frames`` frames of noise (each numbered in its corner) at ``FPS`` to ``path``."""
+    """``num_frames`` frames of noise (each numbered in its corner) at ``FPS`` to ``path``,
+    the first shown at ``start_frame / FPS`` (cameras' files often start after 0)."""
     encoder, pixel_format, options, (width, height) = CODECS[codec]
     with av.open(str(path), "w") as out:
         stream = cast(VideoStream, out.add_stream(encoder, rate=FPS, options=options))
@@ -44,6 +50,7 @@ def write_video(
             image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
             image[:8, :8] = i % 256
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pixel_format)
+            frame.pts, frame.time_base = start_frame + i, Fraction(1, FPS)
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
@@ -51,12 +58,15 @@ def write_video(
 
 
 def frames_md5_between(path: Path, start: Fraction, end: Fraction) -> list[str]:
-    """md5 of each decoded RGB frame of ``path`` shown in ``[start, end)`` seconds."""
+    """md5 of each decoded RGB frame of ``path`` shown in ``[start, end)`` seconds since its
+    first frame (as ``FrameTimes.relative_s`` counts)."""
     with av.open(str(path)) as source:
         stream = source.streams.video[0]
-        digests = []
-        for frame in source.decode(stream):
-            assert frame.pts is not None and stream.time_base is not None
-            if start <= frame.pts * stream.time_base < end:
-                digests.append(hashlib.md5(frame.to_ndarray(format="rgb24").tobytes()).hexdigest())
-        return digests
+        assert stream.time_base is not None
+        shown = [(frame.pts, frame.to_ndarray(format="rgb24")) for frame in source.decode(stream)]
+        first = min(pts for pts, _ in shown if pts is not None)
+        return [
+            hashlib.md5(image.tobytes()).hexdigest()
+            for pts, image in shown
+            if pts is not None and start <= (pts - first) * stream.time_base < end
+        ]

@@ -85,15 +85,15 @@ def _cut(
             log.info("sending %s whole: its video has no time base", src)
             return None
         # First pass: the packets' times only (a long file's packets do not fit in memory).
-        times = [_Times(pts, dts, p.is_keyframe) for p, pts, dts in _timed_packets(source, stream)]
+        times = [(pts, p.is_keyframe) for p, pts in _timed_packets(source, stream)]
         if not times:
             log.info("sending %s whole: no timed video packets", src)
             return None
-        origin = min(t.pts for t in times)
-        if end - start > WORTH_CUTTING_FRACTION * (max(t.pts for t in times) - origin) * base:
+        origin = min(pts for pts, _ in times)
+        if end - start > WORTH_CUTTING_FRACTION * (max(pts for pts, _ in times) - origin) * base:
             log.info("sending %s whole: the job uses most of it", src)
             return None
-        keys = [(t.pts - origin) * base for t in times if t.is_key]
+        keys = [(pts - origin) * base for pts, is_key in times if is_key]
         before = [k for k in keys if k <= start + SNAP_S]
         if not before:
             log.info("sending %s whole: no key frame at or before the in-point", src)
@@ -101,62 +101,82 @@ def _cut(
         first_key = max(before)
         after = [k for k in keys if k >= end - SNAP_S]
         first_pts = origin + int(first_key / base)
-        stop_dts = _stop_dts(times, origin + int(min(after) / base)) if after else None
-        first_frame = sum(1 for t in times if t.pts < first_pts)
+        last_key_pts = origin + int(min(after) / base) if after else None
+        first_frame = sum(1 for pts, _ in times if pts < first_pts)
         cut_timecode = None
         if timecode is not None and fps is not None:
             cut_timecode = shift_timecode(timecode, first_frame, fps)
         # Second pass: from the first key frame, muxing what the cut keeps.
         source.seek(first_pts, stream=stream, backward=True, any_frame=False)
-        num_frames = 0
-        with av.open(str(dst), "w") as out:
-            # The rate is the timecode track's (the .mov muxer writes none without it).
-            rate = stream.average_rate
-            out_stream = (
-                out.add_stream_from_template(stream, rate=rate)
-                if rate
-                else out.add_stream_from_template(stream)
-            )
-            if cut_timecode is not None:
-                out_stream.metadata["timecode"] = cut_timecode
-            for packet, pts, dts in _timed_packets(source, stream):
-                if stop_dts is not None and dts >= stop_dts:
-                    break
-                # Leading pictures shown before the first key frame need the GOP before it.
-                if pts < first_pts:
-                    continue
-                if num_frames == 0 and pts != first_pts:
-                    raise ValueError("the seek to the first key frame went past it")
-                num_frames += 1
-                packet.stream = out_stream
-                packet.pts, packet.dts = pts - first_pts, dts - first_pts
-                out.mux(packet)
+        span = _Span(first_pts, last_key_pts, cut_timecode)
+        try:
+            num_frames = _mux(source, stream, dst, span)
+        except _SeekMissed:  # MPEG-TS seeks by bytes: read it from the start instead
+            log.info("%s: the seek went past the key frame; reading from the start", src)
+            with av.open(str(src)) as again:
+                num_frames = _mux(again, again.streams.video[0], dst, span)
     return VideoCut(dst, first_key, first_frame, num_frames, cut_timecode)
+
+
+class _SeekMissed(ValueError):
+    """The seek to the first key frame landed after it."""
+
+
+@dataclass(frozen=True)
+class _Span:
+    """What the cut keeps: from the key frame shown at ``first_pts`` through the one at
+    ``last_key_pts`` and its leading pictures (None: to the end), and its timecode."""
+
+    first_pts: int
+    last_key_pts: int | None
+    timecode: str | None
+
+
+def _mux(
+    source: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    dst: Path,
+    span: _Span,
+) -> int:
+    """Mux ``span`` of ``stream`` (``source`` positioned at or before it) into ``dst``, shifted
+    to start at 0; returns the frames muxed."""
+    num_frames = 0
+    with av.open(str(dst), "w") as out:
+        # The rate is the timecode track's (the .mov muxer writes none without it).
+        rate = stream.average_rate
+        out_stream = (
+            out.add_stream_from_template(stream, rate=rate)
+            if rate
+            else out.add_stream_from_template(stream)
+        )
+        if span.timecode is not None:
+            out_stream.metadata["timecode"] = span.timecode
+        is_past_last_key = False
+        for packet, pts in _timed_packets(source, stream):
+            # Packets come in decode order: the last key frame's leading pictures (decoded
+            # after it, shown before it) are in; the first one shown after it is not.
+            if is_past_last_key and span.last_key_pts is not None and pts > span.last_key_pts:
+                break
+            is_past_last_key = is_past_last_key or pts == span.last_key_pts
+            # Leading pictures shown before the first key frame need the GOP before it.
+            if pts < span.first_pts:
+                continue
+            if num_frames == 0 and pts != span.first_pts:
+                raise _SeekMissed(f"the first frame muxed is at {pts}, not {span.first_pts}")
+            num_frames += 1
+            packet.stream = out_stream
+            if packet.dts is not None:  # Matroska stores none: its muxer needs none
+                packet.dts -= span.first_pts
+            packet.pts = pts - span.first_pts
+            out.mux(packet)
+    return num_frames
 
 
 def _timed_packets(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> Iterator[tuple[av.Packet, int, int]]:
-    """``(packet, pts, dts)`` of ``stream``'s packets that show a frame (those
-    ``scan_frame_times`` counts); ``dts`` falls back to ``pts``."""
+) -> Iterator[tuple[av.Packet, int]]:
+    """``(packet, pts)`` of ``stream``'s packets that show a frame (those
+    ``scan_frame_times`` counts), in decode order."""
     for packet in container.demux(stream):
         if packet.pts is not None and packet.size and not packet.is_discard:
-            yield packet, packet.pts, packet.pts if packet.dts is None else packet.dts
-
-
-@dataclass(frozen=True)
-class _Times:
-    """A video packet's times and whether it is a key frame."""
-
-    pts: int
-    dts: int
-    is_key: bool
-
-
-def _stop_dts(times: list[_Times], key_pts: int) -> int | None:
-    """Decode time of the first packet after the key frame shown at ``key_pts`` that is
-    shown after it: the key frame and its leading pictures (open GOP: decoded after it,
-    shown before it) stay in the cut. None when there is none (the cut runs to the end)."""
-    key_dts = next(t.dts for t in times if t.pts == key_pts)
-    later = [t.dts for t in times if t.dts > key_dts and t.pts > key_pts]
-    return min(later) if later else None
+            yield packet, packet.pts
