@@ -40,7 +40,7 @@ def test_most_of_the_file_goes_whole(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "the job uses most of it" in caplog.text
 
 
-@pytest.mark.parametrize("codec", ["h264", "h264-open-gop"])
+@pytest.mark.parametrize("codec", ["h264", "h264-open-gop", "hevc"])
 def test_out_point_at_a_key_frame_keeps_the_reordered_tail(tmp_path: Path, codec: str) -> None:
     """The out-point is the key frame at 4 s; with an open GOP the frames shown just before it
     are decoded after it (its leading pictures), and they are in the cut."""

@@ -20,12 +20,19 @@ CODECS: dict[str, tuple[str, str, dict[str, str], tuple[int, int]]] = {
         {"g": "50", "bf": "3", "x264-params": "scenecut=0:open-gop=1"},
         (64, 48),
     ),
+    "hevc": (
+        "libx265",
+        "yuv420p",
+        {"x265-params": "keyint=50:min-keyint=50:scenecut=0:bframes=3:log-level=error"},
+        (64, 48),
+    ),
     "mjpeg": ("mjpeg", "yuvj420p", {}, (64, 48)),
     "prores": ("prores_ks", "yuv422p10le", {"profile": "3"}, (64, 48)),
     "dnxhr": ("dnxhd", "yuv422p", {"profile": "dnxhr_sq"}, (256, 128)),
 }
 """Codec -> (encoder, pixel format, options, (width, height)): H.264 with a 2 s GOP and
-B-frames (closed, and open: B-frames shown before a key frame are decoded after it), and the
+B-frames (closed, and open: B-frames shown before a key frame are decoded after it), HEVC
+(x265's default open GOP: CRA key frames with leading pictures, as phones write), and the
 intra-only codecs editors use (every frame a key frame; DNxHR is at least 256 x 120)."""
 
 
