@@ -4,6 +4,7 @@ and a job whose take a cut could change goes unchanged (the whole file is upload
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import wave
 from fractions import Fraction
@@ -141,3 +142,15 @@ def test_a_29_97_drop_frame_source_is_cut_at_its_own_rate(tmp_path: Path) -> Non
     assert (after.start_frame, after.num_frames) == (0, 30)  # intra-only: cut at the in-point
     assert probe(after.video_path).timecode == shift_timecode("00:00:59;00", 60, fps)
     assert shift_timecode("00:00:59;00", 60, fps) == "00:01:01;02"  # minute 1 drops ;00 ;01
+
+
+def test_a_source_named_by_a_file_url_is_cut(tmp_path: Path) -> None:
+    """Hosts write ``file://`` URLs, percent-encoded: the cut reads the path as the job does."""
+    src = tmp_path / "scene 1.mp4"
+    write_video(src, 300)
+    job = _job(src, 130, 40, dialogue=_speech(tmp_path)).replace(
+        json.dumps(str(src)), json.dumps(src.as_uri())
+    )
+    assert src.as_uri() in job and "%20" in job
+    after = parse_job(cut_job_source(job, tmp_path))
+    assert after.video_path != src and after.start_frame == 30

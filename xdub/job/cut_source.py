@@ -18,13 +18,13 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from xdub.errors import MediaError
+from xdub.errors import XdubError
+from xdub.job.timeline import parse_job
 from xdub.media.cut import VideoCut, cut_video_range
 from xdub.media.fps import RATE_TOLERANCE_FPS
 from xdub.media.probe import MediaScan, scan_media
@@ -40,28 +40,17 @@ def cut_job_source(otio_json: str, folder: Path) -> str:
     this cannot read goes as it is: the upload and the daemon say what is wrong with it)."""
     try:
         return _cut_job_source(otio_json, folder)
-    except (OSError, ValueError, MediaError, otio.exceptions.OTIOError) as exc:
+    except (OSError, ValueError, XdubError, otio.exceptions.OTIOError) as exc:
         log.info("uploading the whole source: cannot cut it (%s)", exc)
         return otio_json
 
 
 def _cut_job_source(otio_json: str, folder: Path) -> str:
-    timeline = otio.adapters.read_from_string(otio_json, "otio_json")
-    if not isinstance(timeline, otio.schema.Timeline):
-        return otio_json
-    clips = [c for t in timeline.video_tracks() for c in t if isinstance(c, otio.schema.Clip)]
-    if len(clips) != 1 or clips[0].source_range is None:
-        return otio_json
-    clip = clips[0]
-    reference = clip.media_reference
-    path = _local_path(reference.target_url)
-    if path is None:
-        return otio_json
-    if path.resolve() in _audio_paths(timeline):
+    job = parse_job(otio_json)  # the frames the daemon will take, as it reckons them
+    path, rate = job.video_path, job.fps
+    if path.resolve() in {segment.path.resolve() for segment in job.dialogue.segments}:
         log.info("uploading %s whole: the dialogue is read from it too", path)
         return otio_json
-    used = clip.source_range
-    rate = (reference.available_range or used).duration.rate
     source = scan_media(path)
     info = source.info
     if info.is_vfr:
@@ -70,13 +59,10 @@ def _cut_job_source(otio_json: str, folder: Path) -> str:
     if abs(float(info.fps) - rate) >= RATE_TOLERANCE_FPS:
         log.info("uploading %s whole: its rate %s is not the clip's %g", path, info.fps, rate)
         return otio_json
-    origin = reference.available_range.start_time if reference.available_range else None
-    origin = origin or RationalTime(0, rate)
-    start_s = (used.start_time - origin).to_seconds()
-    end_s = start_s + used.duration.to_seconds()
-    first, count = round(start_s * rate), round(used.duration.rescaled_to(rate).value)
+    first, count = job.start_frame, job.num_frames
+    start_s, end_s = first / rate, (first + count) / rate
     digest = hashlib.sha256(f"{path.resolve()}:{path.stat().st_mtime_ns}".encode()).hexdigest()
-    target = folder / f"{digest[:16]}-{start_s:.6f}-{end_s:.6f}{path.suffix or '.mp4'}"
+    target = folder / f"{digest[:16]}-{first}-{count}{path.suffix or '.mp4'}"
     cut = cut_video_range(path, target, start_s, end_s, timecode=info.timecode, fps=info.fps)
     if cut is None:
         return otio_json
@@ -85,32 +71,17 @@ def _cut_job_source(otio_json: str, folder: Path) -> str:
     if mismatch:
         log.info("uploading %s whole: its cut %s", path, mismatch)
         return otio_json
+    clip = next(c for c in job.timeline.video_tracks()[0] if isinstance(c, otio.schema.Clip))
+    reference = clip.media_reference
+    available = reference.available_range
+    origin = available.start_time if available is not None else RationalTime(0, rate)
     reference.target_url = str(cut.path)
     reference.available_range = TimeRange(
         origin + RationalTime(cut.first_frame, rate),
         RationalTime(cut_scan.info.num_frames, rate),
     )
     log.info("uploading %s cut from frame %d (%s)", path, cut.first_frame, cut.path)
-    return json.dumps(json.loads(otio.adapters.write_to_string(timeline, "otio_json")))
-
-
-def _local_path(url: str) -> Path | None:
-    """The file a ``target_url`` names, or None when it is not a local file."""
-    if not url.startswith("file://") and "://" in url:
-        return None
-    return Path(url.removeprefix("file://"))
-
-
-def _audio_paths(timeline: Any) -> set[Path]:
-    """The files the timeline's audio clips read."""
-    paths = set()
-    for track in timeline.audio_tracks():
-        for item in track:
-            if isinstance(item, otio.schema.Clip):
-                path = _local_path(getattr(item.media_reference, "target_url", "") or "")
-                if path is not None:
-                    paths.add(path.resolve())
-    return paths
+    return json.dumps(json.loads(otio.adapters.write_to_string(job.timeline, "otio_json")))
 
 
 def _mismatch(source: MediaScan, cut_scan: MediaScan, cut: VideoCut, first: int, count: int) -> str:
