@@ -7,7 +7,11 @@ beside the clip's media and placed from that copy, never from the daemon's own p
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +22,9 @@ from menu_scripts import editor, run_menu_script, whole_item_project
 from resolve_scenario import Media, Project, make_media
 
 from xdub.client import DaemonClient
+from xdub.errors import XdubError
 from xdub.protocol.connection import read_connection_file, write_connection_file
+from xdub.protocol.errors import ErrorCode
 from xdub.protocol.takes import read_take
 
 pytestmark = pytest.mark.timeout(300)
@@ -120,3 +126,99 @@ def test_collect_downloads_remote_takes_once(
     assert again[-1] == "XDub: 0 finished take(s) collected", again
     assert not any("downloading" in line for line in again)  # the copy is there
     assert project.item.GetTakesCount() == 2
+
+
+def _logging_python(folder: Path) -> tuple[Path, Path]:
+    """A "python" that notes each command line it runs in a log, then runs this Python."""
+    folder.mkdir(parents=True)
+    python, log = folder / "python", folder / "commands.txt"
+    python.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    return python, log
+
+
+def test_free_without_pyzmq_dubs_through_the_bridge_against_the_remote_daemon(
+    installed: Path,
+    laptop: Path,
+    remote_daemon: DaemonProcess,
+    own_media: Media,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Resolve's Python has no pyzmq: the script runs ``xdub bridge`` with the Python the
+    connection file names; the bridge does CURVE and signing, and the chunks (base64 text in
+    the JSON content) go up and down through its pipes like any other request."""
+    python, commands = _logging_python(tmp_path / "laptop" / "bin")
+    info = read_connection_file(laptop)
+    assert info.request_server_key  # CURVE: the media and the take travel encrypted
+    write_connection_file(dataclasses.replace(info, python_executable=str(python)), laptop)
+    monkeypatch.setitem(sys.modules, "zmq", None)  # `import zmq` fails in the plugin
+    project = whole_item_project(own_media, FREE, (21, 0, 3))
+    printed = run_menu_script(
+        installed, "XDub – Dub clip.py", project, FakeBmd(project.resolve), capsys
+    )
+    assert any("downloading the take" in line for line in printed), printed
+    assert any("as a take" in line for line in printed), printed
+    bridge = f"-m xdub bridge --connection-file {laptop} --client-name resolve"
+    ran = commands.read_text().splitlines()
+    assert ran and set(ran) == {bridge}, ran  # every request went through the bridge
+    job_id = _assert_placed_from_download(project, remote_daemon, laptop, own_media)
+    assert str(remote_daemon.root) in remote_daemon.submitted_otio(job_id)  # its uploads
+
+
+def test_bridge_carries_chunks_both_ways_and_resumes_a_stalled_download(
+    laptop: Path, remote_daemon: DaemonProcess, own_media: Media, tmp_path: Path
+) -> None:
+    """``DaemonClient`` over the bridge at the smallest chunk size: the media go up in several
+    chunks; a bridge that stalls mid-download times out and keeps the partial take, and the
+    next ``fetch_take`` resumes it after the chunks it holds (the stalled request's late
+    reply is not taken for a new one's)."""
+    from xdub_resolve.dub_clip import gather_job
+    from xdub_resolve.host import ResolveTimeline
+    from xdub_resolve.job import build_job
+
+    from xdub.media.synthetic import AudioSpec, SpeechTrack, write_synthetic_audio
+    from xdub.protocol.bridge_transport import BridgeTransport
+    from xdub.protocol.otio_json import job_to_json
+    from xdub.protocol.records import Codec, DubOptions
+    from xdub.protocol.transfer_messages import MIN_CHUNK_BYTES
+
+    speech = SpeechTrack.generate(1.2, seed=11)  # not on the daemon yet: it goes up
+    write_synthetic_audio(own_media.dialogue, speech, AudioSpec(48000, 2))  # 230 kB
+    project = whole_item_project(own_media, FREE, (21, 0, 3))
+    otio = job_to_json(build_job(gather_job(ResolveTimeline(project.resolve), project.item, 2)))
+    takes = tmp_path / "takes"
+    options = DubOptions(codec=Codec.PRORES_HQ, num_steps=1, seed=3, output_dir=str(takes))
+    bridge = BridgeTransport(laptop, client_name="test")
+    with DaemonClient(
+        laptop, transport=bridge, timeout_s=30.0, chunk_bytes=MIN_CHUNK_BYTES
+    ) as client:
+        job_id = client.submit(otio, options).job_id
+        uploaded = client.last_transfer
+        assert uploaded.chunks > 3 and uploaded.bytes > 3 * MIN_CHUNK_BYTES, uploaded
+        result_otio = client.wait(job_id, timeout_s=240.0).result_otio or ""
+        stalled: list[int] = []
+
+        def bridge_stalls(done_bytes: int, size_bytes: int) -> None:
+            assert bridge._process is not None and done_bytes < size_bytes
+            os.kill(bridge._process.pid, signal.SIGSTOP)
+            stalled.append(bridge._process.pid)
+
+        client.timeout_s = 3.0
+        try:
+            with pytest.raises(XdubError) as cut_off:
+                client.fetch_take(job_id, progress=bridge_stalls)
+        finally:
+            for pid in set(stalled):
+                os.kill(pid, signal.SIGCONT)
+        assert cut_off.value.code == ErrorCode.TIMEOUT.value, cut_off.value
+        assert [p for p in takes.iterdir() if p.name.endswith(".part")]  # kept to resume
+        client.timeout_s = 30.0
+        take = client.fetch_take(job_id)
+        fetched = client.last_transfer
+    assert fetched.resumed_chunks == len(stalled) and fetched.chunks > 1, fetched
+    assert Path(take.path).parent == takes and not list(takes.glob(".*"))  # no partials
+    daemon_side = Path(read_take(result_otio).path)
+    assert daemon_side.is_relative_to(remote_daemon.root)
+    assert _md5(take.path) == _md5(daemon_side)
