@@ -18,13 +18,15 @@ import bpy
 
 from . import compat, host
 from .core.timing import MovieSpan
-from .worker import Update
+from .worker import DOWNLOAD_STAGE, Update
 from .xdub_protocol.exceptions import XdubError
 from .xdub_protocol.takes import read_take
 
 log = logging.getLogger(__name__)
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
+DOWNLOADING = DOWNLOAD_STAGE
+"""The state of a done job's record while its take's download runs again (Download Take)."""
 NO_SOUND_STRIPS = "no take sound: this Blender is built without audio (Audaspace)"
 
 
@@ -49,10 +51,19 @@ class XDUB_PG_job(bpy.types.PropertyGroup):
     fraction: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0)  # type: ignore[valid-type]
     message: bpy.props.StringProperty(name="Message")  # type: ignore[valid-type]
     take_strip: bpy.props.StringProperty(name="Take strip")  # type: ignore[valid-type]
+    take_stopped: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Take download stopped",
+        description="The job is done, but the download of its take was cancelled",
+    )
 
     @property
     def is_pending(self) -> bool:
         return self.state not in TERMINAL_STATES
+
+    @property
+    def can_download_take(self) -> bool:
+        """Done, with its take's download cancelled: Download Take resumes it."""
+        return self.state == "done" and self.take_stopped and not self.take_strip
 
     def picture(self) -> MovieSpan:
         return MovieSpan(
@@ -89,6 +100,14 @@ def find_record(scenes: Iterable[Any], job_id: str) -> tuple[Any, Any] | tuple[N
             if record.job_id == job_id:
                 return scene, record
     return None, None
+
+
+def restart_download(record: Any) -> None:
+    """Make the record of a job whose take's download was cancelled pending again (the
+    ``downloading`` state) until the worker, following the job again, reports it done."""
+    record.state = record.stage = DOWNLOADING
+    record.take_stopped = False
+    record.message = ""
 
 
 def pending_job_ids(scenes: Iterable[Any]) -> list[str]:
@@ -147,6 +166,8 @@ def apply_update(scene: Any, record: Any, update: Update) -> None:
         record.message = f"[{code}] {message}" + (f" ({hint})" if hint else "")
         if record.state == "submitting":
             record.state = "failed"
+    if update.take_stopped:
+        record.take_stopped = True
     if update.stage:
         record.stage = update.stage
     if update.fraction is not None:

@@ -1,4 +1,4 @@
-"""The operators: Dub Clip, cancel a job, start the daemon, reconnect to it."""
+"""The operators: Dub Clip, cancel a job, download a take again, start the daemon, reconnect."""
 
 from __future__ import annotations
 
@@ -312,6 +312,25 @@ class XDUB_OT_cancel_job(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class XDUB_OT_download_take(bpy.types.Operator):
+    """Download this done job's take again, from the chunks a cancelled download fetched"""
+
+    bl_idname = "sequencer.xdub_download_take"
+    bl_label = "Download Take"
+
+    job_id: bpy.props.StringProperty()  # type: ignore[valid-type]
+
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
+        _, record = jobs.find_record(bpy.data.scenes, self.job_id)
+        if record is None or not record.can_download_take:
+            self.report({"ERROR"}, f"xdub: job {self.job_id[:8]} has no take to download")
+            return {"CANCELLED"}
+        jobs.restart_download(record)
+        runtime.ensure_worker().watch(self.job_id, runtime.takes_dir())
+        self.report({"INFO"}, f"xdub: downloading the take of job {self.job_id[:8]}")
+        return {"FINISHED"}
+
+
 class XDUB_OT_reconnect(bpy.types.Operator):
     """Follow this file's pending jobs again (after the daemon was restarted)"""
 
@@ -345,4 +364,10 @@ class XDUB_OT_start_daemon(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (XDUB_OT_dub_clip, XDUB_OT_cancel_job, XDUB_OT_reconnect, XDUB_OT_start_daemon)
+CLASSES = (
+    XDUB_OT_dub_clip,
+    XDUB_OT_cancel_job,
+    XDUB_OT_download_take,
+    XDUB_OT_reconnect,
+    XDUB_OT_start_daemon,
+)

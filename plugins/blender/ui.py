@@ -61,6 +61,12 @@ class XDUB_PT_jobs(bpy.types.Panel):
                 if cancel is not None:  # None only for an operator that is not registered
                     cancel.job_id = record.job_id
                 box.progress(factor=record.fraction, text=record.stage or record.state)
+            elif record.can_download_take:
+                download = row.operator(
+                    operators.XDUB_OT_download_take.bl_idname, text="Download Take", icon="IMPORT"
+                )
+                if download is not None:
+                    download.job_id = record.job_id
             if record.message:
                 box.label(text=record.message)
         if any(record.is_pending for record in records):

@@ -9,8 +9,9 @@ applies the updates on the main thread (from a ``bpy.app.timers`` callback, or d
 A remote daemon's take (the connection file decides: ``DaemonClient.sends_media``) is downloaded
 here too, into the job's takes folder, before its done update goes out with ``take_path``: the
 download's progress comes as the ``downloading`` stage. ``cancel`` during the download stops it
-and leaves no partial file; a download cut off by the network resumes when the job is followed
-again (``watch``).
+(the job is done: its update says ``done`` with ``take_stopped`` and no ``result_otio``) and
+keeps the chunks fetched so far in the hidden partial file; following the job again
+(``watch``: the panel's Download Take, or Reconnect after a cut-off download) resumes from them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .xdub_protocol.client import DaemonClient
 from .xdub_protocol.download import DownloadCancelled
 from .xdub_protocol.exceptions import XdubError
 from .xdub_protocol.records import DubOptions
+from .xdub_protocol.transfer_messages import DEFAULT_CHUNK_BYTES
 from .xdub_protocol.watch import JobUpdate, JobWatch
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 CLIENT_NAME = "blender"
 DOWNLOAD_STAGE = "downloading"
 """The ``stage`` of a remote take's download progress."""
+STOPPED_HINT = "Download Take in the xdub sidebar resumes it"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Update:
     error: tuple[str, str, str] | None = None
     take_path: str = ""
     """The downloaded take on this machine (a remote daemon's); "": the take's own path."""
+    take_stopped: bool = False
+    """The job is done but its take's download was cancelled (``watch`` resumes it)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def _from_update(update: JobUpdate) -> Update:
 
 class DaemonWorker:
     """A thread that talks to the daemon named by ``connection_file`` (default: the usual one)
-    through ``DaemonClient``; ``JobWatch`` follows the jobs (events, re-reads, reconnects)."""
+    through ``DaemonClient``; ``JobWatch`` follows the jobs (events, re-reads, reconnects).
+    ``chunk_bytes``: the size of the chunks a remote daemon's media and takes travel in."""
 
     def __init__(
         self,
@@ -88,8 +94,10 @@ class DaemonWorker:
         poll_s: float = 0.1,
         refresh_s: float = 2.0,
         timeout_s: float = 10.0,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         self.connection_file = connection_file
+        self.chunk_bytes = chunk_bytes
         self.client_version = client_version
         self.poll_s = poll_s
         self.refresh_s = refresh_s
@@ -144,6 +152,7 @@ class DaemonWorker:
             client_name=CLIENT_NAME,
             client_version=self.client_version,
             timeout_s=self.timeout_s,
+            chunk_bytes=self.chunk_bytes,
         )
         watch = client.watch(refresh_s=self.refresh_s)
         try:
@@ -201,7 +210,11 @@ class DaemonWorker:
 
         def progress(done_bytes: int, size_bytes: int) -> None:
             if job_id in self._cancelled or self._stop.is_set():
-                raise DownloadCancelled(f"the download of the take of job {job_id} was cancelled")
+                raise DownloadCancelled(
+                    f"the download of the take of job {job_id} was cancelled",
+                    keep_partial=True,
+                    hint=STOPPED_HINT,
+                )
             self.updates.put(Update(job_id, stage=DOWNLOAD_STAGE, fraction=done_bytes / size_bytes))
 
         self.updates.put(Update(job_id, stage=DOWNLOAD_STAGE, fraction=0.0))
@@ -211,7 +224,7 @@ class DaemonWorker:
                 Path(folder).mkdir(parents=True, exist_ok=True)
             take = client.fetch_take(job_id, folder, progress=progress)
         except DownloadCancelled as error:
-            return Update(job_id, state="cancelled", error=_error(job_id, error).error)
+            return dataclasses.replace(_error(job_id, error), state="done", take_stopped=True)
         except XdubError as error:
             log.warning("the take of job %s did not download: %s", job_id, error)
             return _error(job_id, error)  # the job stays pending: Reconnect resumes it

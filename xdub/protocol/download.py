@@ -8,8 +8,9 @@ it (``….part.sha256``: the chunk size, then one hash a line, appended as chunk
 chunk is checked as it arrives and the whole take before it is renamed into place, so no
 partial take is ever presented. A download cut off (the daemon went away, a request timed
 out, a chunk kept arriving damaged) keeps both files: the next one re-hashes the chunks they
-hold and fetches only those after them. Anything else (``progress`` raising
-``DownloadCancelled``, a take that came out different) removes both.
+hold and fetches only those after them; so does ``progress`` raising
+``DownloadCancelled(keep_partial=True)`` (a cancel the user can take back). Anything else (a
+plain ``DownloadCancelled``, a take that came out different) removes both.
 """
 
 from __future__ import annotations
@@ -45,10 +46,18 @@ RESUMABLE_CODES = (
 
 
 class DownloadCancelled(XdubError):
-    """The caller stopped a download (its partial file is removed)."""
+    """The caller stopped a download: its partial file is removed, or with ``keep_partial``
+    kept for the next download to resume from."""
 
-    def __init__(self, message: str = "the take download was cancelled") -> None:
-        super().__init__(message, code=ErrorCode.BAD_STATE.value, hint="fetch the take again")
+    def __init__(
+        self,
+        message: str = "the take download was cancelled",
+        *,
+        keep_partial: bool = False,
+        hint: str = "fetch the take again",
+    ) -> None:
+        super().__init__(message, code=ErrorCode.BAD_STATE.value, hint=hint)
+        self.keep_partial = keep_partial
 
 
 def partial_paths(destination: Path, sha256: str) -> tuple[Path, Path]:
@@ -120,13 +129,19 @@ def download_take(
         os.replace(part, destination)
         note.unlink(missing_ok=True)
     except XdubError as error:
-        if error.code not in RESUMABLE_CODES or isinstance(error, DownloadCancelled):
+        if not _keeps_partial(error):
             _remove(part, note)
         raise
     except BaseException:
         _remove(part, note)
         raise
     return destination, stats
+
+
+def _keeps_partial(error: XdubError) -> bool:
+    if isinstance(error, DownloadCancelled):
+        return error.keep_partial
+    return error.code in RESUMABLE_CODES
 
 
 def _remove(*paths: Path) -> None:
