@@ -294,7 +294,8 @@ class DaemonClient:
         or a folder for the take's own name), else the ``output_dir`` its submit named;
         ``take.path`` is then the local file. ``progress(bytes_done, size_bytes)`` follows the
         download (raise ``download.DownloadCancelled`` in it to stop; nothing partial stays
-        unless it says ``keep_partial``); a download cut off resumes on the next call. A local daemon's take stays where it is.
+        unless it says ``keep_partial``); a download cut off resumes on the next call. A local
+        daemon's take stays where it is.
         """
         job = self.get(job_id)
         if job.state is not JobState.DONE or not job.result_otio:

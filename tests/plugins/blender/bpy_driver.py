@@ -3,8 +3,8 @@ plays the scenarios, writing what it observed as JSON for the pytest side to ass
 
 python bpy_driver.py CONFIG.json OUT.json   (BLENDER_USER_RESOURCES set to a temp folder)
 
-CONFIG's ``scenarios`` names the ones to play (default: all but ``remote``, which dubs through
-the remote daemon of ``remote_connection_file``).
+CONFIG's ``scenarios`` names the ones to play (default: all but ``remote`` and
+``remote_restart``, which dub through the remote daemon of ``remote_connection_file``).
 
 A Blender built without Audaspace (PyPI's bpy 4.2) cannot make sound strips: there the scenes
 have none, the operator is given the dialogue as a picked file, and the scenarios about sound
@@ -13,6 +13,7 @@ strips are left out (the pytest side skips their tests).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -396,6 +397,66 @@ def remote(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def remote_restart(config: dict[str, Any]) -> dict[str, Any]:
+    """A remote take's download cancelled from the sidebar (Reconnect, then Cancel at once, on
+    a job that finished while the worker was away), then Download Take: it resumes from the
+    chunk the cancelled download kept and the take is placed. The worker moves 64 KiB chunks
+    (the tiny take makes several; the add-on's own worker uses 4 MiB ones)."""
+    prefs().connection_file = config["remote_connection_file"]
+    worker_module = importlib.import_module(f"{PACKAGE}.worker")
+    client_module = importlib.import_module(f"{PACKAGE}.xdub_protocol.client")
+    runtime().stop()
+    worker = worker_module.DaemonWorker(runtime().connection_file(), chunk_bytes=64 * 1024)
+    runtime()._state["worker"] = worker
+    runtime().start()
+    scene, _ = fresh_scene(config)
+    blend = Path(config["work"]) / "restart" / "restart.blend"
+    blend.parent.mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    takes = blend.parent / "xdub_takes"
+    error = dub(config, steps_preset="CUSTOM", num_steps=1, codec="prores_hq", seed=6)
+    (record,) = scene.xdub_jobs
+    job_id = record.job_id
+    submitted = poll_until(job_id, ("queued", "running", "done"), config["timeout_s"])
+    worker.stop()  # Blender is busy elsewhere: nobody follows the job while it finishes
+    with client_module.DaemonClient(runtime().connection_file(), client_name="test") as client:
+        client.wait(job_id, timeout_s=config["timeout_s"])
+    bpy.ops.sequencer.xdub_reconnect()
+    bpy.ops.sequencer.xdub_cancel_job(job_id=job_id)
+    stopped = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])
+    record = record_of(job_id)
+    stopped.update(
+        take_stopped=record.take_stopped,
+        can_download_take=record.can_download_take,
+        files={p.name: p.stat().st_size for p in takes.iterdir()} if takes.is_dir() else {},
+    )
+    partial = [p for p in takes.iterdir() if p.suffix == ".part"] if takes.is_dir() else []
+    stopped["partial_sha256"] = (
+        hashlib.sha256(partial[0].read_bytes()).hexdigest() if partial else ""
+    )
+    bpy.ops.sequencer.xdub_download_take(job_id=job_id)
+    restarted_state = record_of(job_id).state
+    result = poll_until(job_id, ("done", "failed", "cancelled"), config["timeout_s"])
+    take = strips(bpy.data.scenes[0])[result["take_strip"]] if result["take_strip"] else None
+    try:
+        bpy.ops.sequencer.xdub_download_take(job_id=job_id)  # its take is there now
+        again = ""
+    except RuntimeError as refused:
+        again = str(refused)
+    return {
+        **result,
+        "submit_error": error,
+        "submitted": submitted["state"],
+        "job_id": job_id,
+        "stopped": stopped,
+        "restarted_state": restarted_state,
+        "take_stopped_after": record_of(job_id).take_stopped,
+        "take": describe(take) if take is not None else None,
+        "files_after": sorted(p.name for p in takes.iterdir()),
+        "again": again,
+    }
+
+
 DEFAULT_SCENARIOS = ("install", "refusals", "speed", "dub", "undo", "cancel", "draft")
 
 
@@ -412,6 +473,7 @@ def main() -> None:
         ("cancel", lambda: cancel(config)),
         ("draft", lambda: draft(config)),
         ("remote", lambda: remote(config)),
+        ("remote_restart", lambda: remote_restart(config)),
     ):
         if name not in wanted:
             continue

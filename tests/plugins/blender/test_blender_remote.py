@@ -2,7 +2,11 @@
 decides): the media go up, the take is downloaded to ``//xdub_takes/`` beside the .blend and
 the strip placed from that copy, not from the daemon's own folder (its data root is elsewhere).
 
-One bpy version (the newest venv present) plays the driver's ``remote`` scenario only.
+A take download cancelled from the sidebar leaves the job done with its take not there; Download
+Take resumes the download from the chunk it kept and places the take.
+
+One bpy version (the newest venv present) plays the driver's ``remote`` and ``remote_restart``
+scenarios only.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def remote_facts(
         "work": str(work),
         "remote_connection_file": str(laptop),
         "timeout_s": TIMEOUT_S,
-        "scenarios": ["install", "remote"],
+        "scenarios": ["install", "remote", "remote_restart"],
     }
     try:
         run, facts = run_driver(python, work, config, 2 * TIMEOUT_S)
@@ -70,6 +74,10 @@ def remote_facts(
             with daemon.client() as client:
                 facts["daemon_take"] = read_take(client.get(job_id).result_otio or "").path
             facts["submitted"] = daemon.submitted_otio(job_id)
+        restart_id = facts.get("remote_restart", {}).get("job_id")
+        if restart_id:
+            with daemon.client() as client:
+                facts["restart_take"] = read_take(client.get(restart_id).result_otio or "").path
     finally:
         daemon.stop()
     facts.update(work=str(work), media=str(media), daemon_root=str(daemon.root))
@@ -97,3 +105,34 @@ def test_remote_take_is_downloaded_beside_the_blend_and_placed(
     assert placed.name == daemon_take.name and _md5(placed) == _md5(daemon_take)
     assert [p.name for p in placed.parent.iterdir()] == [placed.name]  # no partial file
     assert remote_facts["media"] not in remote_facts["submitted"]  # the media were uploaded
+
+
+def test_a_cancelled_take_download_is_restarted_from_the_sidebar(
+    remote_facts: dict[str, Any],
+) -> None:
+    result = remote_facts.get("remote_restart", {})
+    assert "crash" not in result and result, remote_facts["log"]
+    assert result["submit_error"] == "" and result["submitted"] in ("queued", "running"), result
+    stopped = result["stopped"]
+    assert (stopped["state"], stopped["take_strip"]) == ("done", ""), stopped
+    assert stopped["take_stopped"] and stopped["can_download_take"], stopped
+    assert "[bad_state]" in stopped["message"] and "Download Take" in stopped["message"]
+    daemon_take = Path(remote_facts["restart_take"])
+    assert daemon_take.is_relative_to(remote_facts["daemon_root"])
+    chunk_bytes = 64 * 1024
+    assert daemon_take.stat().st_size > 2 * chunk_bytes  # more than the chunk it kept
+    (part,) = [name for name in stopped["files"] if name.endswith(".part")]
+    assert part.startswith(f".{daemon_take.name}.") and stopped["files"][part] == chunk_bytes
+    assert set(stopped["files"]) == {part, part + ".sha256"}  # no take, no other file
+    first_chunk = daemon_take.read_bytes()[:chunk_bytes]
+    assert stopped["partial_sha256"] == hashlib.sha256(first_chunk).hexdigest()
+
+    assert result["restarted_state"] == "downloading"  # pending again: progress and Cancel
+    assert result["state"] == "done" and not result["take_stopped_after"], result
+    assert "downloading" in result["stages"]
+    take = result["take"]
+    assert take is not None and take["raw_filepath"].startswith("//xdub_takes/"), result
+    placed = Path(take["filepath"])
+    assert placed.name == daemon_take.name and _md5(placed) == _md5(daemon_take)
+    assert result["files_after"] == [placed.name]  # the partial file and its note are gone
+    assert "has no take to download" in result["again"]
