@@ -27,6 +27,9 @@ from xdub import __version__
 from xdub.errors import XdubError
 
 EVENT_POLL_S = 0.1
+"""The longest an event waits in the bridge while no request comes."""
+EVENT_DRAIN_S = 0.001
+"""How long the bridge looks for events after a request (it takes in those that came)."""
 REQUEST_TIMEOUT_S = 30.0
 
 
@@ -60,19 +63,23 @@ def _read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
 
 
 def relay(transport: Any, stdin: IO[str], stdout: IO[str]) -> int:
-    """Relay requests from ``stdin`` through ``transport`` until end of input."""
+    """Relay requests from ``stdin`` through ``transport`` until end of input.
+
+    It waits on the requests (each is answered as it arrives: a chunked transfer is one
+    request after another) and passes on the events that came meanwhile after each request,
+    or after ``EVENT_POLL_S`` without one."""
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_read_lines, args=(stdin, lines), daemon=True).start()
     while True:
-        while True:
-            try:
-                text = lines.get_nowait()
-            except queue.Empty:
-                break
-            if text is None:
-                return 0
+        try:
+            text = lines.get(timeout=EVENT_POLL_S)
+        except queue.Empty:
+            text = ""
+        if text is None:
+            return 0
+        if text:
             _write(stdout, _answer(transport, text))
-        for event in transport.events(EVENT_POLL_S):
+        for event in transport.events(EVENT_DRAIN_S):
             _write(stdout, {"event": event.msg_type, "content": event.content.to_json()})
 
 

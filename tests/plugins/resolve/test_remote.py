@@ -222,3 +222,48 @@ def test_bridge_carries_chunks_both_ways_and_resumes_a_stalled_download(
     daemon_side = Path(read_take(result_otio).path)
     assert daemon_side.is_relative_to(remote_daemon.root)
     assert _md5(take.path) == _md5(daemon_side)
+
+
+def test_the_bridge_answers_a_request_at_once_while_no_event_comes(
+    laptop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunked transfer is one request after another: the bridge must read the next one as
+    it arrives, not once its wait for events ends (that wait made each chunk cost it)."""
+    import json
+    import queue
+    import threading
+
+    from xdub.cli import bridge
+    from xdub.protocol.zmq_transport import ClientTransport
+
+    monkeypatch.setattr(bridge, "EVENT_POLL_S", 20.0)  # the longest a wait for events may take
+    read_in, write_in = os.pipe()
+    read_out, write_out = os.pipe()
+    stdin, requests = open(read_in, encoding="utf-8"), open(write_in, "w", encoding="utf-8")
+    stdout, out = open(write_out, "w", encoding="utf-8"), open(read_out, encoding="utf-8")
+    replies: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [replies.put(line) for line in out], daemon=True)
+    reader.start()
+    with ClientTransport(laptop, client_name="test") as transport:
+        transport.connect()
+        relay = threading.Thread(target=bridge.relay, args=(transport, stdin, stdout), daemon=True)
+        relay.start()
+        try:
+            for request_id in range(3):
+                line = {"id": request_id, "msg_type": "get", "content": {"job_id": "nope"}}
+                requests.write(json.dumps(line) + "\n")
+                requests.flush()
+                try:
+                    reply = json.loads(replies.get(timeout=5.0))
+                except queue.Empty:
+                    raise AssertionError(f"request {request_id} waited for events") from None
+                assert reply["id"] == request_id and reply["msg_type"] == "get_reply", reply
+                assert reply["content"]["error"]["code"] == "unknown_job", reply
+        finally:
+            requests.close()  # end of input ends the relay (before its transport closes)
+            relay.join(timeout=30.0)
+            stdout.close()  # then the reader's end of its output
+            reader.join(timeout=10.0)
+            stdin.close()
+            out.close()
+        assert not relay.is_alive()
