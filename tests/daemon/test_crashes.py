@@ -82,7 +82,8 @@ def test_dead_or_out_of_memory_worker_fails_its_job_and_the_queue_goes_on(
     with daemon.client("crasher") as client:
         out_of_memory = client.submit(two_windows.otio, fast_options()).job_id
         after_oom = client.submit(short_clip.otio, fast_options()).job_id
-        killed = client.submit(short_clip.otio, fast_options(seed=8)).job_id
+        # 30 steps: a run long enough to be killed in (one step can end before the kill)
+        killed = client.submit(short_clip.otio, fast_options(seed=8, num_steps=30)).job_id
         after_kill = client.submit(short_clip.otio, fast_options(seed=9)).job_id
 
         failed = client.wait(out_of_memory, 300)
