@@ -21,7 +21,6 @@ the spool, or (no room for it) the source is decoded again; see docs/media.md fo
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import tempfile
 import threading
@@ -226,8 +225,14 @@ class DubPipeline:
         ``max_segments``, boundaries at the dialogue's pauses. It tracks the face into
         ``track_cache`` and encodes the audio features into ``feature_cache`` (when set), so
         the segments' runs and the take's assembly skip both. Arguments as ``run``."""
-        call = _Call(Path(video), Path(audio), Path(), options or DubOptions(), frames=frames)
-        call = dataclasses.replace(call, track_cache=track_cache)
+        call = _Call(
+            Path(video),
+            Path(audio),
+            Path(),
+            options or DubOptions(),
+            frames=frames,
+            track_cache=track_cache,
+        )
         progress = ProgressReporter(on_progress, cancel)
         try:
             with self._opened(call, source, progress, keep_frames=False) as take:
@@ -260,8 +265,16 @@ class DubPipeline:
         start = resume if resume is not None else LoopState(first_window=first)
         if start.first_window != first or not first <= start.windows_done <= stop:
             raise ValueError(f"the state of window {start.windows_done} is not in {segment}")
-        call = _Call(Path(video), Path(audio), Path(), options or DubOptions(), frames=frames)
-        call = dataclasses.replace(call, resume=start, on_window=on_window, track_cache=track_cache)
+        call = _Call(
+            Path(video),
+            Path(audio),
+            Path(),
+            options or DubOptions(),
+            resume=start,
+            on_window=on_window,
+            frames=frames,
+            track_cache=track_cache,
+        )
         progress = ProgressReporter(on_progress, cancel)
         try:
             with self._opened(call, source, progress, keep_frames=False) as take:
